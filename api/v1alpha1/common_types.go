@@ -1,0 +1,60 @@
+package v1alpha1
+
+// ASN is a 32-bit autonomous system number. AS 0 is reserved and 23456
+// (AS_TRANS, RFC 6793) only ever appears on the wire for old speakers, so
+// neither can be a peer or a local AS.
+// +kubebuilder:validation:Minimum=1
+// +kubebuilder:validation:Maximum=4294967295
+// +kubebuilder:validation:XValidation:rule="self != 23456",message="AS 23456 is AS_TRANS (RFC 6793) and cannot be used as an ASN"
+type ASN int64
+
+// LocalObjectReference names an object of a known kind.
+// +structType=atomic
+type LocalObjectReference struct {
+	// Name of the referenced object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+}
+
+// SecretReference names a Secret in a given namespace. Cluster-scoped kinds
+// use it because they have no namespace of their own.
+// +structType=atomic
+type SecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+	// Namespace of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Namespace string `json:"namespace"`
+}
+
+// SecretKeySelector picks one key of a Secret in the object's own namespace.
+// +structType=atomic
+type SecretKeySelector struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+	// Key in the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:default=password
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// Condition types shared by every kind. Ready is the summary; Reconciling and
+// Stalled follow kstatus (sigs.k8s.io/cli-utils/pkg/kstatus), so Argo CD, Flux
+// and `kubectl wait --for=condition=Ready` read them without custom health code.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)

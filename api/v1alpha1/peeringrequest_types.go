@@ -1,0 +1,248 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MaxPrefixes overrides the computed prefix limits of a request.
+type MaxPrefixes struct {
+	// IPv4 is the IPv4 prefix limit per session.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +optional
+	IPv4 *int64 `json:"ipv4,omitempty"`
+	// IPv6 is the IPv6 prefix limit per session.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +optional
+	IPv6 *int64 `json:"ipv6,omitempty"`
+}
+
+// PeeringRequestSpec asks for BGP sessions with one network on one IXPort.
+type PeeringRequestSpec struct {
+	// PeerASN is the AS of the network to peer with. Immutable: a request
+	// for another network is another request.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="peerASN is immutable: create a new PeeringRequest for another network"
+	// +required
+	PeerASN ASN `json:"peerASN"`
+
+	// IXPortRef names the IXPort (cluster-scoped) to peer on. A request
+	// covers exactly one IXPort; peer on two IXs with two requests.
+	// Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ixPortRef is immutable: create a new PeeringRequest for another IXPort"
+	// +required
+	IXPortRef LocalObjectReference `json:"ixPortRef"`
+
+	// Addresses are the peer's router addresses on the IX LAN (no prefix
+	// length). Empty means every address PeeringDB lists for the peer on
+	// that IX.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=39
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self)",message="each address must be an IPv4 or IPv6 address without prefix length, e.g. 80.81.192.100"
+	// +listType=set
+	// +optional
+	Addresses []string `json:"addresses,omitempty"`
+
+	// IRRASSet overrides the AS-SET(s) from PeeringDB: one or more names
+	// separated by spaces, each optionally prefixed with its IRR source, e.g.
+	// `AS-EXAMPLE` or `RIPE::AS-EXAMPLE RIPE::AS-EXAMPLE-V6`.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9-]+::)?[A-Za-z0-9][A-Za-z0-9:_.-]*( ([A-Za-z0-9-]+::)?[A-Za-z0-9][A-Za-z0-9:_.-]*)*$`
+	// +optional
+	IRRASSet string `json:"irrASSet,omitempty"`
+
+	// MaxPrefixes overrides the limits computed from PeeringDB.
+	// +optional
+	MaxPrefixes *MaxPrefixes `json:"maxPrefixes,omitempty"`
+
+	// PasswordSecretRef names the Secret (in this namespace) holding the
+	// session's TCP MD5 password.
+	// +optional
+	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
+
+	// Description is rendered into the router's neighbor description.
+	// Printable characters only.
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:cntrl:]]')",message="description must not contain control characters such as newlines or tabs"
+	// +optional
+	Description string `json:"description,omitempty"`
+
+	// Shutdown keeps the sessions configured but administratively down.
+	// +optional
+	Shutdown bool `json:"shutdown,omitempty"`
+}
+
+// PeeringRequest condition types. Approved and Denied are set by a human (or
+// the IXPort's auto-approval policy), only ever True, and never both.
+const (
+	PeeringRequestApproved           = "Approved"
+	PeeringRequestDenied             = "Denied"
+	PeeringRequestPeeringDBValidated = "PeeringDBValidated"
+	PeeringRequestFiltersReady       = "FiltersReady"
+	PeeringRequestConfigured         = "Configured"
+	PeeringRequestEstablished        = "Established"
+)
+
+// Approval states shown in status.approval.state.
+const (
+	ApprovalStatePending  = "Pending"
+	ApprovalStateApproved = "Approved"
+	ApprovalStateDenied   = "Denied"
+)
+
+// ApprovalStatus records the decision on a request.
+type ApprovalStatus struct {
+	// State is Pending, Approved or Denied.
+	// +kubebuilder:validation:Enum=Pending;Approved;Denied
+	State string `json:"state"`
+	// User who decided.
+	// +optional
+	User string `json:"user,omitempty"`
+	// Time of the decision.
+	// +optional
+	Time *metav1.Time `json:"time,omitempty"`
+	// Reason given with the decision.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// PeerInfo is what PeeringDB says about the peer.
+type PeerInfo struct {
+	// Name of the network in PeeringDB.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// PeeringDBID is the network's `net` id.
+	// +optional
+	PeeringDBID int64 `json:"peeringdbID,omitempty"`
+	// Policy is the general peering policy: Open, Selective, Restrictive or No.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+	// IRRASSet is the network's AS-SET(s) as PeeringDB lists them.
+	// +optional
+	IRRASSet string `json:"irrASSet,omitempty"`
+	// InfoPrefixes4 is the IPv4 prefix count the network announces; absent
+	// when PeeringDB does not know it.
+	// +optional
+	InfoPrefixes4 *int64 `json:"infoPrefixes4,omitempty"`
+	// InfoPrefixes6 is the IPv6 prefix count; absent when unknown.
+	// +optional
+	InfoPrefixes6 *int64 `json:"infoPrefixes6,omitempty"`
+}
+
+// SessionStatus is the live state of one BGP session.
+type SessionStatus struct {
+	// Address is the peer's address.
+	Address string `json:"address"`
+	// Family is ipv4 or ipv6.
+	// +kubebuilder:validation:Enum=ipv4;ipv6
+	Family string `json:"family"`
+	// State is the BGP FSM state (Idle, Connect, Active, OpenSent,
+	// OpenConfirm, Established), or NotConfigured before the neighbor is pushed.
+	// +optional
+	State string `json:"state,omitempty"`
+	// EstablishedTime is when the session last came up.
+	// +optional
+	EstablishedTime *metav1.Time `json:"establishedTime,omitempty"`
+	// Received is the number of prefixes received.
+	// +optional
+	Received *int64 `json:"received,omitempty"`
+	// Accepted is the number of prefixes accepted by the import filter.
+	// +optional
+	Accepted *int64 `json:"accepted,omitempty"`
+	// Limit is the configured max-prefix limit.
+	// +optional
+	Limit *int64 `json:"limit,omitempty"`
+	// LastError is the last NOTIFICATION or max-prefix trip.
+	// +optional
+	LastError string `json:"lastError,omitempty"`
+}
+
+// FilterStatus summarises one family's import filter. The entries
+// themselves live in the operator's cache, never in the object.
+type FilterStatus struct {
+	// Entries is the number of prefix-list entries.
+	Entries int64 `json:"entries"`
+	// ASSet is the AS-SET(s) the filter was built from.
+	// +optional
+	ASSet string `json:"asSet,omitempty"`
+	// Sources are the IRR sources queried.
+	// +listType=atomic
+	// +optional
+	Sources []string `json:"sources,omitempty"`
+	// Digest is the SHA-256 of the entries.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Updated is when the filter was built.
+	// +optional
+	Updated *metav1.Time `json:"updated,omitempty"`
+}
+
+// Filters holds the filter summary per family.
+type Filters struct {
+	// +optional
+	IPv4 *FilterStatus `json:"ipv4,omitempty"`
+	// +optional
+	IPv6 *FilterStatus `json:"ipv6,omitempty"`
+}
+
+// PeeringRequestStatus is the observed state of a PeeringRequest.
+type PeeringRequestStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Approved, Denied, PeeringDBValidated, FiltersReady,
+	// Configured, Established, Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Approval is the decision on this request.
+	// +optional
+	Approval *ApprovalStatus `json:"approval,omitempty"`
+	// Peer is what PeeringDB says about the peer.
+	// +optional
+	Peer *PeerInfo `json:"peer,omitempty"`
+	// Sessions is the live state of each session.
+	// +listType=map
+	// +listMapKey=address
+	// +optional
+	Sessions []SessionStatus `json:"sessions,omitempty"`
+	// SessionSummary is established/total sessions, e.g. 2/2.
+	// +optional
+	SessionSummary string `json:"sessionSummary,omitempty"`
+	// Filters summarises the import filters.
+	// +optional
+	Filters *Filters `json:"filters,omitempty"`
+}
+
+// PeeringRequest asks for BGP sessions with one network on one IXPort.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pr,categories=peering
+// +kubebuilder:printcolumn:name="ASN",type=integer,JSONPath=`.spec.peerASN`
+// +kubebuilder:printcolumn:name="Peer",type=string,JSONPath=`.status.peer.name`
+// +kubebuilder:printcolumn:name="IX",type=string,JSONPath=`.spec.ixPortRef.name`
+// +kubebuilder:printcolumn:name="Approved",type=string,JSONPath=`.status.approval.state`
+// +kubebuilder:printcolumn:name="Sessions",type=string,JSONPath=`.status.sessionSummary`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PeeringRequest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   PeeringRequestSpec   `json:"spec"`
+	Status PeeringRequestStatus `json:"status,omitempty"`
+}
+
+// PeeringRequestList is a list of PeeringRequests.
+// +kubebuilder:object:root=true
+type PeeringRequestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PeeringRequest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PeeringRequest{}, &PeeringRequestList{})
+}

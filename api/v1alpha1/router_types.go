@@ -1,0 +1,145 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RouterDriver selects how the operator talks to a router.
+// +kubebuilder:validation:Enum=frr;junos;iosxr;eos;gobgp
+type RouterDriver string
+
+// Supported drivers.
+const (
+	DriverFRR   RouterDriver = "frr"
+	DriverJunos RouterDriver = "junos"
+	DriverIOSXR RouterDriver = "iosxr"
+	DriverEOS   RouterDriver = "eos"
+	DriverGoBGP RouterDriver = "gobgp"
+)
+
+// RouterSpec describes one BGP speaker the operator configures: a router
+// reached over SSH or a GoBGP route server reached over gRPC.
+// +kubebuilder:validation:XValidation:rule="self.driver == 'gobgp' || has(self.credentialsSecretRef)",message="credentialsSecretRef is required for SSH drivers (frr, junos, iosxr, eos)"
+type RouterSpec struct {
+	// Driver is the router's platform.
+	// +required
+	Driver RouterDriver `json:"driver"`
+
+	// Address is the management address: an IP address or a DNS name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="isIP(self) || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="address must be an IP address or a lower-case DNS name"
+	// +required
+	Address string `json:"address"`
+
+	// Port is the management port. Defaults to 22 for SSH drivers and 50051
+	// for gobgp.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// LocalASN is the router's own AS.
+	// +required
+	LocalASN ASN `json:"localASN"`
+
+	// RouterID is the BGP router ID, an IPv4 address.
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="routerID must be an IPv4 address"
+	// +kubebuilder:validation:MaxLength=15
+	// +required
+	RouterID string `json:"routerID"`
+
+	// CredentialsSecretRef names the Secret with the SSH login: keys
+	// `username`, and `password` or `ssh-privatekey`, and `known_hosts`.
+	// +optional
+	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+
+	// RouteServer marks the router as an IX route server: its neighbors are
+	// route-server clients.
+	// +optional
+	RouteServer bool `json:"routeServer,omitempty"`
+}
+
+// DefaultPort returns the management port to dial.
+func (s RouterSpec) DefaultPort() int32 {
+	switch {
+	case s.Port != 0:
+		return s.Port
+	case s.Driver == DriverGoBGP:
+		return 50051
+	default:
+		return 22
+	}
+}
+
+// Router condition types.
+const (
+	// RouterReachable is True when the management port answered.
+	RouterReachable = "Reachable"
+)
+
+// ApplyResult records the last push of configuration to a router.
+type ApplyResult struct {
+	// Time of the apply.
+	Time metav1.Time `json:"time"`
+	// Result is Success or Failure.
+	// +kubebuilder:validation:Enum=Success;Failure
+	Result string `json:"result"`
+	// Digest is the SHA-256 of the configuration that was pushed.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Message explains a failure.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// RouterStatus is the observed state of a Router.
+type RouterStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Reachable, Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastApply is the result of the last configuration push.
+	// +optional
+	LastApply *ApplyResult `json:"lastApply,omitempty"`
+	// Neighbors is the number of neighbors the operator manages on the router.
+	// +optional
+	Neighbors int32 `json:"neighbors"`
+}
+
+// Router is one BGP speaker (a router or a route server) the operator configures.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=peering
+// +kubebuilder:printcolumn:name="Driver",type=string,JSONPath=`.spec.driver`
+// +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.address`
+// +kubebuilder:printcolumn:name="ASN",type=integer,JSONPath=`.spec.localASN`
+// +kubebuilder:printcolumn:name="RS",type=boolean,JSONPath=`.spec.routeServer`
+// +kubebuilder:printcolumn:name="Neighbors",type=integer,JSONPath=`.status.neighbors`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Router struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   RouterSpec   `json:"spec"`
+	Status RouterStatus `json:"status,omitempty"`
+}
+
+// RouterList is a list of Routers.
+// +kubebuilder:object:root=true
+type RouterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Router `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Router{}, &RouterList{})
+}

@@ -1,0 +1,110 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/conditions"
+)
+
+// PeeringRequestReconciler turns a PeeringRequest into neighbors on a router.
+type PeeringRequestReconciler struct {
+	client.Client
+	Reporter conditions.Reporter
+}
+
+// +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/finalizers,verbs=update
+// +kubebuilder:rbac:groups=peering.dev,resources=ixports,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile computes the status of one PeeringRequest.
+func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	pr := &peeringv1.PeeringRequest{}
+	if err := r.Get(ctx, req.NamespacedName, pr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !pr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, pr)
+	}
+	if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	before := pr.DeepCopy()
+	defer func() {
+		pr.Status.ObservedGeneration = pr.Generation
+		finishReconcile(ctx, r.Client, r.Reporter, before, pr, statusOfPeeringRequest, conditionsOfPeeringRequest, &res, &retErr)
+	}()
+
+	obs, err := r.observe(ctx, pr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	st := computePeeringRequestStatus(pr, obs)
+	conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
+	pr.Status.Approval = &st.Approval
+	pr.Status.Sessions = st.Sessions
+	pr.Status.SessionSummary = st.SessionSummary
+	return ctrl.Result{}, nil
+}
+
+// observe reads what the request depends on.
+func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.PeeringRequest) (prObserved, error) {
+	var obs prObserved
+	port := &peeringv1.IXPort{}
+	switch err := r.Get(ctx, client.ObjectKey{Name: pr.Spec.IXPortRef.Name}, port); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return obs, fmt.Errorf("failed to get IXPort %q: %w", pr.Spec.IXPortRef.Name, err)
+	default:
+		obs.IXPort = port
+	}
+	return obs, nil
+}
+
+// reconcileDelete removes the request's neighbors from the router, then the
+// finalizer. Until the router controller lands neighbors nothing has been
+// pushed, so there is nothing to remove.
+func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peeringv1.PeeringRequest) error {
+	return removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
+}
+
+// SetupWithManager registers the controller; a change to an IXPort wakes the
+// requests that use it.
+func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		// No predicate on For: the approver writes the status, and that
+		// write must wake the controller.
+		For(&peeringv1.PeeringRequest{}).
+		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
+		Named("peeringrequest").
+		Complete(r)
+}
+
+// requestsForIXPort maps an IXPort to the requests that reference it.
+func (r *PeeringRequestReconciler) requestsForIXPort(ctx context.Context, o client.Object) []reconcile.Request {
+	var list peeringv1.PeeringRequestList
+	if err := r.List(ctx, &list, client.MatchingFields{indexIXPortRef: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "failed to list PeeringRequests for IXPort", "ixport", o.GetName())
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, pr := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pr)})
+	}
+	return out
+}
+
+func statusOfPeeringRequest(o client.Object) any { return o.(*peeringv1.PeeringRequest).Status }
+
+func conditionsOfPeeringRequest(o client.Object) []metav1.Condition { return o.(*peeringv1.PeeringRequest).Status.Conditions }

@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/conditions"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// RouterProbeInterval is the mean time between management-port probes.
+	RouterProbeInterval time.Duration
+}
+
+// Setup registers the field indexes and every controller with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &peeringv1.PeeringRequest{}, indexIXPortRef, func(o client.Object) []string {
+		return []string{o.(*peeringv1.PeeringRequest).Spec.IXPortRef.Name}
+	}); err != nil {
+		return fmt.Errorf("failed to index PeeringRequests by IXPort: %w", err)
+	}
+	if err := idx.IndexField(ctx, &peeringv1.IXPort{}, indexRouterRef, func(o client.Object) []string {
+		return []string{o.(*peeringv1.IXPort).Spec.RouterRef.Name}
+	}); err != nil {
+		return fmt.Errorf("failed to index IXPorts by Router: %w", err)
+	}
+
+	rec := mgr.GetEventRecorder("peering-operator")
+	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonValidationPending: true}
+	rep := conditions.Reporter{Recorder: rec, Normal: waits}
+	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, ProbeInterval: opts.RouterProbeInterval}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the Router controller: %w", err)
+	}
+	if err := (&IXPortReconciler{Client: mgr.GetClient(), Reporter: rep}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the IXPort controller: %w", err)
+	}
+	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: rep}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
+	}
+	return nil
+}
