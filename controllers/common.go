@@ -117,4 +117,3 @@ func kstatus(ready conditions.Set, stalled, progressing bool) []conditions.Set {
 	}
 	return []conditions.Set{ready, rec, st}
 }
-

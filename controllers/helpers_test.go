@@ -172,4 +172,3 @@ func closedPort(t *testing.T) int32 {
 	l.Close()
 	return int32(p)
 }
-

@@ -113,4 +113,6 @@ func (r *IXPortReconciler) portsForRouter(ctx context.Context, o client.Object) 
 
 func statusOfIXPort(o client.Object) any { return o.(*peeringv1.IXPort).Status }
 
-func conditionsOfIXPort(o client.Object) []metav1.Condition { return o.(*peeringv1.IXPort).Status.Conditions }
+func conditionsOfIXPort(o client.Object) []metav1.Condition {
+	return o.(*peeringv1.IXPort).Status.Conditions
+}

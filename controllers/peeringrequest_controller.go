@@ -107,4 +107,6 @@ func (r *PeeringRequestReconciler) requestsForIXPort(ctx context.Context, o clie
 
 func statusOfPeeringRequest(o client.Object) any { return o.(*peeringv1.PeeringRequest).Status }
 
-func conditionsOfPeeringRequest(o client.Object) []metav1.Condition { return o.(*peeringv1.PeeringRequest).Status.Conditions }
+func conditionsOfPeeringRequest(o client.Object) []metav1.Condition {
+	return o.(*peeringv1.PeeringRequest).Status.Conditions
+}

@@ -54,7 +54,7 @@ func TestPrinterColumnsAndCategory(t *testing.T) {
 	for _, want := range []string{"router.peering.dev/" + o.router.Name, "ixport.peering.dev/" + o.port.Name, "peeringrequest.peering.dev/" + o.request.Name} {
 		g.Expect(all).To(ContainSubstring(want), "kubectl get peering should list %s", want)
 	}
-	g.Expect(kubectl(t, "get", "ixp", o.port.Name)).To(MatchRegexp(`(?m)^NAME +IX-ID +IX +ROUTER .*\n`+o.port.Name+` +31 +`+o.router.Name+` +80.81.192.10/21 +1 +True +Reconciled`))
+	g.Expect(kubectl(t, "get", "ixp", o.port.Name)).To(MatchRegexp(`(?m)^NAME +IX-ID +IX +ROUTER .*\n` + o.port.Name + ` +31 +` + o.router.Name + ` +80.81.192.10/21 +1 +True +Reconciled`))
 	// kubectl wait works on the Ready condition.
 	kubectl(t, "wait", "--for=condition=Ready", "--timeout=20s", "ixport/"+o.port.Name)
 }

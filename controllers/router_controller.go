@@ -120,4 +120,6 @@ func (r *RouterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func statusOfRouter(o client.Object) any { return o.(*peeringv1.Router).Status }
 
-func conditionsOfRouter(o client.Object) []metav1.Condition { return o.(*peeringv1.Router).Status.Conditions }
+func conditionsOfRouter(o client.Object) []metav1.Condition {
+	return o.(*peeringv1.Router).Status.Conditions
+}
