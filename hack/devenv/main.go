@@ -1,0 +1,233 @@
+// Command devenv is `make dev`: it starts etcd and kube-apiserver (built from
+// their Go modules into bin/) on loopback, installs the CRDs, runs the
+// operator, applies the samples and prints how to look at them. Ctrl-C, or
+// `make dev-down` from another shell, stops every process it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/peering-operator/peering-operator/internal/testenv"
+)
+
+func main() {
+	down := flag.Bool("down", false, "stop a running `make dev` (from its pid file) and exit")
+	flag.Parse()
+	root, err := testenv.RepoRoot()
+	if err == nil {
+		dir := filepath.Join(root, ".dev")
+		if *down {
+			err = stop(dir)
+		} else {
+			err = run(root, dir)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "make dev:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts everything and blocks until a signal.
+func run(root, dir string) error {
+	if pid, ok := running(dir); ok {
+		return fmt.Errorf("already running as pid %d; stop it with `make dev-down`", pid)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	step("starting etcd and kube-apiserver on 127.0.0.1")
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping kube-apiserver and etcd")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "failed to stop the control plane:", err)
+		}
+	}()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := testenv.WriteKubeconfig(cfg, kubeconfig); err != nil {
+		return err
+	}
+	if err := writePIDs(dir); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(dir, "pids"))
+
+	step("starting the operator (log: .dev/manager.log)")
+	mgr, err := startManager(root, dir, kubeconfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping the operator")
+		_ = mgr.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = mgr.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = mgr.Process.Kill()
+		}
+	}()
+	if err := writePIDs(dir, mgr.Process.Pid); err != nil {
+		return err
+	}
+
+	step("applying config/samples")
+	kubectl := filepath.Join(root, "bin", "kubectl")
+	apply := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", filepath.Join(root, "config", "samples"))
+	apply.Stdout, apply.Stderr = os.Stdout, os.Stderr
+	if err := apply.Run(); err != nil {
+		return fmt.Errorf("failed to apply the samples: %w", err)
+	}
+
+	fmt.Printf(`
+peering-operator is running. In another shell:
+
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH
+
+  kubectl get peering                      # Routers, IXPorts and PeeringRequests
+  kubectl get pr                           # the NOC's view: ASN, peer, IX, approval, sessions, state
+  kubectl describe pr as8763-decix-fra     # conditions and events of one request
+  kubectl wait --for=condition=Ready ixport/decix-fra
+  kubectl patch pr as8763-decix-fra --subresource=status --type=merge \
+    -p '{"status":{"conditions":[{"type":"Approved","status":"True","reason":"NOCApproved","message":"demo","lastTransitionTime":"%s"}]}}'
+
+Operator log: %s
+Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
+`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), filepath.Join(dir, "manager.log"))
+
+	exited := make(chan error, 1)
+	go func() { exited <- mgr.Wait() }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-exited:
+		return fmt.Errorf("the operator exited (%v); see %s", err, filepath.Join(dir, "manager.log"))
+	}
+}
+
+// startManager runs bin/manager against the local API server.
+func startManager(root, dir, kubeconfig string) (*exec.Cmd, error) {
+	log, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(root, "bin", "manager"),
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-probe-interval=15s")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start bin/manager (run `make build`): %w", err)
+	}
+	return cmd, nil
+}
+
+// writePIDs records this process and its children so `make dev-down` can
+// stop them even if this process is killed hard.
+func writePIDs(dir string, extra ...int) error {
+	pids := []string{strconv.Itoa(os.Getpid())}
+	seen := map[int]bool{}
+	for _, p := range append(children(), extra...) {
+		if !seen[p] {
+			seen[p] = true
+			pids = append(pids, strconv.Itoa(p))
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "pids"), []byte(strings.Join(pids, "\n")+"\n"), 0o644)
+}
+
+// children lists the direct children of this process (etcd, kube-apiserver).
+func children() []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", os.Getpid()))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// running returns the pid of a live `make dev`, if any.
+func running(dir string) (int, bool) {
+	pids := readPIDs(dir)
+	if len(pids) == 0 {
+		return 0, false
+	}
+	return pids[0], syscall.Kill(pids[0], 0) == nil
+}
+
+func readPIDs(dir string) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "pids"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil && p > 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stop asks `make dev` to shut down cleanly, then kills what is left.
+func stop(dir string) error {
+	pids := readPIDs(dir)
+	if len(pids) == 0 {
+		fmt.Println("make dev is not running")
+		return nil
+	}
+	_ = syscall.Kill(pids[0], syscall.SIGTERM)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && alive(pids) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	var errs []error
+	for _, p := range pids {
+		if syscall.Kill(p, 0) == nil {
+			if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+				errs = append(errs, fmt.Errorf("kill %d: %w", p, err))
+			}
+		}
+	}
+	_ = os.Remove(filepath.Join(dir, "pids"))
+	fmt.Println("make dev stopped")
+	return errors.Join(errs...)
+}
+
+func alive(pids []int) bool {
+	for _, p := range pids {
+		if syscall.Kill(p, 0) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func step(msg string) { fmt.Println("==>", msg) }
