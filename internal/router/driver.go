@@ -1,0 +1,202 @@
+// Package router defines the vendor-neutral Driver the Router controller uses
+// to push neighbors to a BGP speaker and read their state back. Every value
+// is typed and validated here, before any driver renders it: no string from
+// a custom resource reaches a router CLI or API unchecked.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Entry is one prefix-list entry: Prefix matched exactly, or with a length
+// range GE..LE when Exact is false (bgpq4's ge/le).
+type Entry struct {
+	Prefix netip.Prefix
+	Exact  bool
+	GE, LE int
+}
+
+// Secret holds a password that must never be printed. Its String and
+// GoString redact it, so it is safe in logs, errors and %v.
+type Secret string
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// Reveal returns the password for the one place that renders it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Neighbor is one BGP session the operator owns on a router.
+type Neighbor struct {
+	// Address of the peer.
+	Address netip.Addr
+	// PeerASN is the peer's AS.
+	PeerASN uint32
+	// Description, printable ASCII only (see Validate).
+	Description string
+	// RouteServerClient marks the neighbor as a route-server client.
+	RouteServerClient bool
+	// Shutdown keeps the neighbor configured but administratively down.
+	Shutdown bool
+	// MaxPrefixes is the limit of accepted prefixes; 0 means no limit.
+	MaxPrefixes uint32
+	// Import is the import filter of the neighbor's address family; an
+	// empty filter rejects everything (never "accept all").
+	Import []Entry
+	// Password is the TCP MD5 password; empty means none.
+	Password Secret
+	// Owner identifies the PeeringRequest (namespace/name) for descriptions
+	// and metrics.
+	Owner string
+}
+
+// Desired is the complete set of neighbors the operator manages on one
+// router. Neighbors it did not create are never touched.
+type Desired struct {
+	LocalASN  uint32
+	RouterID  netip.Addr
+	Neighbors []Neighbor
+}
+
+// ApplyResult reports what an Apply changed.
+type ApplyResult struct {
+	// Added, Updated and Removed count neighbors.
+	Added, Updated, Removed int
+	// Digest is the SHA-256 of the rendered desired configuration.
+	Digest string
+}
+
+// Changed reports whether anything was written to the router.
+func (r ApplyResult) Changed() bool { return r.Added+r.Updated+r.Removed > 0 }
+
+// NeighborState is the live state of one managed neighbor.
+type NeighborState struct {
+	Address netip.Addr
+	// State is the BGP FSM state: Idle, Connect, Active, OpenSent,
+	// OpenConfirm or Established.
+	State string
+	// EstablishedSince is when the session came up (zero unless Established).
+	EstablishedSince time.Time
+	// Received and Accepted count prefixes; Accepted is after the import
+	// filter.
+	Received, Accepted int64
+	// Limit is the configured max-prefix limit (0: none).
+	Limit int64
+	// LastError is the last NOTIFICATION, or a max-prefix trip.
+	LastError string
+}
+
+// Driver configures one router.
+type Driver interface {
+	// Render returns the configuration for d, deterministically (pure: no I/O).
+	Render(d Desired) ([]byte, error)
+	// Apply makes the router's managed neighbors equal to d in one
+	// transaction: only the difference is written, and nothing at all when
+	// nothing differs. A failed Apply leaves no half-applied neighbor.
+	Apply(ctx context.Context, d Desired) (ApplyResult, error)
+	// State reads the live state of every managed neighbor.
+	State(ctx context.Context) ([]NeighborState, error)
+	// Close releases the connection.
+	Close() error
+}
+
+// ErrInvalid marks a value that must not reach a router.
+var ErrInvalid = errors.New("invalid router configuration value")
+
+// Validate checks every value of d before any driver renders it.
+func (d Desired) Validate() error {
+	if d.LocalASN == 0 || d.LocalASN == 23456 {
+		return fmt.Errorf("%w: local ASN %d", ErrInvalid, d.LocalASN)
+	}
+	if !d.RouterID.Is4() {
+		return fmt.Errorf("%w: router ID %s is not an IPv4 address", ErrInvalid, d.RouterID)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, n := range d.Neighbors {
+		if err := n.Validate(); err != nil {
+			return err
+		}
+		if seen[n.Address] {
+			return fmt.Errorf("%w: neighbor %s appears twice", ErrInvalid, n.Address)
+		}
+		seen[n.Address] = true
+	}
+	return nil
+}
+
+// Validate checks one neighbor's values.
+func (n Neighbor) Validate() error {
+	if !n.Address.IsValid() || n.Address.Zone() != "" || n.Address.Is4In6() {
+		return fmt.Errorf("%w: neighbor address %q", ErrInvalid, n.Address)
+	}
+	if n.PeerASN == 0 || n.PeerASN == 23456 {
+		return fmt.Errorf("%w: neighbor %s: peer ASN %d", ErrInvalid, n.Address, n.PeerASN)
+	}
+	if err := SafeText(n.Description, 200); err != nil {
+		return fmt.Errorf("%w: neighbor %s description: %v", ErrInvalid, n.Address, err)
+	}
+	if err := SafeText(n.Owner, 253); err != nil {
+		return fmt.Errorf("%w: neighbor %s owner: %v", ErrInvalid, n.Address, err)
+	}
+	if p := n.Password.Reveal(); p != "" {
+		// Printable ASCII without spaces or quotes: it goes into a CLI.
+		if len(p) > 80 || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '\'' }) {
+			return fmt.Errorf("%w: neighbor %s password: use 1-80 printable ASCII characters without spaces or quotes", ErrInvalid, n.Address)
+		}
+	}
+	for _, e := range n.Import {
+		if err := e.validate(n.Address.Is4()); err != nil {
+			return fmt.Errorf("%w: neighbor %s import filter: %v", ErrInvalid, n.Address, err)
+		}
+	}
+	return nil
+}
+
+func (e Entry) validate(v4 bool) error {
+	if !e.Prefix.IsValid() || e.Prefix != e.Prefix.Masked() {
+		return fmt.Errorf("prefix %s is not a network address", e.Prefix)
+	}
+	if e.Prefix.Addr().Is4() != v4 {
+		return fmt.Errorf("prefix %s is of the other address family", e.Prefix)
+	}
+	if e.Exact {
+		return nil
+	}
+	max := e.Prefix.Addr().BitLen()
+	if e.GE < e.Prefix.Bits() || e.LE < e.GE || e.LE > max {
+		return fmt.Errorf("prefix %s ge %d le %d is not a valid range", e.Prefix, e.GE, e.LE)
+	}
+	return nil
+}
+
+// SafeText accepts printable ASCII except characters that CLIs treat
+// specially (quotes, ;, |, #, !, backslash, braces); anything else is refused,
+// not escaped, so a value means the same on every platform.
+func SafeText(s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("longer than %d characters", max)
+	}
+	for _, r := range s {
+		switch {
+		case r > unicode.MaxASCII || r < ' ' || r == 0x7f:
+			return fmt.Errorf("character %q is not printable ASCII", r)
+		case strings.ContainsRune("\"'`;|#!\\{}$<>", r):
+			return fmt.Errorf("character %q is not allowed", r)
+		}
+	}
+	return nil
+}
