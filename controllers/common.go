@@ -39,7 +39,6 @@ const (
 
 // Ready reasons shared by the kinds.
 const (
-	ReasonReconciled     = "Reconciled"
 	ReasonDeletionWaits  = "DeletionBlocked"
 	ReasonNotReconciling = "Idle"
 	ReasonNotStalled     = "NotStalled"

@@ -43,13 +43,14 @@ func newObjects(t *testing.T, routerAddr string, routerPort int32) objects {
 			ObjectMeta: metav1.ObjectMeta{Name: n + "-port"},
 			Spec: peeringv1.IXPortSpec{IX: peeringv1.IXReference{PeeringDBID: 31},
 				RouterRef:   peeringv1.LocalObjectReference{Name: n + "-rs"},
-				IPv4Address: "80.81.192.10/21"},
+				IPv4Address: "80.81.192.10/21", IPv6Address: "2001:7f8::fbf4:0:1/64"},
 		},
 		request: &peeringv1.PeeringRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: ns.Name, Namespace: "default"},
-			Spec: peeringv1.PeeringRequestSpec{PeerASN: 13335,
+			// DENIC eG, at DE-CIX Frankfurt in the PeeringDB sample.
+			Spec: peeringv1.PeeringRequestSpec{PeerASN: 8763,
 				IXPortRef: peeringv1.LocalObjectReference{Name: n + "-port"},
-				Addresses: []string{"80.81.192.100", "2001:7f8::3417:0:1"}},
+				Addresses: []string{"80.81.192.37", "2001:7f8::223b:0:1"}},
 		},
 	}
 }

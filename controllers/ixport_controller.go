@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,13 +16,18 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
+	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
 // IXPortReconciler keeps an IXPort's status and protects it from deletion
 // while PeeringRequests use it.
 type IXPortReconciler struct {
 	client.Client
-	Reporter conditions.Reporter
+	Reporter      conditions.Reporter
+	PeeringDB     *PeeringDBSource
+	RetryInterval time.Duration
+	// ResyncInterval re-checks the port against the refreshed PeeringDB cache.
+	ResyncInterval time.Duration
 }
 
 // +kubebuilder:rbac:groups=peering.dev,resources=ixports,verbs=get;list;watch;update;patch
@@ -59,8 +66,14 @@ func (r *IXPortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, port, FinalizerInUse)
 	}
-	conditions.Apply(&port.Status.Conditions, port.Generation, computeIXPortStatus(port, obs)...)
-	return ctrl.Result{}, nil
+	st := computeIXPortStatus(port, obs)
+	conditions.Apply(&port.Status.Conditions, port.Generation, st.Conditions...)
+	port.Status.IXName = st.IXName
+	port.Status.LANPrefixes = st.LANPrefixes
+	if st.Retry {
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	return ctrl.Result{RequeueAfter: jitter(r.ResyncInterval)}, nil
 }
 
 func (r *IXPortReconciler) observe(ctx context.Context, port *peeringv1.IXPort) (ixPortObserved, error) {
@@ -81,6 +94,23 @@ func (r *IXPortReconciler) observe(ctx context.Context, port *peeringv1.IXPort) 
 		obs.Users = append(obs.Users, pr.Namespace+"/"+pr.Name)
 	}
 	sort.Strings(obs.Users)
+	if obs.Router == nil || !port.DeletionTimestamp.IsZero() {
+		return obs, nil
+	}
+	ixID := int(port.Spec.IX.PeeringDBID)
+	obs.PDBErr = r.PeeringDB.Ensure(ctx, ixID)
+	obs.PDB = r.PeeringDB.Cache.Status()
+	if r.PeeringDB.Cache.HasIX(ixID) {
+		var v4, v6 netip.Prefix
+		if port.Spec.IPv4Address != "" {
+			v4, _ = netip.ParsePrefix(port.Spec.IPv4Address)
+		}
+		if port.Spec.IPv6Address != "" {
+			v6, _ = netip.ParsePrefix(port.Spec.IPv6Address)
+		}
+		v := validation.ValidateOwnPort(r.PeeringDB.Cache, ixID, uint32(obs.Router.Spec.LocalASN), v4, v6)
+		obs.Validation = &v
+	}
 	return obs, nil
 }
 

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,18 +15,27 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
 // PeeringRequestReconciler turns a PeeringRequest into neighbors on a router.
 type PeeringRequestReconciler struct {
 	client.Client
-	Reporter conditions.Reporter
+	Reporter  conditions.Reporter
+	PeeringDB *PeeringDBSource
+	// RetryInterval is how soon a request waiting on PeeringDB is retried.
+	RetryInterval time.Duration
+	// ResyncInterval re-validates settled requests against the refreshed
+	// PeeringDB cache (jittered).
+	ResyncInterval time.Duration
 }
 
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/finalizers,verbs=update
 // +kubebuilder:rbac:groups=peering.dev,resources=ixports,verbs=get;list;watch
+// +kubebuilder:rbac:groups=peering.dev,resources=routers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes the status of one PeeringRequest.
@@ -53,9 +64,13 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	st := computePeeringRequestStatus(pr, obs)
 	conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
 	pr.Status.Approval = &st.Approval
+	pr.Status.Peer = st.Peer
 	pr.Status.Sessions = st.Sessions
 	pr.Status.SessionSummary = st.SessionSummary
-	return ctrl.Result{}, nil
+	if st.Retry {
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	return ctrl.Result{RequeueAfter: jitter(r.ResyncInterval)}, nil
 }
 
 // observe reads what the request depends on.
@@ -69,6 +84,37 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	default:
 		obs.IXPort = port
 	}
+	if obs.IXPort == nil {
+		return obs, nil
+	}
+	router := &peeringv1.Router{}
+	switch err := r.Get(ctx, client.ObjectKey{Name: port.Spec.RouterRef.Name}, router); {
+	case apierrors.IsNotFound(err):
+		return obs, nil
+	case err != nil:
+		return obs, fmt.Errorf("failed to get Router %q: %w", port.Spec.RouterRef.Name, err)
+	default:
+		obs.Router = router
+	}
+
+	ixID := int(port.Spec.IX.PeeringDBID)
+	obs.PDBErr = r.PeeringDB.Ensure(ctx, ixID, uint32(pr.Spec.PeerASN))
+	obs.PDB = r.PeeringDB.Cache.Status()
+	if obs.PDBErr != nil && peeringdb.IsRetryable(obs.PDBErr) {
+		// Without PeeringDB's answer "not in PeeringDB" would be a guess;
+		// stale data for what was loaded before is still used.
+		if _, ok := r.PeeringDB.Cache.Network(uint32(pr.Spec.PeerASN)); !ok || !r.PeeringDB.Cache.HasIX(ixID) {
+			return obs, nil
+		}
+	}
+	req := validation.Request{IXID: ixID, PeerASN: uint32(pr.Spec.PeerASN), RouteServer: router.Spec.RouteServer}
+	for _, a := range pr.Spec.Addresses {
+		if addr, err := netip.ParseAddr(a); err == nil {
+			req.Addresses = append(req.Addresses, addr)
+		}
+	}
+	v := validation.ValidateRequest(r.PeeringDB.Cache, req)
+	obs.Validation = &v
 	return obs, nil
 }
 

@@ -83,7 +83,7 @@ func TestApprovalAndDenial(t *testing.T) {
 	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
 
 	setCondition(t, o.request, metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved", Message: "ticket NOC-1"})
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonValidationPending)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonFiltersPending)
 	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
 		pr := &peeringv1.PeeringRequest{}
@@ -137,7 +137,7 @@ func TestIXPortWaitsForRouter(t *testing.T) {
 	expectCondition(t, o.port, "RouterFound", metav1.ConditionFalse, controllers.ReasonRouterNotFound)
 
 	create(t, o.router)
-	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, controllers.ReasonReconciled)
+	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, controllers.ReasonPortValid)
 	expectCondition(t, o.router, "Reachable", metav1.ConditionTrue, controllers.ReasonReachable)
 	expectCondition(t, o.router, "Ready", metav1.ConditionTrue, controllers.ReasonReachable)
 }

@@ -1,43 +1,59 @@
 package controllers
 
 import (
+	"errors"
+	"net/netip"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
 func TestComputePeeringRequestStatus(t *testing.T) {
 	port := &peeringv1.IXPort{}
+	router := &peeringv1.Router{}
 	approved := metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved"}
 	denied := metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied"}
+	ok := &validation.Result{IXName: "DE-CIX Frankfurt", PeerFound: true, Peer: validation.Peer{Name: "DENIC eG"},
+		Sessions: []validation.Session{{Address: netip.MustParseAddr("80.81.192.37"), Family: "ipv4"}, {Address: netip.MustParseAddr("2001:7f8::223b:0:1"), Family: "ipv6"}}}
+	final := &validation.Result{Failures: []validation.Failure{{Reason: validation.ReasonNotAtIX, Final: true, Message: "not there"}}}
+	held := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonPeerPolicyNo, Message: "policy No"}}}
+	outage := prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrUnavailable}}
 	tests := []struct {
 		name          string
 		conds         []metav1.Condition
-		port          *peeringv1.IXPort
+		obs           prObserved
 		wantReady     string
 		wantApproval  string
 		wantStalled   metav1.ConditionStatus
 		wantReconcile metav1.ConditionStatus
 		wantConfig    string
+		wantValidated metav1.ConditionStatus
 	}{
-		{"missing port wins over everything", []metav1.Condition{approved}, nil, ReasonIXPortNotFound, "Approved", "False", "True", ReasonValidationPending},
-		{"pending", nil, port, ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved},
-		{"approved", []metav1.Condition{approved}, port, ReasonValidationPending, "Approved", "False", "True", ReasonValidationPending},
-		{"denied is final", []metav1.Condition{denied}, port, ReasonDenied, "Denied", "True", "False", ReasonNotApproved},
-		{"denied beats approved", []metav1.Condition{approved, denied}, port, ReasonDenied, "Denied", "True", "False", ReasonNotApproved},
-		{"an Approved=False condition is no approval", []metav1.Condition{{Type: "Approved", Status: metav1.ConditionFalse, Reason: "X"}}, port,
-			ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved},
+		{"missing port wins over everything", []metav1.Condition{approved}, prObserved{}, ReasonIXPortNotFound, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
+		{"missing router", nil, prObserved{IXPort: port}, ReasonRouterMissing, "Pending", "False", "True", ReasonNotApproved, "Unknown"},
+		{"valid and pending", nil, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
+		{"valid and approved", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonFiltersPending, "Approved", "False", "True", ReasonFiltersPending, "True"},
+		{"approved but not at the IX is stalled", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: final}, validation.ReasonNotAtIX, "Approved", "True", "False", ReasonNotValidated, "False"},
+		{"policy No is held, not stalled", nil, prObserved{IXPort: port, Router: router, Validation: held}, validation.ReasonPeerPolicyNo, "Pending", "False", "True", ReasonNotApproved, "False"},
+		{"PeeringDB outage retries", []metav1.Condition{approved}, outage, ReasonPeeringDBUnavailable, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
+		{"unknown IX is stalled", nil, prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrNotFound}}, validation.ReasonIXNotFound, "Pending", "True", "False", ReasonNotApproved, "False"},
+		{"denied is final", []metav1.Condition{denied}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
+		{"denied beats approved", []metav1.Condition{approved, denied}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
+		{"an Approved=False condition is no approval", []metav1.Condition{{Type: "Approved", Status: metav1.ConditionFalse, Reason: "X"}}, prObserved{IXPort: port, Router: router, Validation: ok},
+			ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pr := &peeringv1.PeeringRequest{
-				Spec:   peeringv1.PeeringRequestSpec{Addresses: []string{"80.81.192.100", "2001:7f8::1"}},
+				Spec:   peeringv1.PeeringRequestSpec{PeerASN: 8763, Addresses: []string{"80.81.192.37", "2001:7f8::223b:0:1"}},
 				Status: peeringv1.PeeringRequestStatus{Conditions: tc.conds},
 			}
-			st := computePeeringRequestStatus(pr, prObserved{IXPort: tc.port})
+			st := computePeeringRequestStatus(pr, tc.obs)
 			got := map[string]conditions.Set{}
 			for _, c := range st.Conditions {
 				got[c.Type] = c
@@ -57,8 +73,14 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 			if c := got["Configured"]; c.Status != metav1.ConditionFalse || c.Reason != tc.wantConfig {
 				t.Errorf("Configured = %s/%s, want False/%s", c.Status, c.Reason, tc.wantConfig)
 			}
+			if s := got["PeeringDBValidated"].Status; s != tc.wantValidated {
+				t.Errorf("PeeringDBValidated = %s, want %s", s, tc.wantValidated)
+			}
 			if st.SessionSummary != "0/2" || st.Sessions[0].Family != "ipv4" || st.Sessions[1].Family != "ipv6" {
 				t.Errorf("sessions = %+v (%s)", st.Sessions, st.SessionSummary)
+			}
+			if st.Retry != errors.Is(tc.obs.PDBErr, peeringdb.ErrUnavailable) {
+				t.Errorf("retry = %v with PeeringDB error %v", st.Retry, tc.obs.PDBErr)
 			}
 			for _, typ := range []string{"Approved", "Denied"} {
 				if _, ok := got[typ]; ok {

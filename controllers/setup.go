@@ -16,10 +16,36 @@ import (
 type Options struct {
 	// RouterProbeInterval is the mean time between management-port probes.
 	RouterProbeInterval time.Duration
+	// PeeringDB is the cache the validations read.
+	PeeringDB *PeeringDBSource
+	// RetryInterval is how soon an object waiting on PeeringDB is retried.
+	RetryInterval time.Duration
+	// ResyncInterval re-validates settled objects against the refreshed
+	// PeeringDB cache.
+	ResyncInterval time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.RouterProbeInterval == 0 {
+		o.RouterProbeInterval = time.Minute
+	}
+	if o.RetryInterval == 0 {
+		o.RetryInterval = 30 * time.Second
+	}
+	if o.ResyncInterval == 0 {
+		o.ResyncInterval = 10 * time.Minute
+	}
 }
 
 // Setup registers the field indexes and every controller with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	opts.defaults()
+	if opts.PeeringDB == nil || opts.PeeringDB.Cache == nil {
+		return fmt.Errorf("a PeeringDB cache is required")
+	}
+	if err := mgr.Add(opts.PeeringDB); err != nil {
+		return fmt.Errorf("failed to add the PeeringDB refresher: %w", err)
+	}
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &peeringv1.PeeringRequest{}, indexIXPortRef, func(o client.Object) []string {
 		return []string{o.(*peeringv1.PeeringRequest).Spec.IXPortRef.Name}
@@ -33,15 +59,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 
 	rec := mgr.GetEventRecorder("peering-operator")
-	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonValidationPending: true}
+	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonValidated: true, ReasonPortValid: true}
 	rep := conditions.Reporter{Recorder: rec, Normal: waits}
 	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, ProbeInterval: opts.RouterProbeInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}
-	if err := (&IXPortReconciler{Client: mgr.GetClient(), Reporter: rep}).SetupWithManager(mgr); err != nil {
+	if err := (&IXPortReconciler{Client: mgr.GetClient(), Reporter: rep, PeeringDB: opts.PeeringDB,
+		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the IXPort controller: %w", err)
 	}
-	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: rep}).SetupWithManager(mgr); err != nil {
+	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: rep, PeeringDB: opts.PeeringDB,
+		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -14,13 +15,24 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
 
 var (
 	k8s     client.Client
 	restCfg *rest.Config
+	// pdb is the PeeringDB test server with the real sample plus the
+	// records seedPeeringDB adds.
+	pdb *pdbtest.Server
+	// pdbSource is the operator's PeeringDB cache.
+	pdbSource *controllers.PeeringDBSource
 )
+
+// testRate is the PeeringDB client's rate in the tests: high enough to be
+// quick, low enough that TestPeeringDBRateLimit can see it hold.
+const testRate = 600 // requests per minute
 
 // TestMain runs the real kube-apiserver and etcd from bin/ and the
 // operator's controllers in this process, as the manager does.
@@ -52,7 +64,22 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{RouterProbeInterval: 2 * time.Second}); err != nil {
+	pdb = pdbtest.NewServer(pdbtest.Options{})
+	defer pdb.Close()
+	seedPeeringDB(pdb)
+	pdbClient, err := peeringdb.New(peeringdb.Options{BaseURL: pdb.BaseURL, RequestsPerMinute: testRate,
+		MaxRetries: 1, Backoff: 50 * time.Millisecond, Timeout: 5 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	pdbSource = &controllers.PeeringDBSource{Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{})}
+	opts := controllers.Options{
+		RouterProbeInterval: 2 * time.Second,
+		PeeringDB:           pdbSource,
+		RetryInterval:       time.Second,
+	}
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -72,4 +99,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 	}
 	return code
+}
+
+// Test records on top of the real sample, at DE-CIX Frankfurt (ix 31, ixlan
+// 31): Pacnet (AS10026, policy "No" in the sample) gets a port, and Akamai
+// (AS20940) a port marked not operational.
+func seedPeeringDB(s *pdbtest.Server) {
+	s.AddNetIXLAN(peeringdb.NetIXLAN{NetID: 72, IXID: 31, IXLANID: 31, ASN: 10026, Speed: 100000,
+		IPAddr4: netip.MustParseAddr("80.81.199.126"), Operational: true, Status: "ok"})
+	s.AddNetIXLAN(peeringdb.NetIXLAN{NetID: 2, IXID: 31, IXLANID: 31, ASN: 20940, Speed: 100000,
+		IPAddr4: netip.MustParseAddr("80.81.199.40"), Operational: false, Status: "ok"})
 }

@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -19,6 +22,7 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/version"
 )
 
@@ -36,12 +40,23 @@ func run() error {
 		probeAddr     string
 		leaderElect   bool
 		probeInterval time.Duration
+		pdbURL        string
+		pdbRate       float64
+		pdbCacheFile  string
+		pdbRefresh    time.Duration
+		retry, resync time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (e.g. :8443); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time.")
 	flag.DurationVar(&probeInterval, "router-probe-interval", time.Minute, "Mean time between probes of each Router's management port (jittered ±20%).")
+	flag.StringVar(&pdbURL, "peeringdb-url", peeringdb.DefaultBaseURL, "PeeringDB API root. The API key, if any, comes from the PEERINGDB_API_KEY environment variable (mount it from a Secret).")
+	flag.Float64Var(&pdbRate, "peeringdb-requests-per-minute", 0, "Requests per minute to PeeringDB; 0 means PeeringDB's own limit (20 anonymous, 40 with an API key).")
+	flag.StringVar(&pdbCacheFile, "peeringdb-cache-file", "", "File the PeeringDB cache is saved to and loaded from at start (.gz compresses), so a restart does not download everything again.")
+	flag.DurationVar(&pdbRefresh, "peeringdb-refresh-interval", time.Hour, "Time between incremental PeeringDB refreshes.")
+	flag.DurationVar(&retry, "retry-interval", 30*time.Second, "How soon an object waiting on PeeringDB is retried.")
+	flag.DurationVar(&resync, "resync-interval", 10*time.Minute, "How often settled objects are re-validated against the refreshed cache (jittered).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -76,8 +91,26 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
 	}
+	pdbClient, err := peeringdb.New(peeringdb.Options{
+		BaseURL: pdbURL, APIKey: strings.TrimSpace(os.Getenv("PEERINGDB_API_KEY")),
+		UserAgent: version.UserAgent(), RequestsPerMinute: pdbRate,
+		Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb"))),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to configure the PeeringDB client: %w", err)
+	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{RouterProbeInterval: probeInterval}); err != nil {
+	opts := controllers.Options{
+		RouterProbeInterval: probeInterval,
+		PeeringDB: &controllers.PeeringDBSource{
+			Cache:           peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,
+				Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb-cache")))}),
+			RefreshInterval: pdbRefresh,
+		},
+		RetryInterval:  retry,
+		ResyncInterval: resync,
+	}
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

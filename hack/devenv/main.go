@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
 
@@ -70,8 +72,15 @@ func run(root, dir string) error {
 	}
 	defer os.Remove(filepath.Join(dir, "pids"))
 
+	step("starting a PeeringDB API server with the real sample (internal/peeringdb/pdbtest/sample)")
+	pdb, err := pdbtest.Start("127.0.0.1:0", pdbtest.Options{})
+	if err != nil {
+		return fmt.Errorf("failed to start the PeeringDB test server: %w", err)
+	}
+	defer pdb.Close()
+
 	step("starting the operator (log: .dev/manager.log)")
-	mgr, err := startManager(root, dir, kubeconfig)
+	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL)
 	if err != nil {
 		return err
 	}
@@ -92,7 +101,17 @@ func run(root, dir string) error {
 
 	step("applying config/samples")
 	kubectl := filepath.Join(root, "bin", "kubectl")
-	apply := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", filepath.Join(root, "config", "samples"))
+	// File by file, in dependency order, so nothing reports a missing
+	// Router or IXPort for the first second.
+	args := []string{"--kubeconfig", kubeconfig, "apply"}
+	samples, _ := filepath.Glob(filepath.Join(root, "config", "samples", "*.yaml"))
+	sort.SliceStable(samples, func(i, j int) bool { return sampleOrder(samples[i]) < sampleOrder(samples[j]) })
+	for _, f := range samples {
+		if filepath.Base(f) != "kustomization.yaml" {
+			args = append(args, "-f", f)
+		}
+	}
+	apply := exec.CommandContext(ctx, kubectl, args...)
 	apply.Stdout, apply.Stderr = os.Stdout, os.Stderr
 	if err := apply.Run(); err != nil {
 		return fmt.Errorf("failed to apply the samples: %w", err)
@@ -111,9 +130,10 @@ peering-operator is running. In another shell:
   kubectl patch pr as8763-decix-fra --subresource=status --type=merge \
     -p '{"status":{"conditions":[{"type":"Approved","status":"True","reason":"NOCApproved","message":"demo","lastTransitionTime":"%s"}]}}'
 
+PeeringDB (sample data): %s/net?asn=8763
 Operator log: %s
 Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
-`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), filepath.Join(dir, "manager.log"))
+`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), pdb.BaseURL, filepath.Join(dir, "manager.log"))
 
 	exited := make(chan error, 1)
 	go func() { exited <- mgr.Wait() }()
@@ -125,14 +145,25 @@ Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
 	}
 }
 
+// sampleOrder sorts Routers before IXPorts before PeeringRequests.
+func sampleOrder(path string) int {
+	for i, p := range []string{"router_", "ixport_"} {
+		if strings.HasPrefix(filepath.Base(path), p) {
+			return i
+		}
+	}
+	return 2
+}
+
 // startManager runs bin/manager against the local API server.
-func startManager(root, dir, kubeconfig string) (*exec.Cmd, error) {
+func startManager(root, dir, kubeconfig string, args ...string) (*exec.Cmd, error) {
 	log, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "manager"),
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-probe-interval=15s")
+	cmd := exec.Command(filepath.Join(root, "bin", "manager"), append([]string{
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-probe-interval=15s",
+		"--retry-interval=5s", "--peeringdb-requests-per-minute=600"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

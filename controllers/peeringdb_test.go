@@ -1,0 +1,155 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/validation"
+)
+
+// Requests for real networks of the PeeringDB sample at DE-CIX Frankfurt,
+// on a route-server port: each validation outcome shows as its own reason.
+func TestValidationAgainstPeeringDB(t *testing.T) {
+	addr, port := listener(t)
+	o := newObjects(t, addr, port)
+	create(t, o.router)
+	create(t, o.port)
+	expectCondition(t, o.port, "PeeringDBValidated", metav1.ConditionTrue, controllers.ReasonPortValid)
+	// AS64500 has no port at DE-CIX in PeeringDB: a warning, not a blocker.
+	expectCondition(t, o.port, "NetIXLANMatches", metav1.ConditionFalse, validation.OwnEntryMissing)
+	g := NewWithT(t)
+	got := &peeringv1.IXPort{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(o.port), got)).To(Succeed())
+	g.Expect(got.Status.IXName).To(Equal("DE-CIX Frankfurt"))
+	g.Expect(got.Status.LANPrefixes).To(ConsistOf("80.81.192.0/21", "2001:7f8::/64"))
+
+	tests := []struct {
+		name      string
+		asn       peeringv1.ASN
+		addresses []string
+		reason    string // PeeringDBValidated reason
+		stalled   bool
+		inMessage string
+		peer      string
+		sessions  []string
+	}{
+		{"valid with explicit addresses", 8763, []string{"80.81.192.37", "2001:7f8::223b:0:1"}, controllers.ReasonValidated, false, "DENIC eG", "DENIC eG", nil},
+		{"no addresses means every PeeringDB address", 6939, nil, controllers.ReasonValidated, false, "2 session", "Hurricane Electric", []string{"80.81.192.172", "2001:7f8::1b1b:0:1"}},
+		{"unknown network", 64999, nil, validation.ReasonNetworkNotFound, true, "AS64999", "", nil},
+		{"network not at the IX", 4436, nil, validation.ReasonNotAtIX, true, "DE-CIX Frankfurt", "GTT Communications (AS4436)", nil},
+		{"another peer's address", 8763, []string{"80.81.192.172"}, validation.ReasonAddressMismatch, true, "80.81.192.172", "DENIC eG", nil},
+		{"address outside the LAN", 8763, []string{"192.0.2.37"}, validation.ReasonAddressOutsideLAN, true, "80.81.192.0/21", "DENIC eG", nil},
+		{"policy No is held", 10026, nil, validation.ReasonPeerPolicyNo, false, "No", "Pacnet", nil},
+		{"never via route servers on a route server", 3257, nil, validation.ReasonNeverViaRouteServers, true, "route server", "GTT Communications (AS3257)", nil},
+		{"port not operational is held", 20940, nil, validation.ReasonNotOperational, false, "not operational", "Akamai Technologies", nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := o.request.DeepCopy()
+			pr.Name = fmt.Sprintf("validation-%d", i)
+			pr.Spec.PeerASN, pr.Spec.Addresses = tc.asn, tc.addresses
+			create(t, pr)
+			want := metav1.ConditionFalse
+			if tc.reason == controllers.ReasonValidated {
+				want = metav1.ConditionTrue
+			}
+			c := expectCondition(t, pr, "PeeringDBValidated", want, tc.reason)
+			g := NewWithT(t)
+			g.Expect(c.Message).To(ContainSubstring(tc.inMessage))
+			ready := controllers.ReasonWaitingForApproval
+			if want == metav1.ConditionFalse {
+				ready = tc.reason
+			}
+			expectCondition(t, pr, "Ready", metav1.ConditionFalse, ready)
+			stalled := metav1.ConditionFalse
+			if tc.stalled {
+				stalled = metav1.ConditionTrue
+			}
+			expectCondition(t, pr, "Stalled", stalled, map[bool]string{true: tc.reason, false: controllers.ReasonNotStalled}[tc.stalled])
+			g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			if tc.peer != "" {
+				g.Expect(pr.Status.Peer).NotTo(BeNil())
+				g.Expect(pr.Status.Peer.Name).To(Equal(tc.peer))
+			}
+			if tc.sessions != nil {
+				var addrs []string
+				for _, s := range pr.Status.Sessions {
+					addrs = append(addrs, s.Address)
+				}
+				g.Expect(addrs).To(Equal(tc.sessions))
+				g.Expect(pr.Status.SessionSummary).To(Equal("0/2"))
+			}
+		})
+	}
+}
+
+// PeeringDB failing and then recovering moves a request from
+// PeeringDBUnavailable to validated without a human.
+func TestPeeringDBOutageRecovers(t *testing.T) {
+	addr, port := listener(t)
+	o := newObjects(t, addr, port)
+	// LINX LON1 (ix 18) is loaded by nothing else, so this test sees the
+	// first load fail.
+	o.port.Spec.IX.PeeringDBID = 18
+	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "", "2001:7f8:4::fbf4:0:1/64"
+	o.request.Spec.PeerASN, o.request.Spec.Addresses = 3303, []string{"2001:7f8:4::ce7:1"}
+
+	pdb.SetDown(true)
+	t.Cleanup(func() { pdb.SetDown(false) })
+	create(t, o.router)
+	create(t, o.port)
+	create(t, o.request)
+	c := expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonPeeringDBUnavailable)
+	if !strings.Contains(c.Message, "retrying") {
+		t.Errorf("the message should say the operator retries by itself: %q", c.Message)
+	}
+	expectCondition(t, o.request, "Reconciling", metav1.ConditionTrue, controllers.ReasonPeeringDBUnavailable)
+	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionUnknown, controllers.ReasonPeeringDBUnavailable)
+	expectCondition(t, o.port, "Ready", metav1.ConditionFalse, controllers.ReasonPeeringDBUnavailable)
+
+	pdb.SetDown(false)
+	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionTrue, controllers.ReasonValidated)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, controllers.ReasonPortValid)
+}
+
+// However hard the operator pulls, the PeeringDB server never sees more
+// than the configured rate: in any interval T at most 1 + rate·T requests
+// (a token bucket of burst 1).
+func TestPeeringDBRateLimit(t *testing.T) {
+	pdb.ResetStats()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = pdbSource.Cache.Refresh(context.Background())
+		}()
+	}
+	wg.Wait()
+	times := pdb.RequestTimes()
+	if len(times) < 8 {
+		t.Fatalf("want at least 8 requests to measure, got %d", len(times))
+	}
+	perSecond := float64(testRate) / 60
+	const slack = 20 * time.Millisecond // scheduling jitter between the client's clock and the server's
+	for i := range times {
+		for j := i + 1; j < len(times); j++ {
+			span := times[j].Sub(times[i]) + slack
+			if allowed := 1 + perSecond*span.Seconds(); float64(j-i+1) > allowed+0.001 {
+				t.Fatalf("%d requests within %v: more than the %d/min rate allows (%.1f)", j-i+1, span-slack, testRate, allowed)
+			}
+		}
+	}
+	t.Logf("%d requests over %v at %d/min", len(times), times[len(times)-1].Sub(times[0]), testRate)
+}

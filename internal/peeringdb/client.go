@@ -1,0 +1,567 @@
+package peeringdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/peering-operator/peering-operator/internal/version"
+)
+
+// DefaultBaseURL is PeeringDB's API root.
+const DefaultBaseURL = "https://www.peeringdb.com/api"
+
+// PeeringDB's published limits, requests per minute.
+const (
+	AnonymousRequestsPerMinute = 20
+	APIKeyRequestsPerMinute    = 40
+)
+
+// Unlimited as Options.RequestsPerMinute disables the rate limiter (local
+// test servers and benchmarks only).
+const Unlimited = -1
+
+// MaxASNsPerQuery bounds asn__in lists: PeeringDB rejects very long URLs and
+// 150 ASNs keep the query well under 2 KiB.
+const MaxASNsPerQuery = 150
+
+// Options configure a Client. The zero value talks to PeeringDB
+// anonymously at 20 requests/minute.
+type Options struct {
+	// BaseURL of the API, without the object name. Default DefaultBaseURL.
+	BaseURL string
+	// APIKey, from a Secret. Sent as "Authorization: Api-Key <key>" only
+	// when set; never logged and never part of an error.
+	APIKey string
+	// UserAgent; default "peering-operator/<version>".
+	UserAgent string
+	// RequestsPerMinute shared by every call of this client, retries
+	// included. 0 means PeeringDB's limit: 20, or 40 with an APIKey.
+	// Unlimited (-1) disables limiting.
+	RequestsPerMinute float64
+	// Burst of the token bucket; default 1: requests are then spaced
+	// 60/RequestsPerMinute seconds apart, so no sliding minute (which is how
+	// PeeringDB counts) holds more than RequestsPerMinute.
+	Burst int
+	// Timeout of one HTTP attempt including reading the body; default 60s.
+	Timeout time.Duration
+	// MaxRetries after the first attempt for 429/5xx/timeouts/transport
+	// errors/malformed bodies; default 4, negative disables retries.
+	MaxRetries int
+	// Backoff before the first retry (doubling, jittered); default 2s.
+	Backoff time.Duration
+	// MaxBackoff caps the exponential backoff; default 60s.
+	MaxBackoff time.Duration
+	// MaxRetryAfter is the longest Retry-After the client waits for inside
+	// one call; a longer one fails the call with ErrRateLimited (and its
+	// RetryAfter) so a controller can requeue instead of blocking.
+	// Default 5 minutes.
+	MaxRetryAfter time.Duration
+	// PageSize is the limit used when paging list calls; default 1000.
+	PageSize int
+	// MaxResponseBytes bounds one response body; default 512 MiB.
+	MaxResponseBytes int64
+	// HTTPClient to use; default a client with its own transport. Its
+	// Timeout should be 0: Options.Timeout applies per attempt.
+	HTTPClient *http.Client
+	// Logger for retries and waits; default discards.
+	Logger *slog.Logger
+}
+
+// Client is a PeeringDB API v2 client. It is safe for concurrent use; all
+// calls share one rate limiter.
+type Client struct {
+	apiKey  func() string
+	base    string
+	opts    Options
+	hc      *http.Client
+	limiter *rate.Limiter
+	log     *slog.Logger
+
+	mu         sync.Mutex
+	pauseUntil time.Time // set by a Retry-After: every call waits for it
+
+	requests atomic.Int64
+}
+
+// New returns a Client. It does not contact PeeringDB.
+func New(o Options) (*Client, error) {
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("peeringdb: invalid BaseURL %q: want http(s)://host/api", o.BaseURL)
+	}
+	if strings.ContainsAny(o.APIKey, "\r\n") {
+		return nil, errors.New("peeringdb: the API key contains a line break; check the Secret")
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = version.UserAgent()
+	}
+	if o.RequestsPerMinute == 0 {
+		o.RequestsPerMinute = AnonymousRequestsPerMinute
+		if o.APIKey != "" {
+			o.RequestsPerMinute = APIKeyRequestsPerMinute
+		}
+	}
+	if o.Burst <= 0 {
+		o.Burst = 1
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = 4
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 2 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 60 * time.Second
+	}
+	if o.MaxBackoff < o.Backoff {
+		o.MaxBackoff = o.Backoff
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 5 * time.Minute
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 1000
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 512 << 20
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	lim := rate.NewLimiter(rate.Inf, o.Burst)
+	if o.RequestsPerMinute > 0 {
+		lim = rate.NewLimiter(rate.Limit(o.RequestsPerMinute/60), o.Burst)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The key lives in a closure, not a string field: printing the Client
+	// with %+v (which shows unexported fields) must not reveal it.
+	key := o.APIKey
+	o.APIKey = ""
+	return &Client{
+		apiKey:  func() string { return key },
+		base:    strings.TrimRight(o.BaseURL, "/"),
+		opts:    o,
+		hc:      hc,
+		limiter: lim,
+		log:     log,
+	}, nil
+}
+
+// Requests is the number of HTTP requests this client has sent, retries
+// included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// PageSize is the page size used by list calls.
+func (c *Client) PageSize() int { return c.opts.PageSize }
+
+// List returns every object of type T matching q, following pages. q takes
+// PeeringDB's filters: id, id__in, asn, asn__in, ix_id, ixlan_id, net_id,
+// since, depth... If q sets limit, exactly one request is made with it.
+func List[T Object](ctx context.Context, c *Client, q url.Values) ([]T, error) {
+	var all []T
+	err := ListPages(ctx, c, q, func(p []T) error {
+		all = append(all, p...)
+		return nil
+	})
+	return all, err
+}
+
+// ListPages calls fn with each page of the answer to q, so large syncs need
+// not hold every page at once. An error from fn stops the listing.
+func ListPages[T Object](ctx context.Context, c *Client, q url.Values, fn func([]T) error) error {
+	obj := ObjectName[T]()
+	q = cloneQuery(q)
+	if !q.Has("depth") {
+		q.Set("depth", "0") // flat objects; nested sets cost PeeringDB and us
+	}
+	if q.Has("limit") {
+		items, err := fetchPage[T](ctx, c, obj, "/"+obj, q)
+		if err != nil {
+			return err
+		}
+		return fn(items)
+	}
+	skip := 0
+	if s := q.Get("skip"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("peeringdb: %s: invalid skip %q", obj, s)
+		}
+		skip = n
+	}
+	limit := c.opts.PageSize
+	for {
+		q.Set("limit", strconv.Itoa(limit))
+		q.Set("skip", strconv.Itoa(skip))
+		items, err := fetchPage[T](ctx, c, obj, "/"+obj, q)
+		if err != nil {
+			return err
+		}
+		if err := fn(items); err != nil {
+			return err
+		}
+		// A short page is the last one. PeeringDB orders by id, so paging
+		// is stable unless objects are created meanwhile; the next since
+		// refresh picks those up.
+		if len(items) < limit {
+			return nil
+		}
+		skip += len(items)
+	}
+}
+
+// Get fetches one object by id (/api/<obj>/<id>). A missing object is an
+// error matching ErrNotFound.
+func Get[T Object](ctx context.Context, c *Client, id int) (T, error) {
+	obj := ObjectName[T]()
+	var zero T
+	items, err := fetchPage[T](ctx, c, obj, "/"+obj+"/"+strconv.Itoa(id), url.Values{"depth": {"0"}})
+	if err != nil {
+		return zero, err
+	}
+	if len(items) == 0 {
+		return zero, &Error{Object: obj, Query: "id=" + strconv.Itoa(id), Kind: ErrNotFound, Attempts: 1}
+	}
+	return items[0], nil
+}
+
+// Networks lists net objects matching q.
+func (c *Client) Networks(ctx context.Context, q url.Values) ([]Network, error) {
+	return List[Network](ctx, c, q)
+}
+
+// IXs lists ix objects matching q.
+func (c *Client) IXs(ctx context.Context, q url.Values) ([]IX, error) { return List[IX](ctx, c, q) }
+
+// IXLANs lists ixlan objects matching q.
+func (c *Client) IXLANs(ctx context.Context, q url.Values) ([]IXLAN, error) {
+	return List[IXLAN](ctx, c, q)
+}
+
+// IXPrefixes lists ixpfx objects matching q.
+func (c *Client) IXPrefixes(ctx context.Context, q url.Values) ([]IXPrefix, error) {
+	return List[IXPrefix](ctx, c, q)
+}
+
+// NetIXLANs lists netixlan objects matching q.
+func (c *Client) NetIXLANs(ctx context.Context, q url.Values) ([]NetIXLAN, error) {
+	return List[NetIXLAN](ctx, c, q)
+}
+
+// Orgs lists org objects matching q.
+func (c *Client) Orgs(ctx context.Context, q url.Values) ([]Org, error) { return List[Org](ctx, c, q) }
+
+// Facilities lists fac objects matching q.
+func (c *Client) Facilities(ctx context.Context, q url.Values) ([]Facility, error) {
+	return List[Facility](ctx, c, q)
+}
+
+// NetFacs lists netfac objects matching q.
+func (c *Client) NetFacs(ctx context.Context, q url.Values) ([]NetFac, error) {
+	return List[NetFac](ctx, c, q)
+}
+
+// IXFacs lists ixfac objects matching q.
+func (c *Client) IXFacs(ctx context.Context, q url.Values) ([]IXFac, error) {
+	return List[IXFac](ctx, c, q)
+}
+
+// POCs lists poc objects matching q.
+func (c *Client) POCs(ctx context.Context, q url.Values) ([]POC, error) { return List[POC](ctx, c, q) }
+
+// NetworkByASN returns the network with that ASN, or an error matching
+// ErrNotFound.
+func (c *Client) NetworkByASN(ctx context.Context, asn uint32) (Network, error) {
+	nets, err := c.Networks(ctx, url.Values{"asn": {strconv.FormatUint(uint64(asn), 10)}})
+	if err != nil {
+		return Network{}, err
+	}
+	if len(nets) == 0 {
+		return Network{}, &Error{Object: ObjNetwork, Query: fmt.Sprintf("asn=%d", asn), Kind: ErrNotFound, Attempts: 1}
+	}
+	return nets[0], nil
+}
+
+// NetworksByASN fetches the networks of asns with asn__in, at most
+// MaxASNsPerQuery per request. ASNs unknown to PeeringDB are simply absent
+// from the result.
+func (c *Client) NetworksByASN(ctx context.Context, asns []uint32) ([]Network, error) {
+	var out []Network
+	for batch := range slices.Chunk(asns, MaxASNsPerQuery) {
+		nets, err := c.Networks(ctx, url.Values{"asn__in": {JoinInts(batch)}})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, nets...)
+	}
+	return out, nil
+}
+
+// JoinInts formats ids for id__in / asn__in filters.
+func JoinInts[T ~int | ~int64 | ~uint32](xs []T) string {
+	var b strings.Builder
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(int64(x), 10))
+	}
+	return b.String()
+}
+
+func cloneQuery(q url.Values) url.Values {
+	out := make(url.Values, len(q)+3)
+	for k, v := range q {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// describeQuery is the query as shown in errors and logs: bounded length.
+func describeQuery(q url.Values) string {
+	s, _ := url.QueryUnescape(q.Encode())
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// fetchPage runs one logical request (with retries) and decodes its data.
+func fetchPage[T Object](ctx context.Context, c *Client, obj, path string, q url.Values) ([]T, error) {
+	var items []T
+	err := c.do(ctx, obj, path, q, func(r io.Reader) error {
+		var p struct {
+			Data *[]T            `json:"data"`
+			Meta json.RawMessage `json:"meta"`
+		}
+		dec := json.NewDecoder(r)
+		if err := dec.Decode(&p); err != nil {
+			return err
+		}
+		if p.Data == nil {
+			return errors.New(`answer has no "data" list`)
+		}
+		items = *p.Data
+		return nil
+	})
+	return items, err
+}
+
+// attemptError is the outcome of one failed HTTP attempt.
+type attemptError struct {
+	status     int
+	retryAfter time.Duration
+	kind       error
+	retry      bool
+	err        error
+}
+
+// do sends GET base+path?q, retrying as configured, and hands the body of
+// a 200 answer to decode.
+func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode func(io.Reader) error) error {
+	u := c.base + path + "?" + q.Encode()
+	qdesc := describeQuery(q)
+	for attempt := 1; ; attempt++ {
+		// PeeringDB asked for a pause longer than we wait inside a call:
+		// fail without sending anything until it is over.
+		if until := c.pausedUntil(); time.Until(until) > c.opts.MaxRetryAfter {
+			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
+				RetryAfter: time.Until(until).Round(time.Second),
+				Err:        fmt.Errorf("PeeringDB asked for a pause until %s", until.UTC().Format(time.RFC3339))}
+		}
+		if err := c.wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("peeringdb: %s?%s: %w", obj, qdesc, ctx.Err())
+			}
+			// The limiter says the next slot is past the context deadline.
+			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
+				Err: errors.New("the client's own rate limit leaves no request slot before the deadline")}
+		}
+		ae := c.once(ctx, u, decode)
+		if ae == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("peeringdb: %s?%s: %w", obj, qdesc, ctx.Err())
+		}
+		fail := &Error{Object: obj, Query: qdesc, StatusCode: ae.status, Attempts: attempt,
+			RetryAfter: ae.retryAfter, Kind: ae.kind, Err: c.redact(ae.err)}
+		if ae.retryAfter > 0 {
+			// Every call of this client waits for it, not only this one.
+			c.pause(time.Now().Add(ae.retryAfter))
+		}
+		if !ae.retry || attempt > c.opts.MaxRetries || ae.retryAfter > c.opts.MaxRetryAfter {
+			return fail
+		}
+		delay := backoff(attempt, c.opts.Backoff, c.opts.MaxBackoff)
+		if ae.retryAfter > 0 {
+			// Honour it exactly, plus a little jitter so that concurrent
+			// callers do not all fire at the same instant.
+			delay = ae.retryAfter + rand.N(ae.retryAfter/10+1)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			return fail
+		}
+		c.log.Info("PeeringDB request failed, retrying", "object", obj, "query", qdesc,
+			"status", ae.status, "attempt", attempt, "wait", delay, "error", fail.Err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("peeringdb: %s?%s: %w", obj, qdesc, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// wait blocks for a Retry-After pause and then for a limiter token.
+func (c *Client) wait(ctx context.Context) error {
+	if d := time.Until(c.pausedUntil()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return c.limiter.Wait(ctx)
+}
+
+func (c *Client) pausedUntil() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pauseUntil
+}
+
+func (c *Client) pause(until time.Time) {
+	c.mu.Lock()
+	if until.After(c.pauseUntil) {
+		c.pauseUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// once makes one HTTP attempt.
+func (c *Client) once(ctx context.Context, u string, decode func(io.Reader) error) *attemptError {
+	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		return &attemptError{kind: ErrBadRequest, err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.opts.UserAgent)
+	if key := c.apiKey(); key != "" {
+		req.Header.Set("Authorization", "Api-Key "+key)
+	}
+	c.requests.Add(1)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if actx.Err() != nil && ctx.Err() == nil {
+			return &attemptError{kind: ErrUnavailable, retry: true,
+				err: fmt.Errorf("no answer within %s", c.opts.Timeout)}
+		}
+		return &attemptError{kind: ErrUnavailable, retry: true, err: stripURL(err)}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode != http.StatusOK {
+		ae := &attemptError{status: resp.StatusCode, retry: retryableStatus(resp.StatusCode),
+			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			err:        errors.New(apiErrorMessage(resp.Body))}
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			ae.kind = ErrRateLimited
+		case resp.StatusCode >= 500:
+			ae.kind = ErrUnavailable
+		case resp.StatusCode == http.StatusNotFound:
+			ae.kind = ErrNotFound
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			ae.kind = ErrUnauthorized
+		default:
+			ae.kind = ErrBadRequest
+		}
+		return ae
+	}
+	body := io.LimitReader(resp.Body, c.opts.MaxResponseBytes)
+	if err := decode(body); err != nil {
+		if actx.Err() != nil && ctx.Err() == nil {
+			return &attemptError{status: resp.StatusCode, kind: ErrUnavailable, retry: true,
+				err: fmt.Errorf("answer not complete within %s", c.opts.Timeout)}
+		}
+		// Truncated or non-JSON answers (an HTML error page from a proxy)
+		// are an outage, and usually a transient one.
+		return &attemptError{status: resp.StatusCode, kind: ErrUnavailable, retry: true,
+			err: fmt.Errorf("malformed answer: %v", err)}
+	}
+	return nil
+}
+
+// apiErrorMessage extracts PeeringDB's {"meta":{"error":"..."}} if present.
+func apiErrorMessage(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 4<<10))
+	var e struct {
+		Meta struct {
+			Error string `json:"error"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Meta.Error != "" {
+		msg := e.Meta.Error
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		return msg
+	}
+	return "unexpected answer"
+}
+
+// stripURL drops the URL from *url.Error: the Error already names the
+// object and query, and the URL would repeat the whole asn__in list.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redact makes sure the API key never leaves in an error, whatever a
+// server or proxy echoed back.
+func (c *Client) redact(err error) error {
+	key := c.apiKey()
+	if err == nil || key == "" || !strings.Contains(err.Error(), key) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), key, "[redacted]"))
+}
