@@ -103,7 +103,7 @@ func run() error {
 	opts := controllers.Options{
 		RouterProbeInterval: probeInterval,
 		PeeringDB: &controllers.PeeringDBSource{
-			Cache:           peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,
+			Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,
 				Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb-cache")))}),
 			RefreshInterval: pdbRefresh,
 		},
