@@ -61,8 +61,9 @@ bench: controlplane ## Go benchmarks, with their baselines side by side.
 	go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: build
-build: ## Build the manager into bin/.
+build: ## Build the manager and the kubectl plugin (kubectl-peering) into bin/.
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN)/manager ./cmd/manager
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-peering ./cmd/kubectl-peering
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG.

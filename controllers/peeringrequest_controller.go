@@ -10,11 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
+	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
@@ -24,6 +26,7 @@ type PeeringRequestReconciler struct {
 	client.Client
 	Reporter  conditions.Reporter
 	PeeringDB *PeeringDBSource
+	Filters   *FilterSource
 	// RetryInterval is how soon a request waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled requests against the refreshed
@@ -67,6 +70,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	pr.Status.Peer = st.Peer
 	pr.Status.Sessions = st.Sessions
 	pr.Status.SessionSummary = st.SessionSummary
+	pr.Status.Filters = st.Filters
 	if st.Retry {
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	}
@@ -115,13 +119,62 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	}
 	v := validation.ValidateRequest(r.PeeringDB.Cache, req)
 	obs.Validation = &v
+	if !v.OK() {
+		return obs, nil
+	}
+	// Filters are built before approval, so the NOC sees what the peer's
+	// AS-SET expands to before deciding.
+	obs.FilterSets, obs.FilterBadSets = filterSets(pr, v.Peer.IRRASSet)
+	obs.FilterSources = port.Spec.PeerDefaults.IRRSources
+	for _, fam := range families(v.Sessions) {
+		var old *peeringv1.FilterStatus
+		if f := pr.Status.Filters; f != nil {
+			old = map[int]*peeringv1.FilterStatus{4: f.IPv4, 6: f.IPv6}[fam]
+		}
+		obs.Filters = append(obs.Filters, r.Filters.Build(ctx, pr.UID, fam, obs.FilterSets, obs.FilterSources, old,
+			pr.Annotations[AnnotationAcceptFilter]))
+	}
 	return obs, nil
+}
+
+// filterSets is what the filter expands: spec.irrASSet when set, else the
+// peer's AS-SETs from PeeringDB, else the peer's AS alone. Tokens that are
+// not AS-SET or ASN names (PeeringDB's field is free text) are returned
+// apart, for the message.
+func filterSets(pr *peeringv1.PeeringRequest, fromPeeringDB string) (sets, bad []string) {
+	field := pr.Spec.IRRASSet
+	if field == "" {
+		field = fromPeeringDB
+	}
+	sets, bad = irr.ParseSetList(field)
+	if len(sets) == 0 {
+		sets = []string{fmt.Sprintf("AS%d", pr.Spec.PeerASN)}
+	}
+	return sets, bad
+}
+
+// families lists the address families (4, 6) of the sessions.
+func families(ss []validation.Session) []int {
+	var v4, v6 bool
+	for _, s := range ss {
+		v4 = v4 || s.Address.Is4()
+		v6 = v6 || s.Address.Is6()
+	}
+	var out []int
+	if v4 {
+		out = append(out, 4)
+	}
+	if v6 {
+		out = append(out, 6)
+	}
+	return out
 }
 
 // reconcileDelete removes the request's neighbors from the router, then the
 // finalizer. Until the router controller lands neighbors nothing has been
 // pushed, so there is nothing to remove.
 func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peeringv1.PeeringRequest) error {
+	r.Filters.Forget(pr.UID)
 	return removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
 }
 
@@ -134,6 +187,9 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&peeringv1.PeeringRequest{}).
 		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
 		Named("peeringrequest").
+		// IRR queries can take seconds for a large AS-SET; one slow peer
+		// must not hold up the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 

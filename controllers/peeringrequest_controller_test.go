@@ -83,7 +83,7 @@ func TestApprovalAndDenial(t *testing.T) {
 	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
 
 	setCondition(t, o.request, metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved", Message: "ticket NOC-1"})
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonFiltersPending)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonConfigurationPending)
 	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
 		pr := &peeringv1.PeeringRequest{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,7 @@ import (
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -24,6 +26,7 @@ const (
 	ReasonValidated            = "Validated"
 	ReasonWaitingForApproval   = "WaitingForApproval"
 	ReasonFiltersPending       = "FiltersPending"
+	ReasonConfigurationPending = "ConfigurationPending"
 	ReasonNotApproved          = "NotApproved"
 	ReasonNotValidated         = "NotValidated"
 	ReasonNotConfigured        = "NotConfigured"
@@ -43,6 +46,12 @@ type prObserved struct {
 	PDBErr error
 	// PDB is the cache's health, for messages about stale data.
 	PDB peeringdb.CacheStatus
+	// Filters per address family, built once the request validates.
+	Filters []familyFilter
+	// FilterSets are the AS-SETs/ASNs expanded; FilterBadSets the tokens
+	// of the AS-SET field that are not names; FilterSources the IRR
+	// sources queried.
+	FilterSets, FilterBadSets, FilterSources []string
 }
 
 // prStatus is the computed status of a PeeringRequest.
@@ -52,6 +61,7 @@ type prStatus struct {
 	Peer           *peeringv1.PeerInfo
 	Sessions       []peeringv1.SessionStatus
 	SessionSummary string
+	Filters        *peeringv1.Filters
 	// Retry: the request waits on something that resolves by itself
 	// (PeeringDB outage); requeue soon.
 	Retry bool
@@ -76,8 +86,14 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	}
 	st.Sessions = sessionsOf(pr, obs.Validation)
 	st.SessionSummary = sessionSummary(st.Sessions)
+	if obs.IXPort != nil && st.Peer != nil {
+		setLimits(st.Sessions, pr, obs.IXPort, st.Peer)
+	}
+	filters := filtersCondition(obs, validated)
+	st.Retry = st.Retry || filters.Reason == ReasonIRRUnavailable
+	st.Filters = filtersStatus(pr, obs)
 
-	g := prGate(pr, obs, st.Approval.State, validated)
+	g := prGate(pr, obs, st.Approval.State, validated, filters)
 	ready := conditions.False(peeringv1.ConditionReady, g.reason, g.message)
 
 	approvedAndValid := st.Approval.State == peeringv1.ApprovalStateApproved && validated.Status == metav1.ConditionTrue
@@ -87,13 +103,16 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	case st.Approval.State == peeringv1.ApprovalStateApproved && !approvedAndValid:
 		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonNotValidated,
 			"approved, but nothing is pushed until PeeringDBValidated=True")
-	case approvedAndValid:
+	case approvedAndValid && filters.Status != metav1.ConditionTrue:
 		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonFiltersPending,
 			"waiting for the prefix filters before anything is pushed")
+	case approvedAndValid:
+		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonConfigurationPending,
+			"approved, validated and filtered; waiting for the Router controller to push it")
 	}
 	st.Conditions = append(st.Conditions,
 		validated,
-		conditions.Unknown(peeringv1.PeeringRequestFiltersReady, ReasonFiltersPending, "prefix filters are built after PeeringDB validation"),
+		filters,
 		configured,
 		conditions.False(peeringv1.PeeringRequestEstablished, ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary)),
 	)
@@ -102,7 +121,7 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 }
 
 // prGate returns the first gate that holds the request.
-func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated conditions.Set) gate {
+func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters conditions.Set) gate {
 	switch {
 	case obs.IXPort == nil:
 		return gate{ReasonIXPortNotFound, fmt.Sprintf("IXPort %q does not exist: create it or fix spec.ixPortRef.name", pr.Spec.IXPortRef.Name), false, true}
@@ -115,10 +134,12 @@ func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, valid
 		final := obs.Validation != nil && obs.Validation.Final() ||
 			validated.Reason == validation.ReasonIXNotFound
 		return gate{validated.Reason, validated.Message, final, !final}
+	case filters.Status != metav1.ConditionTrue:
+		return gate{filters.Reason, filters.Message, false, true}
 	case approval != peeringv1.ApprovalStateApproved:
-		return gate{ReasonWaitingForApproval, "validated against PeeringDB; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false}
+		return gate{ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false}
 	default:
-		return gate{ReasonFiltersPending, "approved and validated; waiting for the prefix filters", false, true}
+		return gate{ReasonConfigurationPending, "approved, validated and filtered; waiting for the Router controller to push it", false, true}
 	}
 }
 
@@ -148,6 +169,106 @@ func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions
 		msg += fmt.Sprintf("; PeeringDB data is stale since %s (%s)", obs.PDB.StaleSince.UTC().Format("2006-01-02T15:04:05Z"), obs.PDB.LastError)
 	}
 	return conditions.True(t, ReasonValidated, msg)
+}
+
+// filtersCondition is FiltersReady: True when every family has a current
+// filter; otherwise the first family's problem (an IRR outage, or a filter
+// the guard held).
+func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
+	const t = peeringv1.PeeringRequestFiltersReady
+	if validated.Status != metav1.ConditionTrue {
+		return conditions.Unknown(t, ReasonNotValidated, "prefix filters are built once the request validates against PeeringDB")
+	}
+	if len(obs.Filters) == 0 {
+		return conditions.Unknown(t, ReasonFiltersPending, "no session, so no filter to build")
+	}
+	var msgs []string
+	var bad *familyFilter
+	for i, f := range obs.Filters {
+		msgs = append(msgs, f.Message)
+		if !f.OK && bad == nil {
+			bad = &obs.Filters[i]
+		}
+	}
+	head := fmt.Sprintf("AS-SETs %s from %s", strings.Join(obs.FilterSets, " "), sourcesLabel(obs.FilterSources))
+	if len(obs.FilterBadSets) > 0 {
+		head += fmt.Sprintf(" (ignored, not AS-SET names: %s)", strings.Join(obs.FilterBadSets, " "))
+	}
+	msg := head + ": " + strings.Join(msgs, "; ")
+	if bad != nil {
+		return conditions.False(t, bad.Reason, msg)
+	}
+	return conditions.True(t, ReasonFiltersBuilt, msg)
+}
+
+func sourcesLabel(src []string) string {
+	if len(src) == 0 {
+		return "every IRR source"
+	}
+	return strings.Join(src, ",")
+}
+
+// filtersStatus is status.filters: the filters in use, or what the status
+// said before when the operator has none in memory (after a restart, while
+// the IRR is down).
+func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved) *peeringv1.Filters {
+	out := &peeringv1.Filters{}
+	if pr.Status.Filters != nil {
+		out = pr.Status.Filters.DeepCopy()
+	}
+	for _, f := range obs.Filters {
+		fs := filterStatus(f.InUse, obs.FilterSources)
+		if fs == nil {
+			continue
+		}
+		if f.Family == 4 {
+			out.IPv4 = fs
+		} else {
+			out.IPv6 = fs
+		}
+	}
+	if out.IPv4 == nil && out.IPv6 == nil {
+		return nil
+	}
+	return out
+}
+
+// setLimits fills each session's max-prefix limit: the request's override,
+// else the IXPort's formula over PeeringDB's prefix count.
+func setLimits(ss []peeringv1.SessionStatus, pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, peer *peeringv1.PeerInfo) {
+	d := maxPrefixDefaults(port.Spec.PeerDefaults.MaxPrefixes)
+	var o4, o6 *int64
+	if m := pr.Spec.MaxPrefixes; m != nil {
+		o4, o6 = m.IPv4, m.IPv6
+	}
+	l4 := policy.MaxPrefix(peer.InfoPrefixes4, 4, d, o4)
+	l6 := policy.MaxPrefix(peer.InfoPrefixes6, 6, d, o6)
+	for i := range ss {
+		l := l6
+		if ss[i].Family == "ipv4" {
+			l = l4
+		}
+		ss[i].Limit = &l
+	}
+}
+
+// maxPrefixDefaults fills the IXPort's unset fields with policy's defaults
+// (the same as the CRD's).
+func maxPrefixDefaults(m peeringv1.MaxPrefixDefaults) policy.Defaults {
+	d := policy.DefaultMaxPrefix
+	if m.AbsoluteHeadroom > 0 {
+		d.Absolute = m.AbsoluteHeadroom
+	}
+	if m.RelativeHeadroomPercent > 0 {
+		d.RelativePercent = m.RelativeHeadroomPercent
+	}
+	if m.IPv4Unknown > 0 {
+		d.Unknown4 = m.IPv4Unknown
+	}
+	if m.IPv6Unknown > 0 {
+		d.Unknown6 = m.IPv6Unknown
+	}
+	return d
 }
 
 func peerInfo(p validation.Peer) *peeringv1.PeerInfo {

@@ -22,6 +22,9 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 		Sessions: []validation.Session{{Address: netip.MustParseAddr("80.81.192.37"), Family: "ipv4"}, {Address: netip.MustParseAddr("2001:7f8::223b:0:1"), Family: "ipv6"}}}
 	final := &validation.Result{Failures: []validation.Failure{{Reason: validation.ReasonNotAtIX, Final: true, Message: "not there"}}}
 	held := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonPeerPolicyNo, Message: "policy No"}}}
+	built := []familyFilter{{Family: 4, OK: true}, {Family: 6, OK: true}}
+	valid := prObserved{IXPort: port, Router: router, Validation: ok, Filters: built}
+	irrDown := prObserved{IXPort: port, Router: router, Validation: ok, Filters: []familyFilter{{Family: 4, Reason: ReasonIRRUnavailable, Retry: true}}}
 	outage := prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrUnavailable}}
 	tests := []struct {
 		name          string
@@ -36,15 +39,16 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 	}{
 		{"missing port wins over everything", []metav1.Condition{approved}, prObserved{}, ReasonIXPortNotFound, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
 		{"missing router", nil, prObserved{IXPort: port}, ReasonRouterMissing, "Pending", "False", "True", ReasonNotApproved, "Unknown"},
-		{"valid and pending", nil, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
-		{"valid and approved", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonFiltersPending, "Approved", "False", "True", ReasonFiltersPending, "True"},
+		{"valid and pending", nil, valid, ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
+		{"valid and approved", []metav1.Condition{approved}, valid, ReasonConfigurationPending, "Approved", "False", "True", ReasonConfigurationPending, "True"},
+		{"IRR down and no filter yet", []metav1.Condition{approved}, irrDown, ReasonIRRUnavailable, "Approved", "False", "True", ReasonFiltersPending, "True"},
 		{"approved but not at the IX is stalled", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: final}, validation.ReasonNotAtIX, "Approved", "True", "False", ReasonNotValidated, "False"},
 		{"policy No is held, not stalled", nil, prObserved{IXPort: port, Router: router, Validation: held}, validation.ReasonPeerPolicyNo, "Pending", "False", "True", ReasonNotApproved, "False"},
 		{"PeeringDB outage retries", []metav1.Condition{approved}, outage, ReasonPeeringDBUnavailable, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
 		{"unknown IX is stalled", nil, prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrNotFound}}, validation.ReasonIXNotFound, "Pending", "True", "False", ReasonNotApproved, "False"},
-		{"denied is final", []metav1.Condition{denied}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
-		{"denied beats approved", []metav1.Condition{approved, denied}, prObserved{IXPort: port, Router: router, Validation: ok}, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
-		{"an Approved=False condition is no approval", []metav1.Condition{{Type: "Approved", Status: metav1.ConditionFalse, Reason: "X"}}, prObserved{IXPort: port, Router: router, Validation: ok},
+		{"denied is final", []metav1.Condition{denied}, valid, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
+		{"denied beats approved", []metav1.Condition{approved, denied}, valid, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
+		{"an Approved=False condition is no approval", []metav1.Condition{{Type: "Approved", Status: metav1.ConditionFalse, Reason: "X"}}, valid,
 			ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
 	}
 	for _, tc := range tests {
@@ -79,7 +83,8 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 			if st.SessionSummary != "0/2" || st.Sessions[0].Family != "ipv4" || st.Sessions[1].Family != "ipv6" {
 				t.Errorf("sessions = %+v (%s)", st.Sessions, st.SessionSummary)
 			}
-			if st.Retry != errors.Is(tc.obs.PDBErr, peeringdb.ErrUnavailable) {
+			irrRetry := len(tc.obs.Filters) > 0 && tc.obs.Filters[0].Retry
+			if st.Retry != (errors.Is(tc.obs.PDBErr, peeringdb.ErrUnavailable) || irrRetry) {
 				t.Errorf("retry = %v with PeeringDB error %v", st.Retry, tc.obs.PDBErr)
 			}
 			for _, typ := range []string{"Approved", "Denied"} {

@@ -18,6 +18,8 @@ type Options struct {
 	RouterProbeInterval time.Duration
 	// PeeringDB is the cache the validations read.
 	PeeringDB *PeeringDBSource
+	// Filters builds the IRR prefix filters.
+	Filters *FilterSource
 	// RetryInterval is how soon an object waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled objects against the refreshed
@@ -43,8 +45,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.PeeringDB == nil || opts.PeeringDB.Cache == nil {
 		return fmt.Errorf("a PeeringDB cache is required")
 	}
+	if opts.Filters == nil || opts.Filters.IRR == nil || opts.Filters.Cache == nil {
+		return fmt.Errorf("an IRR client and a filter cache are required")
+	}
 	if err := mgr.Add(opts.PeeringDB); err != nil {
 		return fmt.Errorf("failed to add the PeeringDB refresher: %w", err)
+	}
+	if err := mgr.Add(opts.Filters); err != nil {
+		return fmt.Errorf("failed to add the filter cache pruner: %w", err)
 	}
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &peeringv1.PeeringRequest{}, indexIXPortRef, func(o client.Object) []string {
@@ -59,7 +67,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 
 	rec := mgr.GetEventRecorder("peering-operator")
-	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonValidated: true, ReasonPortValid: true}
+	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonConfigurationPending: true, ReasonValidated: true, ReasonPortValid: true}
 	rep := conditions.Reporter{Recorder: rec, Normal: waits}
 	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, ProbeInterval: opts.RouterProbeInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
@@ -68,7 +76,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the IXPort controller: %w", err)
 	}
-	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: rep, PeeringDB: opts.PeeringDB,
+	// A held filter is worth an event even when Ready's reason stays.
+	prRep := rep
+	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady}
+	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters,
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
 	}

@@ -15,7 +15,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/irr"
+	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
@@ -28,7 +31,14 @@ var (
 	pdb *pdbtest.Server
 	// pdbSource is the operator's PeeringDB cache.
 	pdbSource *controllers.PeeringDBSource
+	// irrSrv is the IRR test server with the default fixture.
+	irrSrv *irrtest.Server
+	// filters is the operator's filter builder.
+	filters *controllers.FilterSource
 )
+
+// filterTTL is short so the tests see rebuilds (IRR changes, outages).
+const filterTTL = time.Second
 
 // testRate is the PeeringDB client's rate in the tests: high enough to be
 // quick, low enough that TestPeeringDBRateLimit can see it hold.
@@ -74,7 +84,21 @@ func run(m *testing.M) int {
 		return 1
 	}
 	pdbSource = &controllers.PeeringDBSource{Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{})}
+	irrSrv, err = irrtest.Start("127.0.0.1:0", irrtest.DefaultFixture())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer irrSrv.Close()
+	irrClient, err := irr.New(irr.Config{Servers: []string{irrSrv.Addr()}, QueryTimeout: 2 * time.Second, Retries: -1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	filters = &controllers.FilterSource{IRR: irrClient, Cache: policy.NewFilterCache(filterTTL)}
 	opts := controllers.Options{
+		Filters:             filters,
+		ResyncInterval:      2 * time.Second,
 		RouterProbeInterval: 2 * time.Second,
 		PeeringDB:           pdbSource,
 		RetryInterval:       time.Second,

@@ -28,27 +28,29 @@ const (
 )
 
 // MaxPrefixDefaults computes a peer's limit per family:
-// (PeeringDB count + absolute headroom) × (1 + relativePercent/100).
+// ⌈(PeeringDB count + absolute headroom) × (1 + relativePercent/100)⌉.
+// The defaults are arouteserver's (+100, then +15%). A zero or absent field
+// means its default.
 type MaxPrefixDefaults struct {
 	// AbsoluteHeadroom is added to the PeeringDB prefix count.
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:default=10
+	// +kubebuilder:default=100
 	// +optional
 	AbsoluteHeadroom int64 `json:"absoluteHeadroom,omitempty"`
 	// RelativeHeadroomPercent is the margin on top, in percent.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000
-	// +kubebuilder:default=20
+	// +kubebuilder:default=15
 	// +optional
 	RelativeHeadroomPercent int64 `json:"relativeHeadroomPercent,omitempty"`
 	// IPv4Unknown is the limit when PeeringDB has no IPv4 prefix count.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:default=100
+	// +kubebuilder:default=1000
 	// +optional
 	IPv4Unknown int64 `json:"ipv4Unknown,omitempty"`
 	// IPv6Unknown is the limit when PeeringDB has no IPv6 prefix count.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:default=50
+	// +kubebuilder:default=200
 	// +optional
 	IPv6Unknown int64 `json:"ipv6Unknown,omitempty"`
 }

@@ -160,7 +160,11 @@ type SessionStatus struct {
 // FilterStatus summarises one family's import filter. The entries
 // themselves live in the operator's cache, never in the object.
 type FilterStatus struct {
-	// Entries is the number of prefix-list entries.
+	// Prefixes is the number of distinct prefixes the filter accepts
+	// exactly (after bogon and length filtering); the shrink guard
+	// compares it across rebuilds.
+	Prefixes int64 `json:"prefixes"`
+	// Entries is the number of prefix-list entries after aggregation.
 	Entries int64 `json:"entries"`
 	// ASSet is the AS-SET(s) the filter was built from.
 	// +optional

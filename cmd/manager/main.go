@@ -22,7 +22,9 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/version"
 )
 
@@ -45,6 +47,11 @@ func run() error {
 		pdbCacheFile  string
 		pdbRefresh    time.Duration
 		retry, resync time.Duration
+		irrServers    string
+		filterTTL     time.Duration
+		maxShrink     float64
+		maxLen4       int
+		maxLen6       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (e.g. :8443); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
@@ -57,6 +64,11 @@ func run() error {
 	flag.DurationVar(&pdbRefresh, "peeringdb-refresh-interval", time.Hour, "Time between incremental PeeringDB refreshes.")
 	flag.DurationVar(&retry, "retry-interval", 30*time.Second, "How soon an object waiting on PeeringDB is retried.")
 	flag.DurationVar(&resync, "resync-interval", 10*time.Minute, "How often settled objects are re-validated against the refreshed cache (jittered).")
+	flag.StringVar(&irrServers, "irr-servers", "rr.ntt.net:43,whois.radb.net:43", "IRRd whois servers (host:port), tried in order.")
+	flag.DurationVar(&filterTTL, "filter-ttl", 4*time.Hour, "How long a built prefix filter is used before the IRR is asked again.")
+	flag.Float64Var(&maxShrink, "filter-max-shrink", policy.DefaultMaxShrink, "Largest drop in a filter's prefixes (0..1) applied without a human; larger drops are held.")
+	flag.IntVar(&maxLen4, "max-prefix-length-v4", 24, "Longest IPv4 prefix a filter accepts.")
+	flag.IntVar(&maxLen6, "max-prefix-length-v6", 48, "Longest IPv6 prefix a filter accepts.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,8 +111,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("failed to configure the PeeringDB client: %w", err)
 	}
+	irrClient, err := irr.New(irr.Config{Servers: strings.Split(irrServers, ","), ClientID: version.UserAgent()})
+	if err != nil {
+		return fmt.Errorf("failed to configure the IRR client: %w", err)
+	}
 	ctx := ctrl.SetupSignalHandler()
 	opts := controllers.Options{
+		Filters: &controllers.FilterSource{
+			IRR: irrClient, Cache: policy.NewFilterCache(filterTTL),
+			Limits: policy.Limits{MaxLen4: maxLen4, MaxLen6: maxLen6}, MaxShrink: maxShrink,
+		},
 		RouterProbeInterval: probeInterval,
 		PeeringDB: &controllers.PeeringDBSource{
 			Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
@@ -79,8 +80,15 @@ func run(root, dir string) error {
 	}
 	defer pdb.Close()
 
+	step("starting an IRR whois server with RPSL fixtures (internal/irr/irrtest/fixtures)")
+	irrSrv, err := irrtest.Start("127.0.0.1:0", irrtest.DefaultFixture())
+	if err != nil {
+		return fmt.Errorf("failed to start the IRR test server: %w", err)
+	}
+	defer irrSrv.Close()
+
 	step("starting the operator (log: .dev/manager.log)")
-	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL)
+	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr())
 	if err != nil {
 		return err
 	}
@@ -131,9 +139,10 @@ peering-operator is running. In another shell:
     -p '{"status":{"conditions":[{"type":"Approved","status":"True","reason":"NOCApproved","message":"demo","lastTransitionTime":"%s"}]}}'
 
 PeeringDB (sample data): %s/net?asn=8763
+IRR whois: %s   (bgpq4 -h %s -S RIPE -A -j -l x AS-DENIC; kubectl peering filter --irr %s AS-DENIC)
 Operator log: %s
 Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
-`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), pdb.BaseURL, filepath.Join(dir, "manager.log"))
+`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
 
 	exited := make(chan error, 1)
 	go func() { exited <- mgr.Wait() }()

@@ -73,15 +73,18 @@ func (r Reporter) Report(obj client.Object, before, after []metav1.Condition) {
 	if len(types) == 0 {
 		types = []string{"Ready"}
 	}
+	emitted := map[string]bool{}
 	for _, t := range types {
 		c := meta.FindStatusCondition(after, t)
 		if c == nil {
 			continue
 		}
 		old := meta.FindStatusCondition(before, t)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		// Ready often mirrors another condition's reason: one event says it.
+		if (old != nil && old.Status == c.Status && old.Reason == c.Reason) || emitted[c.Reason] {
 			continue
 		}
+		emitted[c.Reason] = true
 		typ := corev1.EventTypeNormal
 		if c.Status != metav1.ConditionTrue && !r.Normal[c.Reason] {
 			typ = corev1.EventTypeWarning

@@ -46,8 +46,8 @@ func matches(on, cmd string) bool { return on == "" || strings.HasPrefix(cmd, on
 // Server is a running IRRd-protocol server.
 type Server struct {
 	ln    net.Listener
-	db    *db
-	cache sync.Map // answer cache: the data is immutable once loaded
+	db    atomic.Pointer[db]
+	cache sync.Map // answer cache, dropped whenever Replace swaps the data
 
 	mu       sync.Mutex
 	faults   Faults
@@ -75,10 +75,25 @@ func Start(addr string, fixtures ...string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("irrtest: %w", err)
 	}
-	s := &Server{ln: ln, db: d, conns: map[net.Conn]bool{}, done: make(chan struct{})}
+	s := &Server{ln: ln, conns: map[net.Conn]bool{}, done: make(chan struct{})}
+	s.db.Store(d)
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
+}
+
+// Replace swaps the server's data for the given fixtures, as an IRR whose
+// objects changed: later queries see the new data.
+func (s *Server) Replace(fixtures ...string) error {
+	d := newDB()
+	for i, f := range fixtures {
+		if err := d.load(f); err != nil {
+			return fmt.Errorf("irrtest: fixture %d: %w", i, err)
+		}
+	}
+	s.db.Store(d)
+	s.cache.Clear()
+	return nil
 }
 
 // Addr is the host:port the server listens on.
@@ -86,7 +101,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Sources lists the fixture's sources in order of first appearance; that is
 // also the default source selection.
-func (s *Server) Sources() []string { return slices.Clone(s.db.sources) }
+func (s *Server) Sources() []string { return slices.Clone(s.db.Load().sources) }
 
 // Close stops listening, drops open connections and waits for them.
 func (s *Server) Close() error {
@@ -180,7 +195,7 @@ func (s *Server) serve(c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
-	sess := &session{srcs: s.db.sources}
+	sess := &session{srcs: s.db.Load().sources}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -269,7 +284,7 @@ func (s *Server) answer(sess *session, cmd string, noA bool) (resp []byte, quit 
 		var srcs []string
 		for _, x := range strings.Split(strings.ToUpper(arg), ",") {
 			x = strings.TrimSpace(x)
-			if !slices.Contains(s.db.sources, x) {
+			if !slices.Contains(s.db.Load().sources, x) {
 				return fail("One or more selected sources are unavailable: " + x), false
 			}
 			if !slices.Contains(srcs, x) {
@@ -311,7 +326,7 @@ func (s *Server) setMembers(srcs []string, arg string) []byte {
 	name, recursive := strings.CutSuffix(arg, ",1")
 	name = strings.ToUpper(name)
 	if !recursive {
-		ms, found := s.db.members(srcs, name)
+		ms, found := s.db.Load().members(srcs, name)
 		if !found || len(ms) == 0 {
 			return notFound()
 		}
@@ -327,7 +342,7 @@ func (s *Server) setMembers(srcs []string, arg string) []byte {
 	if v, hit := s.cache.Load(key); hit {
 		return v.([]byte)
 	}
-	asns, found := s.db.expand(srcs, name)
+	asns, found := s.db.Load().expand(srcs, name)
 	var resp []byte
 	if !found || len(asns) == 0 {
 		resp = notFound()
@@ -351,7 +366,7 @@ func (s *Server) originRoutes(srcs []string, asn uint32, v6 bool) []byte {
 	if v, hit := s.cache.Load(key); hit {
 		return v.([]byte)
 	}
-	ps := s.db.routesOf(srcs, asn, v6, map[netip.Prefix]bool{}, nil)
+	ps := s.db.Load().routesOf(srcs, asn, v6, map[netip.Prefix]bool{}, nil)
 	resp := prefixAnswer(ps)
 	s.cache.Store(key, resp)
 	return resp
@@ -362,7 +377,7 @@ func (s *Server) setRoutes(srcs []string, name string, fam int) []byte {
 	if v, hit := s.cache.Load(key); hit {
 		return v.([]byte)
 	}
-	asns, found := s.db.expand(srcs, name)
+	asns, found := s.db.Load().expand(srcs, name)
 	var resp []byte
 	if !found {
 		resp = notFound()
@@ -371,10 +386,10 @@ func (s *Server) setRoutes(srcs []string, name string, fam int) []byte {
 		var ps []netip.Prefix
 		for _, a := range asns {
 			if fam != 6 {
-				ps = s.db.routesOf(srcs, a, false, seen, ps)
+				ps = s.db.Load().routesOf(srcs, a, false, seen, ps)
 			}
 			if fam != 4 {
-				ps = s.db.routesOf(srcs, a, true, seen, ps)
+				ps = s.db.Load().routesOf(srcs, a, true, seen, ps)
 			}
 		}
 		resp = prefixAnswer(ps)
