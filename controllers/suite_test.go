@@ -18,8 +18,8 @@ import (
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
-	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
 
