@@ -22,6 +22,8 @@ func TestConfigApplies(t *testing.T) {
 	for _, want := range []string{"router.peering.dev/rs1", "ixport.peering.dev/decix-fra", "peeringrequest.peering.dev/as6939-decix-fra"} {
 		g.Expect(out).To(ContainSubstring(want))
 	}
+	out = kubectl(t, "apply", "--dry-run=server", "-k", filepath.Join(root, "config", "samples", "lab"))
+	g.Expect(out).To(ContainSubstring("ixport.peering.dev/lab-ix"))
 	out = kubectl(t, "kustomize", filepath.Join(root, "config", "default"))
 	g.Expect(out).To(ContainSubstring("kind: Deployment"))
 	g.Expect(strings.Count(out, "kind: CustomResourceDefinition")).To(Equal(3))

@@ -36,8 +36,11 @@ func newObjects(t *testing.T, routerAddr string, routerPort int32) objects {
 	return objects{
 		router: &peeringv1.Router{
 			ObjectMeta: metav1.ObjectMeta{Name: n + "-rs"},
-			Spec: peeringv1.RouterSpec{Driver: peeringv1.DriverGoBGP, Address: routerAddr, Port: routerPort,
-				LocalASN: 64500, RouterID: "192.0.2.1", RouteServer: true},
+			// A driver this build cannot push to: these tests are about the
+			// Kubernetes side, and the router controller only probes it.
+			Spec: peeringv1.RouterSpec{Driver: peeringv1.DriverEOS, Address: routerAddr, Port: routerPort,
+				LocalASN: 64500, RouterID: "192.0.2.1", RouteServer: true,
+				CredentialsSecretRef: &peeringv1.SecretReference{Namespace: "default", Name: "unused"}},
 		},
 		port: &peeringv1.IXPort{
 			ObjectMeta: metav1.ObjectMeta{Name: n + "-port"},

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
@@ -27,6 +29,7 @@ type PeeringRequestReconciler struct {
 	Reporter  conditions.Reporter
 	PeeringDB *PeeringDBSource
 	Filters   *FilterSource
+	Fleet     *Fleet
 	// RetryInterval is how soon a request waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled requests against the refreshed
@@ -47,18 +50,17 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, pr); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !pr.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, pr)
-	}
-	if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
-		return ctrl.Result{}, err
-	}
-
 	before := pr.DeepCopy()
 	defer func() {
 		pr.Status.ObservedGeneration = pr.Generation
 		finishReconcile(ctx, r.Client, r.Reporter, before, pr, statusOfPeeringRequest, conditionsOfPeeringRequest, &res, &retErr)
 	}()
+	if !pr.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, pr)
+	}
+	if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	obs, err := r.observe(ctx, pr)
 	if err != nil {
@@ -71,6 +73,9 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	pr.Status.Sessions = st.Sessions
 	pr.Status.SessionSummary = st.SessionSummary
 	pr.Status.Filters = st.Filters
+	if obs.Router != nil {
+		exportSessionMetrics(obs.Router.Name, pr)
+	}
 	if st.Retry {
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	}
@@ -100,6 +105,9 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	default:
 		obs.Router = router
 	}
+	owner := pr.Namespace + "/" + pr.Name
+	obs.RouterKnown, obs.Configured, obs.State = r.Fleet.Sessions(router.Name, owner)
+	obs.RejectReason, obs.RejectMessage, _ = r.Fleet.Rejection(router.Name, owner)
 
 	ixID := int(port.Spec.IX.PeeringDBID)
 	obs.PDBErr = r.PeeringDB.Ensure(ctx, ixID, uint32(pr.Spec.PeerASN))
@@ -170,12 +178,44 @@ func families(ss []validation.Session) []int {
 	return out
 }
 
-// reconcileDelete removes the request's neighbors from the router, then the
-// finalizer. Until the router controller lands neighbors nothing has been
-// pushed, so there is nothing to remove.
-func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peeringv1.PeeringRequest) error {
-	r.Filters.Forget(pr.UID)
-	return removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
+// reconcileDelete waits until the Router controller has removed the
+// request's neighbors (it leaves deleted requests out of the desired set),
+// then lets the request go. A request that was never approved was never
+// pushed and goes at once.
+func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peeringv1.PeeringRequest) (ctrl.Result, error) {
+	gone := func() (ctrl.Result, error) {
+		r.Filters.Forget(pr.UID)
+		deleteSessionMetrics(pr)
+		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
+	}
+	if !meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestApproved) {
+		return gone()
+	}
+	port := &peeringv1.IXPort{}
+	if err := r.Get(ctx, client.ObjectKey{Name: pr.Spec.IXPortRef.Name}, port); err != nil {
+		if apierrors.IsNotFound(err) {
+			return gone() // no port, no router: nothing was pushed
+		}
+		return ctrl.Result{}, err
+	}
+	rt := &peeringv1.Router{}
+	if err := r.Get(ctx, client.ObjectKey{Name: port.Spec.RouterRef.Name}, rt); err != nil {
+		if apierrors.IsNotFound(err) {
+			return gone()
+		}
+		return ctrl.Result{}, err
+	}
+	known, configured, _ := r.Fleet.Sessions(rt.Name, pr.Namespace+"/"+pr.Name)
+	if known && len(configured) == 0 {
+		return gone()
+	}
+	msg := fmt.Sprintf("deleting: waiting for Router %q to remove the neighbors", rt.Name)
+	if !known {
+		msg = fmt.Sprintf("deleting: waiting for Router %q to be reachable, so its neighbors can be removed", rt.Name)
+	}
+	conditions.Apply(&pr.Status.Conditions, pr.Generation,
+		kstatus(conditions.False(peeringv1.ConditionReady, ReasonNeighborRemovalWaits, msg), false, true)...)
+	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 }
 
 // SetupWithManager registers the controller; a change to an IXPort wakes the
@@ -186,6 +226,8 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// write must wake the controller.
 		For(&peeringv1.PeeringRequest{}).
 		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
+		// The Router controller wakes a request when its sessions change.
+		WatchesRawSource(source.Channel(r.Fleet.Events(), &handler.EnqueueRequestForObject{})).
 		Named("peeringrequest").
 		// IRR queries can take seconds for a large AS-SET; one slow peer
 		// must not hold up the others.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -31,6 +33,8 @@ const (
 	ReasonNotValidated         = "NotValidated"
 	ReasonNotConfigured        = "NotConfigured"
 	ReasonSessionsEstablished  = "Established"
+	ReasonSessionsDown         = "SessionsNotEstablished"
+	ReasonAdminShutdown        = "AdministrativelyDown"
 )
 
 // prObserved is everything outside the PeeringRequest its status depends on.
@@ -52,6 +56,15 @@ type prObserved struct {
 	// of the AS-SET field that are not names; FilterSources the IRR
 	// sources queried.
 	FilterSets, FilterBadSets, FilterSources []string
+	// RouterKnown: the Router controller has applied the router since the
+	// operator started, so Configured lists what is on it.
+	RouterKnown bool
+	// Configured addresses of this request on the router, and their state.
+	Configured []netip.Addr
+	State      map[netip.Addr]router.NeighborState
+	// RejectReason/Message: the Router controller refused to push the
+	// request (a value no router CLI may take, a missing password Secret).
+	RejectReason, RejectMessage string
 }
 
 // prStatus is the computed status of a PeeringRequest.
@@ -71,6 +84,8 @@ type prStatus struct {
 type gate struct {
 	reason, message      string
 	stalled, progressing bool
+	// ready: no gate holds the request; Ready=True.
+	ready bool
 }
 
 // computePeeringRequestStatus walks the gates a request passes on its way to
@@ -85,61 +100,52 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 		st.Peer = peerInfo(v.Peer)
 	}
 	st.Sessions = sessionsOf(pr, obs.Validation)
-	st.SessionSummary = sessionSummary(st.Sessions)
 	if obs.IXPort != nil && st.Peer != nil {
 		setLimits(st.Sessions, pr, obs.IXPort, st.Peer)
 	}
+	setSessionState(st.Sessions, obs)
+	st.SessionSummary = sessionSummary(st.Sessions)
 	filters := filtersCondition(obs, validated)
 	st.Retry = st.Retry || filters.Reason == ReasonIRRUnavailable
 	st.Filters = filtersStatus(pr, obs)
 
-	g := prGate(pr, obs, st.Approval.State, validated, filters)
+	configured := configuredCondition(st, obs, validated, filters)
+	established := establishedCondition(pr, st, configured)
+	g := prGate(pr, obs, st.Approval.State, validated, filters, configured, established)
 	ready := conditions.False(peeringv1.ConditionReady, g.reason, g.message)
-
-	approvedAndValid := st.Approval.State == peeringv1.ApprovalStateApproved && validated.Status == metav1.ConditionTrue
-	configured := conditions.False(peeringv1.PeeringRequestConfigured, ReasonNotApproved,
-		"nothing is pushed to a router before Approved=True and PeeringDBValidated=True")
-	switch {
-	case st.Approval.State == peeringv1.ApprovalStateApproved && !approvedAndValid:
-		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonNotValidated,
-			"approved, but nothing is pushed until PeeringDBValidated=True")
-	case approvedAndValid && filters.Status != metav1.ConditionTrue:
-		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonFiltersPending,
-			"waiting for the prefix filters before anything is pushed")
-	case approvedAndValid:
-		configured = conditions.False(peeringv1.PeeringRequestConfigured, ReasonConfigurationPending,
-			"approved, validated and filtered; waiting for the Router controller to push it")
+	if g.ready {
+		ready = conditions.True(peeringv1.ConditionReady, g.reason, g.message)
 	}
-	st.Conditions = append(st.Conditions,
-		validated,
-		filters,
-		configured,
-		conditions.False(peeringv1.PeeringRequestEstablished, ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary)),
-	)
+	st.Conditions = append(st.Conditions, validated, filters, configured, established)
 	st.Conditions = append(st.Conditions, kstatus(ready, g.stalled, g.progressing)...)
 	return st
 }
 
 // prGate returns the first gate that holds the request.
-func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters conditions.Set) gate {
+func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters, configured, established conditions.Set) gate {
 	switch {
 	case obs.IXPort == nil:
-		return gate{ReasonIXPortNotFound, fmt.Sprintf("IXPort %q does not exist: create it or fix spec.ixPortRef.name", pr.Spec.IXPortRef.Name), false, true}
+		return gate{ReasonIXPortNotFound, fmt.Sprintf("IXPort %q does not exist: create it or fix spec.ixPortRef.name", pr.Spec.IXPortRef.Name), false, true, false}
 	case obs.Router == nil:
 		return gate{ReasonRouterMissing, fmt.Sprintf("IXPort %q is on Router %q, which does not exist: create it or fix the IXPort's spec.routerRef.name",
-			obs.IXPort.Name, obs.IXPort.Spec.RouterRef.Name), false, true}
+			obs.IXPort.Name, obs.IXPort.Spec.RouterRef.Name), false, true, false}
 	case approval == peeringv1.ApprovalStateDenied:
-		return gate{ReasonDenied, "the request was denied; delete it, or create a new one to ask again", true, false}
+		return gate{ReasonDenied, "the request was denied; delete it, or create a new one to ask again", true, false, false}
 	case validated.Status != metav1.ConditionTrue:
 		final := obs.Validation != nil && obs.Validation.Final() ||
 			validated.Reason == validation.ReasonIXNotFound
-		return gate{validated.Reason, validated.Message, final, !final}
+		return gate{validated.Reason, validated.Message, final, !final, false}
 	case filters.Status != metav1.ConditionTrue:
-		return gate{filters.Reason, filters.Message, false, true}
+		return gate{filters.Reason, filters.Message, false, true, false}
 	case approval != peeringv1.ApprovalStateApproved:
-		return gate{ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false}
+		return gate{ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false, false}
+	case configured.Status != metav1.ConditionTrue:
+		final := configured.Reason == ReasonInvalidForRouter || configured.Reason == ReasonPasswordSecretError
+		return gate{configured.Reason, configured.Message, final, !final, false}
+	case established.Status != metav1.ConditionTrue && established.Reason != ReasonAdminShutdown:
+		return gate{established.Reason, established.Message, false, true, false}
 	default:
-		return gate{ReasonConfigurationPending, "approved, validated and filtered; waiting for the Router controller to push it", false, true}
+		return gate{established.Reason, established.Message, false, false, true}
 	}
 }
 
@@ -269,6 +275,96 @@ func maxPrefixDefaults(m peeringv1.MaxPrefixDefaults) policy.Defaults {
 		d.Unknown6 = m.IPv6Unknown
 	}
 	return d
+}
+
+// configuredCondition is Configured: True when every session's neighbor is on
+// the router. Nothing is pushed before approval, validation and filters.
+func configuredCondition(st prStatus, obs prObserved, validated, filters conditions.Set) conditions.Set {
+	const t = peeringv1.PeeringRequestConfigured
+	approved := st.Approval.State == peeringv1.ApprovalStateApproved
+	switch {
+	case !approved:
+		return conditions.False(t, ReasonNotApproved, "nothing is pushed to a router before Approved=True and PeeringDBValidated=True")
+	case validated.Status != metav1.ConditionTrue:
+		return conditions.False(t, ReasonNotValidated, "approved, but nothing is pushed until PeeringDBValidated=True")
+	case filters.Status != metav1.ConditionTrue && len(obs.Configured) == 0:
+		return conditions.False(t, ReasonFiltersPending, "waiting for the prefix filters before anything is pushed")
+	case obs.RejectReason != "":
+		return conditions.False(t, obs.RejectReason, obs.RejectMessage)
+	}
+	on := map[string]bool{}
+	for _, a := range obs.Configured {
+		on[a.String()] = true
+	}
+	var missing []string
+	for _, s := range st.Sessions {
+		if !on[s.Address] {
+			missing = append(missing, s.Address)
+		}
+	}
+	router := obs.IXPort.Spec.RouterRef.Name
+	if len(missing) > 0 || len(st.Sessions) == 0 {
+		return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to configure %s", router, strings.Join(missing, ", ")))
+	}
+	return conditions.True(t, ReasonConfigured, fmt.Sprintf("%d neighbor(s) configured on Router %q", len(st.Sessions), router))
+}
+
+// establishedCondition is Established: True when every session is up.
+func establishedCondition(pr *peeringv1.PeeringRequest, st prStatus, configured conditions.Set) conditions.Set {
+	const t = peeringv1.PeeringRequestEstablished
+	if configured.Status != metav1.ConditionTrue {
+		return conditions.False(t, ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary))
+	}
+	if pr.Spec.Shutdown {
+		return conditions.False(t, ReasonAdminShutdown, "spec.shutdown: the sessions are configured and administratively down")
+	}
+	var down []string
+	for _, s := range st.Sessions {
+		if s.State != "Established" {
+			d := fmt.Sprintf("%s is %s", s.Address, s.State)
+			if s.LastError != "" {
+				d += " (" + s.LastError + ")"
+			}
+			down = append(down, d)
+		}
+	}
+	if len(down) > 0 {
+		return conditions.False(t, ReasonSessionsDown, fmt.Sprintf("%s sessions established: %s", st.SessionSummary, strings.Join(down, "; ")))
+	}
+	return conditions.True(t, ReasonSessionsEstablished, fmt.Sprintf("%s sessions established", st.SessionSummary))
+}
+
+// setSessionState copies what the router reports into each session.
+func setSessionState(ss []peeringv1.SessionStatus, obs prObserved) {
+	on := map[string]bool{}
+	for _, a := range obs.Configured {
+		on[a.String()] = true
+	}
+	for i := range ss {
+		s := &ss[i]
+		if !on[s.Address] {
+			*s = peeringv1.SessionStatus{Address: s.Address, Family: s.Family, State: "NotConfigured", Limit: s.Limit}
+			continue
+		}
+		a, _ := netip.ParseAddr(s.Address)
+		rs, ok := obs.State[a]
+		if !ok {
+			s.State = "Unknown"
+			continue
+		}
+		s.State, s.LastError = rs.State, rs.LastError
+		s.EstablishedTime = nil
+		if !rs.EstablishedSince.IsZero() {
+			t := metav1.NewTime(rs.EstablishedSince.Truncate(time.Second))
+			s.EstablishedTime = &t
+		}
+		rcv, acc := rs.Received, rs.Accepted
+		s.Received, s.Accepted = &rcv, &acc
+		if rs.Limit > 0 {
+			l := rs.Limit
+			s.Limit = &l
+		}
+	}
 }
 
 func peerInfo(p validation.Peer) *peeringv1.PeerInfo {

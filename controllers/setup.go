@@ -10,6 +10,8 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/drivers"
 )
 
 // Options configure the controllers.
@@ -20,6 +22,10 @@ type Options struct {
 	PeeringDB *PeeringDBSource
 	// Filters builds the IRR prefix filters.
 	Filters *FilterSource
+	// Drivers opens router drivers.
+	Drivers drivers.Opener
+	// MinApplyInterval collapses bursts of changes into one apply per router.
+	MinApplyInterval time.Duration
 	// RetryInterval is how soon an object waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled objects against the refreshed
@@ -29,7 +35,10 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.RouterProbeInterval == 0 {
-		o.RouterProbeInterval = time.Minute
+		o.RouterProbeInterval = 30 * time.Second
+	}
+	if o.MinApplyInterval == 0 {
+		o.MinApplyInterval = 2 * time.Second
 	}
 	if o.RetryInterval == 0 {
 		o.RetryInterval = 30 * time.Second
@@ -67,9 +76,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 
 	rec := mgr.GetEventRecorder("peering-operator")
-	waits := map[string]bool{ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonConfigurationPending: true, ReasonValidated: true, ReasonPortValid: true}
+	waits := map[string]bool{ReasonApplied: true, ReasonSessionsEstablished: true, ReasonConfigured: true, ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonConfigurationPending: true, ReasonValidated: true, ReasonPortValid: true}
 	rep := conditions.Reporter{Recorder: rec, Normal: waits}
-	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, ProbeInterval: opts.RouterProbeInterval}).SetupWithManager(mgr); err != nil {
+	fleet := NewFleet(func(ctx context.Context, rt *peeringv1.Router, creds *router.Credentials) (router.Driver, error) {
+		return opts.Drivers.Open(ctx, drivers.Target{Driver: string(rt.Spec.Driver), Address: rt.Spec.Address,
+			Port: rt.Spec.DefaultPort(), RouteServer: rt.Spec.RouteServer}, creds)
+	})
+	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Filters: opts.Filters,
+		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}
 	if err := (&IXPortReconciler{Client: mgr.GetClient(), Reporter: rep, PeeringDB: opts.PeeringDB,
@@ -79,7 +93,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	// A held filter is worth an event even when Ready's reason stays.
 	prRep := rep
 	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady}
-	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters,
+	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters, Fleet: fleet,
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
 	}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +23,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/router/drivers"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
 
@@ -97,7 +101,10 @@ func run(m *testing.M) int {
 	}
 	filters = &controllers.FilterSource{IRR: irrClient, Cache: policy.NewFilterCache(filterTTL)}
 	opts := controllers.Options{
-		Filters:             filters,
+		Filters: filters,
+		// Lab route servers wait for the peers to dial in, and retry fast.
+		Drivers:             drivers.Opener{Options: drivers.Options{GoBGPPassive: true, GoBGPConnectRetry: time.Second}},
+		MinApplyInterval:    300 * time.Millisecond,
 		ResyncInterval:      2 * time.Second,
 		RouterProbeInterval: 2 * time.Second,
 		PeeringDB:           pdbSource,
@@ -125,6 +132,20 @@ func run(m *testing.M) int {
 	return code
 }
 
+// gobgpWrites counts the calls that change gobgpd's configuration.
+var gobgpWrites atomic.Int64
+
+func countWrites(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	name := method[strings.LastIndex(method, "/")+1:]
+	for _, w := range []string{"Add", "Delete", "Update", "Set", "Enable", "Disable", "Reset", "Shutdown", "Start", "Stop"} {
+		if strings.HasPrefix(name, w) {
+			gobgpWrites.Add(1)
+			break
+		}
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
 // Test records on top of the real sample, at DE-CIX Frankfurt (ix 31, ixlan
 // 31): Pacnet (AS10026, policy "No" in the sample) gets a port, and Akamai
 // (AS20940) a port marked not operational.
@@ -133,4 +154,7 @@ func seedPeeringDB(s *pdbtest.Server) {
 		IPAddr4: netip.MustParseAddr("80.81.199.126"), Operational: true, Status: "ok"})
 	s.AddNetIXLAN(peeringdb.NetIXLAN{NetID: 2, IXID: 31, IXLANID: 31, ASN: 20940, Speed: 100000,
 		IPAddr4: netip.MustParseAddr("80.81.199.40"), Operational: false, Status: "ok"})
+	if err := s.AddLabIX(pdbtest.LabPorts...); err != nil {
+		panic(err)
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/router/drivers"
 	"github.com/peering-operator/peering-operator/internal/version"
 )
 
@@ -52,12 +53,17 @@ func run() error {
 		maxShrink     float64
 		maxLen4       int
 		maxLen6       int
+		minApply      time.Duration
+		drv           drivers.Options
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (e.g. :8443); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time.")
-	flag.DurationVar(&probeInterval, "router-probe-interval", time.Minute, "Mean time between probes of each Router's management port (jittered ±20%).")
+	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
+	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
+	flag.BoolVar(&drv.GoBGPPassive, "gobgp-passive-neighbors", false, "Configure GoBGP neighbors passive (the peers dial in). For labs with peers on loopback.")
+	flag.DurationVar(&drv.GoBGPConnectRetry, "gobgp-connect-retry", 0, "GoBGP connect-retry timer for neighbors (0: GoBGP's 120s).")
 	flag.StringVar(&pdbURL, "peeringdb-url", peeringdb.DefaultBaseURL, "PeeringDB API root. The API key, if any, comes from the PEERINGDB_API_KEY environment variable (mount it from a Secret).")
 	flag.Float64Var(&pdbRate, "peeringdb-requests-per-minute", 0, "Requests per minute to PeeringDB; 0 means PeeringDB's own limit (20 anonymous, 40 with an API key).")
 	flag.StringVar(&pdbCacheFile, "peeringdb-cache-file", "", "File the PeeringDB cache is saved to and loaded from at start (.gz compresses), so a restart does not download everything again.")
@@ -127,8 +133,10 @@ func run() error {
 				Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb-cache")))}),
 			RefreshInterval: pdbRefresh,
 		},
-		RetryInterval:  retry,
-		ResyncInterval: resync,
+		RetryInterval:    retry,
+		ResyncInterval:   resync,
+		Drivers:          drivers.Opener{Options: drv},
+		MinApplyInterval: minApply,
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err

@@ -79,6 +79,9 @@ func run(root, dir string) error {
 		return fmt.Errorf("failed to start the PeeringDB test server: %w", err)
 	}
 	defer pdb.Close()
+	if err := pdb.AddLabIX(pdbtest.LabPorts...); err != nil {
+		return err
+	}
 
 	step("starting an IRR whois server with RPSL fixtures (internal/irr/irrtest/fixtures)")
 	irrSrv, err := irrtest.Start("127.0.0.1:0", irrtest.DefaultFixture())
@@ -86,6 +89,13 @@ func run(root, dir string) error {
 		return fmt.Errorf("failed to start the IRR test server: %w", err)
 	}
 	defer irrSrv.Close()
+
+	step("starting a GoBGP route server (gRPC 127.0.0.1:50051, BGP 127.0.0.1:1179) and three GoBGP peers on the lab IX")
+	stopBGP, err := startLab(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer stopBGP()
 
 	step("starting the operator (log: .dev/manager.log)")
 	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr())
@@ -113,6 +123,8 @@ func run(root, dir string) error {
 	// Router or IXPort for the first second.
 	args := []string{"--kubeconfig", kubeconfig, "apply"}
 	samples, _ := filepath.Glob(filepath.Join(root, "config", "samples", "*.yaml"))
+	lab, _ := filepath.Glob(filepath.Join(root, "config", "samples", "lab", "*.yaml"))
+	samples = append(samples, lab...)
 	sort.SliceStable(samples, func(i, j int) bool { return sampleOrder(samples[i]) < sampleOrder(samples[j]) })
 	for _, f := range samples {
 		if filepath.Base(f) != "kustomization.yaml" {
@@ -124,6 +136,16 @@ func run(root, dir string) error {
 	if err := apply.Run(); err != nil {
 		return fmt.Errorf("failed to apply the samples: %w", err)
 	}
+	step("approving the lab IX requests (the DE-CIX ones wait for you)")
+	for _, pr := range []string{"as8763-lab", "as6939-lab", "as8560-lab"} {
+		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":"Approved","status":"True","reason":"MakeDev","message":"approved by make dev for the lab","lastTransitionTime":%q}]}}`,
+			time.Now().UTC().Format(time.RFC3339))
+		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "patch", "pr", pr, "--subresource=status", "--type=merge", "-p", patch)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("failed to approve %s: %w", pr, err)
+		}
+	}
 
 	fmt.Printf(`
 peering-operator is running. In another shell:
@@ -133,6 +155,8 @@ peering-operator is running. In another shell:
 
   kubectl get peering                      # Routers, IXPorts and PeeringRequests
   kubectl get pr                           # the NOC's view: ASN, peer, IX, approval, sessions, state
+                                           # (*-lab: approved, Established with GoBGP peers on loopback)
+  kubectl get pr as8763-lab -o yaml        # sessions: state, uptime, received/accepted/limit
   kubectl describe pr as8763-decix-fra     # conditions and events of one request
   kubectl wait --for=condition=Ready ixport/decix-fra
   kubectl patch pr as8763-decix-fra --subresource=status --type=merge \
@@ -171,7 +195,8 @@ func startManager(root, dir, kubeconfig string, args ...string) (*exec.Cmd, erro
 		return nil, err
 	}
 	cmd := exec.Command(filepath.Join(root, "bin", "manager"), append([]string{
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-probe-interval=15s",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-poll-interval=5s",
+		"--gobgp-passive-neighbors", "--gobgp-connect-retry=2s",
 		"--retry-interval=5s", "--peeringdb-requests-per-minute=600"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log

@@ -200,3 +200,16 @@ func SafeText(s string, max int) error {
 	}
 	return nil
 }
+
+// Credentials log in to a router over SSH.
+type Credentials struct {
+	Username   string
+	Password   Secret
+	PrivateKey Secret
+	// KnownHosts holds the router's host key(s) in OpenSSH known_hosts
+	// format; the key is verified unless InsecureSkipHostKey is set.
+	KnownHosts string
+	// InsecureSkipHostKey is an explicit opt-out for labs; drivers log it
+	// loudly on every connection.
+	InsecureSkipHostKey bool
+}

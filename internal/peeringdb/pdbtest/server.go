@@ -277,6 +277,11 @@ func (s *Server) AddIXPrefix(p peeringdb.IXPrefix) int { return s.mustAdd(peerin
 // AddNetIXLAN adds a netixlan record; a zero IPAddr4/IPAddr6 is served as
 // null, as PeeringDB does.
 func (s *Server) AddNetIXLAN(n peeringdb.NetIXLAN) int {
+	return s.mustAdd(peeringdb.ObjNetIXLAN, netIXLANRecord(n))
+}
+
+// netIXLANRecord serves a zero address as null, as PeeringDB does.
+func netIXLANRecord(n peeringdb.NetIXLAN) map[string]any {
 	m := map[string]any{}
 	b, _ := json.Marshal(n)
 	_ = json.Unmarshal(b, &m)
@@ -285,7 +290,7 @@ func (s *Server) AddNetIXLAN(n peeringdb.NetIXLAN) int {
 			m[f] = nil
 		}
 	}
-	return s.mustAdd(peeringdb.ObjNetIXLAN, m)
+	return m
 }
 
 func (s *Server) mustAdd(obj string, rec any) int {

@@ -1,0 +1,55 @@
+package pdbtest
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
+)
+
+// The lab IX is a made-up exchange whose peering LAN is on loopback, so
+// `make dev` and the end-to-end tests can bring real BGP sessions up
+// between processes on this machine. Its ids are far above the sample's.
+const (
+	LabIXID    = 90001
+	LabIXLANID = 90001
+)
+
+// LabLAN is the lab IX's peering LAN.
+var LabLAN = netip.MustParsePrefix("127.0.0.0/24")
+
+// LabPort is one network's port on the lab IX.
+type LabPort struct {
+	NetID int
+	ASN   uint32
+	Addr  netip.Addr
+}
+
+// LabPorts are ports for three networks of the sample on the lab IX:
+// DENIC, Hurricane Electric and IONOS.
+var LabPorts = []LabPort{
+	{NetID: 270, ASN: 8763, Addr: netip.MustParseAddr("127.0.0.11")},
+	{NetID: 291, ASN: 6939, Addr: netip.MustParseAddr("127.0.0.12")},
+	{NetID: 262, ASN: 8560, Addr: netip.MustParseAddr("127.0.0.13")},
+}
+
+// AddLabIX adds the lab IX, its LAN and the given ports.
+func (s *Server) AddLabIX(ports ...LabPort) error {
+	if _, err := s.Add(peeringdb.ObjIX, peeringdb.IX{ID: LabIXID, Name: "Lab IX (loopback)", City: "Localhost", Country: "ZZ",
+		ProtoUnicast: true}); err != nil {
+		return fmt.Errorf("lab IX: %w", err)
+	}
+	if _, err := s.Add(peeringdb.ObjIXLAN, peeringdb.IXLAN{ID: LabIXLANID, IXID: LabIXID, Name: "Lab LAN"}); err != nil {
+		return fmt.Errorf("lab IX LAN: %w", err)
+	}
+	if _, err := s.Add(peeringdb.ObjIXPrefix, peeringdb.IXPrefix{IXLANID: LabIXLANID, Protocol: "IPv4", Prefix: LabLAN}); err != nil {
+		return fmt.Errorf("lab IX prefix: %w", err)
+	}
+	for _, p := range ports {
+		if _, err := s.Add(peeringdb.ObjNetIXLAN, netIXLANRecord(peeringdb.NetIXLAN{NetID: p.NetID, IXID: LabIXID, IXLANID: LabIXLANID,
+			ASN: p.ASN, IPAddr4: p.Addr, Speed: 10000, Operational: true})); err != nil {
+			return fmt.Errorf("lab port of AS%d: %w", p.ASN, err)
+		}
+	}
+	return nil
+}

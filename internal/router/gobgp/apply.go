@@ -1,0 +1,905 @@
+package gobgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+// globalRIB is GoBGP's name for the global table in policy assignments.
+const globalRIB = "global"
+
+// ErrConflict marks a desired neighbor that exists on the router without
+// the operator's marker: it is left alone and nothing is written.
+var ErrConflict = errors.New("neighbor exists on the router but is not managed by peering-operator")
+
+// running is what gobgpd has now. Only objects with our marks are kept,
+// except peers (to detect conflicts) and the global import assignment
+// (to keep unmanaged policies in it).
+type running struct {
+	global       *api.Global
+	peers        map[netip.Addr]*api.Peer
+	prefixSets   map[string]*api.DefinedSet
+	nbSets       map[string]*api.DefinedSet
+	policies     map[string]*api.Policy
+	statements   map[string]bool
+	globalImport *api.PolicyAssignment
+	rsImport     map[string]*api.PolicyAssignment
+	rpki         map[string]bool
+}
+
+func isOwnedPeer(p *api.Peer) bool {
+	return strings.HasPrefix(p.GetConf().GetDescription(), DescriptionMarker)
+}
+
+type recv[T any] interface{ Recv() (*T, error) }
+
+// recvAll drains a server stream.
+func recvAll[T any](s recv[T], err error) ([]*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	for {
+		m, err := s.Recv()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+}
+
+func (d *Driver) listPeers(ctx context.Context, addr string) ([]*api.Peer, error) {
+	rs, err := recvAll(d.client.ListPeer(ctx, &api.ListPeerRequest{Address: addr}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*api.Peer, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Peer)
+	}
+	return out, nil
+}
+
+func (d *Driver) readRunning(ctx context.Context) (*running, error) {
+	r := &running{
+		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{},
+		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rpki: map[string]bool{},
+	}
+	g, err := d.client.GetBgp(ctx, &api.GetBgpRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("GetBgp: %w", err)
+	}
+	r.global = g.Global
+	if r.global.GetAsn() == 0 {
+		return r, nil // BGP not started: nothing else exists
+	}
+	peers, err := d.listPeers(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("ListPeer: %w", err)
+	}
+	for _, p := range peers {
+		if a, err := netip.ParseAddr(p.GetConf().GetNeighborAddress()); err == nil {
+			r.peers[a] = p
+		}
+	}
+	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets} {
+		sets, err := recvAll(d.client.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: typ}))
+		if err != nil {
+			return nil, fmt.Errorf("ListDefinedSet: %w", err)
+		}
+		for _, s := range sets {
+			if owned(s.DefinedSet.GetName()) {
+				into[s.DefinedSet.Name] = s.DefinedSet
+			}
+		}
+	}
+	pols, err := recvAll(d.client.ListPolicy(ctx, &api.ListPolicyRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("ListPolicy: %w", err)
+	}
+	for _, p := range pols {
+		if owned(p.Policy.GetName()) {
+			r.policies[p.Policy.Name] = p.Policy
+		}
+	}
+	stmts, err := recvAll(d.client.ListStatement(ctx, &api.ListStatementRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("ListStatement: %w", err)
+	}
+	for _, s := range stmts {
+		if owned(s.Statement.GetName()) {
+			r.statements[s.Statement.Name] = true
+		}
+	}
+	as, err := recvAll(d.client.ListPolicyAssignment(ctx, &api.ListPolicyAssignmentRequest{Direction: api.PolicyDirection_IMPORT}))
+	if err != nil {
+		return nil, fmt.Errorf("ListPolicyAssignment: %w", err)
+	}
+	for _, a := range as {
+		if a.Assignment.GetName() == globalRIB {
+			r.globalImport = a.Assignment
+		} else {
+			r.rsImport[a.Assignment.GetName()] = a.Assignment
+		}
+	}
+	if d.opts.RPKIServer != "" {
+		rs, err := recvAll(d.client.ListRpki(ctx, &api.ListRpkiRequest{}))
+		if err != nil {
+			return nil, fmt.Errorf("ListRpki: %w", err)
+		}
+		for _, s := range rs {
+			r.rpki[net.JoinHostPort(s.Server.GetConf().GetAddress(), strconv.Itoa(int(s.Server.GetConf().GetRemotePort())))] = true
+		}
+	}
+	return r, nil
+}
+
+// specOf reads back the fields the driver sets.
+func specOf(p *api.Peer) peerSpec {
+	s := peerSpec{
+		asn:          p.GetConf().GetPeerAsn(),
+		description:  p.GetConf().GetDescription(),
+		password:     p.GetConf().GetAuthPassword(),
+		adminDown:    p.GetConf().GetAdminDown(),
+		passive:      p.GetTransport().GetPassiveMode(),
+		remotePort:   p.GetTransport().GetRemotePort(),
+		connectRetry: p.GetTimers().GetConfig().GetConnectRetry(),
+		rsClient:     p.GetRouteServer().GetRouteServerClient(),
+	}
+	for _, a := range p.AfiSafis {
+		if a.GetConfig().GetFamily().GetAfi() == api.Family_AFI_IP6 {
+			s.ipv6 = true
+		}
+		if l := a.GetPrefixLimits(); l != nil {
+			s.maxPrefixes, s.thresholdPct = l.MaxPrefixes, l.ShutdownThresholdPct
+		}
+	}
+	if len(p.AfiSafis) != 1 {
+		s.ipv6 = !s.ipv6 // more than one family (not ours): never equal
+	}
+	return s
+}
+
+func apiFamily(v6 bool) *api.Family {
+	if v6 {
+		return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	}
+	return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+}
+
+// apiPeer builds the AddPeer/UpdatePeer message for addr with spec s.
+// A route-server client carries its import policy here, so it never
+// exists without its filter, and UpdatePeer keeps it (GoBGP re-applies
+// the peer's ApplyPolicy on UpdatePeer when it differs).
+func apiPeer(addr netip.Addr, id string, s peerSpec) *api.Peer {
+	fam := apiFamily(s.ipv6)
+	as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}
+	if s.maxPrefixes > 0 {
+		as.PrefixLimits = &api.PrefixLimit{Family: fam, MaxPrefixes: s.maxPrefixes, ShutdownThresholdPct: s.thresholdPct}
+	}
+	p := &api.Peer{
+		Conf: &api.PeerConf{
+			NeighborAddress: addr.String(),
+			PeerAsn:         s.asn,
+			Description:     s.description,
+			AuthPassword:    s.password,
+			AdminDown:       s.adminDown,
+		},
+		Transport:   &api.Transport{PassiveMode: s.passive, RemotePort: s.remotePort},
+		Timers:      &api.Timers{Config: &api.TimersConfig{ConnectRetry: s.connectRetry}},
+		RouteServer: &api.RouteServer{RouteServerClient: s.rsClient},
+		AfiSafis:    []*api.AfiSafi{as},
+	}
+	if s.rsClient {
+		p.ApplyPolicy = &api.ApplyPolicy{ImportPolicy: rsAssignment(addr, id)}
+	}
+	return p
+}
+
+func rsAssignment(addr netip.Addr, id string) *api.PolicyAssignment {
+	return &api.PolicyAssignment{
+		Name: addr.String(), Direction: api.PolicyDirection_IMPORT,
+		Policies: []*api.Policy{{Name: policyName(id)}}, DefaultAction: api.RouteAction_REJECT,
+	}
+}
+
+func apiPrefixes(ps []pfx) []*api.Prefix {
+	out := make([]*api.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, &api.Prefix{IpPrefix: p.prefix.String(), MaskLengthMin: uint32(p.min), MaskLengthMax: uint32(p.max)})
+	}
+	return out
+}
+
+func apiPolicy(n nbModel) *api.Policy {
+	p := &api.Policy{Name: policyName(n.id)}
+	for _, s := range n.statements() {
+		c := &api.Conditions{}
+		if s.prefixSet != "" {
+			c.PrefixSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.prefixSet}
+		}
+		if s.nbSet != "" {
+			c.NeighborSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.nbSet}
+		}
+		if s.rpkiInv {
+			c.RpkiResult = int32(api.Validation_STATE_INVALID)
+		}
+		act := api.RouteAction_REJECT
+		if s.accept {
+			act = api.RouteAction_ACCEPT
+		}
+		p.Statements = append(p.Statements, &api.Statement{Name: s.name, Conditions: c, Actions: &api.Actions{RouteAction: act}})
+	}
+	return p
+}
+
+// policySignature reads a running policy back into the driver's
+// statement shape; conditions or actions the driver never sets make it
+// differ.
+func policySignature(p *api.Policy) []statement {
+	var out []statement
+	for _, s := range p.GetStatements() {
+		st := statement{name: s.GetName()}
+		c := s.GetConditions()
+		if ps := c.GetPrefixSet(); ps != nil && ps.Name != "" {
+			st.prefixSet = ps.Name
+			if ps.Type != api.MatchSet_ANY {
+				st.prefixSet += "!"
+			}
+		}
+		if ns := c.GetNeighborSet(); ns != nil && ns.Name != "" {
+			st.nbSet = ns.Name
+			if ns.Type != api.MatchSet_ANY {
+				st.nbSet += "!"
+			}
+		}
+		// GoBGP reads an unset RPKI condition back as -1.
+		switch c.GetRpkiResult() {
+		case int32(api.Validation_STATE_INVALID):
+			st.rpkiInv = true
+		case -1, 0:
+		default:
+			st.name += "!"
+		}
+		if c.GetAsPathSet() != nil || c.GetCommunitySet() != nil || c.GetAsPathLength() != nil || len(c.GetNextHopInList()) > 0 {
+			st.name += "!"
+		}
+		a := s.GetActions()
+		st.accept = a.GetRouteAction() == api.RouteAction_ACCEPT
+		if a.GetRouteAction() == api.RouteAction_NONE || a.GetCommunity() != nil || a.GetMed() != nil || a.GetAsPrepend() != nil || a.GetNexthop() != nil || a.GetLocalPref() != nil {
+			st.name += "!"
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func runningPrefixes(s *api.DefinedSet) map[pfx]bool {
+	out := map[pfx]bool{}
+	for _, p := range s.GetPrefixes() {
+		pp, err := netip.ParsePrefix(p.IpPrefix)
+		if err != nil {
+			continue
+		}
+		out[pfx{prefix: pp.Masked(), min: int(p.MaskLengthMin), max: int(p.MaskLengthMax)}] = true
+	}
+	return out
+}
+
+// update is a change to a neighbor that stays.
+type update struct {
+	n        nbModel
+	old      peerSpec
+	peer     bool // UpdatePeer
+	add, del []pfx
+	assign   bool // route-server client's import assignment is wrong
+	reset    bool // soft reset in after a filter change (session is up)
+}
+
+// plan is the difference between the model and gobgpd.
+type plan struct {
+	startBGP bool
+	addRPKI  bool
+	// deletePeers: owned neighbors not desired, or replaced (a mode change
+	// or a policy edited by hand: removed and added back).
+	deletePeers []netip.Addr
+	adds        []nbModel
+	updates     []update
+	// cleanBefore: IDs whose leftover objects must go before adds create
+	// them again; cleanAfter: IDs of removed neighbors and orphans.
+	cleanBefore, cleanAfter []string
+	// globalBefore is set when leftovers to clean are still in the global
+	// import policy; globalAfter is the final global import policy list.
+	globalBefore, globalAfter []string
+	globalChange              bool
+	globalDefault             api.RouteAction
+
+	added, updated, removed int
+}
+
+func (p *plan) empty() bool {
+	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 &&
+		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange
+}
+
+// makePlan diffs (pure).
+func makePlan(m *model, r *running) (*plan, error) {
+	p := &plan{}
+	if r.global.GetAsn() == 0 {
+		p.startBGP = true
+	} else if r.global.Asn != m.asn || r.global.RouterId != m.routerID.String() {
+		return nil, fmt.Errorf("%w: gobgpd runs AS %d router-id %s, desired AS %d router-id %s; GoBGP changes its global settings only by restarting BGP",
+			router.ErrInvalid, r.global.Asn, r.global.RouterId, m.asn, m.routerID)
+	}
+	if m.rpki != "" && !r.rpki[m.rpki] {
+		p.addRPKI = true
+	}
+	desired := map[string]bool{}
+	for _, n := range m.neighbors {
+		desired[n.id] = true
+		if rp, ok := r.peers[n.addr]; ok && !isOwnedPeer(rp) {
+			return nil, fmt.Errorf("%w: %s (description %q)", ErrConflict, n.addr, rp.GetConf().GetDescription())
+		}
+	}
+	// Owned neighbors that are no longer desired.
+	for a, rp := range r.peers {
+		if isOwnedPeer(rp) && !desired[neighborID(a)] {
+			p.deletePeers = append(p.deletePeers, a)
+			p.cleanAfter = append(p.cleanAfter, neighborID(a))
+			p.removed++
+		}
+	}
+	kept := map[string]bool{} // IDs whose running objects stay as they are
+	for _, n := range m.neighbors {
+		rp, ok := r.peers[n.addr]
+		if !ok {
+			p.adds = append(p.adds, n)
+			p.cleanBefore = append(p.cleanBefore, n.id)
+			p.added++
+			continue
+		}
+		old := specOf(rp)
+		if !structuresIntact(n, old, r) {
+			p.deletePeers = append(p.deletePeers, n.addr)
+			p.adds = append(p.adds, n)
+			p.cleanBefore = append(p.cleanBefore, n.id)
+			p.updated++
+			continue
+		}
+		kept[n.id] = true
+		u := update{n: n, old: old, peer: old != n.spec}
+		have := runningPrefixes(r.prefixSets[prefixSetName(n.id)])
+		want := map[pfx]bool{}
+		for _, e := range n.prefixes {
+			want[e] = true
+			if !have[e] {
+				u.add = append(u.add, e)
+			}
+		}
+		for e := range have {
+			if !want[e] {
+				u.del = append(u.del, e)
+			}
+		}
+		slices.SortFunc(u.del, func(a, b pfx) int {
+			if c := comparePrefix(a.prefix, b.prefix); c != 0 {
+				return c
+			}
+			return a.min - b.min
+		})
+		if n.spec.rsClient {
+			u.assign = !sameAssignment(r.rsImport[n.addr.String()], rsAssignment(n.addr, n.id))
+		}
+		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
+		u.reset = established && (len(u.add) > 0 || len(u.del) > 0 || u.assign)
+		if u.peer || len(u.add) > 0 || len(u.del) > 0 || u.assign {
+			p.updates = append(p.updates, u)
+			p.updated++
+		}
+	}
+	// Orphans: our objects whose neighbor is neither desired nor running.
+	orphan := map[string]bool{}
+	note := func(name string) {
+		if id := idOf(name); id != "" && !desired[id] && !slices.Contains(p.cleanAfter, id) {
+			orphan[id] = true
+		}
+	}
+	for n := range r.prefixSets {
+		note(n)
+	}
+	for n := range r.nbSets {
+		note(n)
+	}
+	for n := range r.policies {
+		note(n)
+	}
+	for n := range r.statements {
+		note(n)
+	}
+	for id := range orphan {
+		p.cleanAfter = append(p.cleanAfter, id)
+	}
+	// Leftovers of neighbors being added (a crash, a failed rollback, a
+	// replacement) are removed first; that needs no write when none exist.
+	p.cleanBefore = slices.DeleteFunc(p.cleanBefore, func(id string) bool { return !hasObjects(id, r) })
+	slices.Sort(p.cleanBefore)
+	slices.Sort(p.cleanAfter)
+	slices.SortFunc(p.deletePeers, netip.Addr.Compare)
+
+	// Global import policy: ours (ordinary peers, address order) first,
+	// then whatever was configured by hand, in its order.
+	var cur, unmanaged []string
+	p.globalDefault = api.RouteAction_NONE
+	if r.globalImport != nil {
+		p.globalDefault = r.globalImport.DefaultAction
+		for _, pol := range r.globalImport.Policies {
+			cur = append(cur, pol.Name)
+			if !owned(pol.Name) {
+				unmanaged = append(unmanaged, pol.Name)
+			}
+		}
+	}
+	var final []string
+	for _, n := range m.neighbors {
+		if !n.spec.rsClient {
+			final = append(final, policyName(n.id))
+		}
+	}
+	final = append(final, unmanaged...)
+	inBefore := false
+	for _, id := range p.cleanBefore {
+		inBefore = inBefore || slices.Contains(cur, policyName(id))
+	}
+	if inBefore {
+		// Keep only policies that survive the cleanup.
+		p.globalBefore = slices.DeleteFunc(slices.Clone(cur), func(name string) bool {
+			return owned(name) && !kept[idOf(name)]
+		})
+		if p.globalBefore == nil {
+			p.globalBefore = []string{}
+		}
+		cur = p.globalBefore
+	}
+	if !slices.Equal(cur, final) {
+		p.globalChange = true
+		p.globalAfter = final
+	}
+	return p, nil
+}
+
+// structuresIntact: the neighbor can be updated in place (same mode, its
+// policy as the driver builds it, its neighbor set right).
+func structuresIntact(n nbModel, old peerSpec, r *running) bool {
+	if old.rsClient != n.spec.rsClient || old.ipv6 != n.spec.ipv6 {
+		return false
+	}
+	pol, ok := r.policies[policyName(n.id)]
+	if !ok || !slices.Equal(policySignature(pol), n.statements()) {
+		return false
+	}
+	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
+		return false
+	}
+	if !n.spec.rsClient {
+		s, ok := r.nbSets[neighborSetName(n.id)]
+		if !ok || !slices.Equal(s.GetList(), []string{n.neighborSetMember()}) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasObjects(id string, r *running) bool {
+	if _, ok := r.policies[policyName(id)]; ok {
+		return true
+	}
+	if _, ok := r.prefixSets[prefixSetName(id)]; ok {
+		return true
+	}
+	if _, ok := r.nbSets[neighborSetName(id)]; ok {
+		return true
+	}
+	for _, s := range []string{stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+		if r.statements[s] {
+			return true
+		}
+	}
+	return false
+}
+
+func sameAssignment(a, b *api.PolicyAssignment) bool {
+	if a == nil || a.DefaultAction != b.DefaultAction || len(a.Policies) != len(b.Policies) {
+		return false
+	}
+	for i := range a.Policies {
+		if a.Policies[i].GetName() != b.Policies[i].GetName() {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply makes gobgpd's managed neighbors equal to des: it validates des,
+// reads the running state, and writes only the difference. On a failed
+// write it undoes what this Apply added or changed (in reverse order) and
+// returns the error; a neighbor is created only after its filter and
+// removed before it, so no neighbor is ever up without its filter.
+// Removals are not undone.
+func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyResult, error) {
+	m, err := buildModel(des, d.opts)
+	if err != nil {
+		return router.ApplyResult{}, fmt.Errorf("gobgp: %w", err)
+	}
+	res := router.ApplyResult{Digest: digest(m.render(d.opts))}
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
+	r, err := d.readRunning(ctx)
+	if err != nil {
+		return res, fmt.Errorf("gobgp: read running state: %w", err)
+	}
+	p, err := makePlan(m, r)
+	if err != nil {
+		return res, fmt.Errorf("gobgp: %w", err)
+	}
+	if p.empty() {
+		return res, nil
+	}
+	t := &txn{d: d}
+	if err := t.execute(ctx, m, r, p); err != nil {
+		if rbErr := t.rollback(ctx); rbErr != nil {
+			return res, fmt.Errorf("gobgp: apply: %w; rollback incomplete (the next Apply cleans up): %v", err, rbErr)
+		}
+		return res, fmt.Errorf("gobgp: apply (rolled back): %w", err)
+	}
+	res.Added, res.Updated, res.Removed = p.added, p.updated, p.removed
+	return res, nil
+}
+
+// txn runs writes and remembers how to undo them.
+type txn struct {
+	d    *Driver
+	undo []undoStep
+}
+
+type undoStep struct {
+	what string
+	fn   func(context.Context) error
+	// failed: the write itself returned an error, so it may or may not
+	// have happened; an error undoing it is expected and ignored.
+	failed bool
+}
+
+// do runs one write. The undo is recorded first: a write whose answer is
+// lost may still have happened.
+func (t *txn) do(ctx context.Context, what string, call, undo func(context.Context) error) error {
+	i := -1
+	if undo != nil {
+		t.undo = append(t.undo, undoStep{what: what, fn: undo})
+		i = len(t.undo) - 1
+	}
+	if err := call(ctx); err != nil {
+		if i >= 0 {
+			t.undo[i].failed = true
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func (t *txn) rollback(ctx context.Context) error {
+	// The caller's context may be what ended the Apply; undo anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := t.undo[i]
+		if err := u.fn(ctx); err != nil && !u.failed {
+			errs = append(errs, fmt.Errorf("undo %s: %w", u.what, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error {
+	c := t.d.client
+	if p.startBGP {
+		g := &api.Global{Asn: m.asn, RouterId: m.routerID.String(), ListenPort: t.d.opts.ListenPort, ListenAddresses: t.d.opts.ListenAddresses}
+		if err := t.do(ctx, "start BGP", func(ctx context.Context) error {
+			_, err := c.StartBgp(ctx, &api.StartBgpRequest{Global: g})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	if p.addRPKI {
+		host, port, _ := net.SplitHostPort(m.rpki)
+		pn, _ := strconv.Atoi(port)
+		if err := t.do(ctx, "add RPKI server "+m.rpki, func(ctx context.Context) error {
+			_, err := c.AddRpki(ctx, &api.AddRpkiRequest{Address: host, Port: uint32(pn), Lifetime: 3600})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	// 1. Neighbors go first (removed or replaced), before their filters.
+	for _, a := range p.deletePeers {
+		if err := t.do(ctx, "delete neighbor "+a.String(), func(ctx context.Context) error {
+			_, err := c.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+		t.d.sessions.drop(a)
+	}
+	// 2. Leftovers of neighbors to add: out of the global import policy,
+	// then deleted.
+	if p.globalBefore != nil {
+		if err := t.setGlobal(ctx, p.globalBefore, p.globalDefault, nil); err != nil {
+			return err
+		}
+	}
+	for _, id := range p.cleanBefore {
+		if err := t.clean(ctx, id, r); err != nil {
+			return err
+		}
+	}
+	// 3. Filters of new neighbors.
+	for _, n := range p.adds {
+		if err := t.createFilter(ctx, n); err != nil {
+			return err
+		}
+	}
+	// 4. Filter changes in place: a prefix set is edited entry by entry,
+	// because GoBGP's "replace" swaps the set object while policies keep
+	// pointing at the old one.
+	for _, u := range p.updates {
+		if err := t.editPrefixSet(ctx, u.n.id, u.add, u.del); err != nil {
+			return err
+		}
+	}
+	// 5. The global import policy with the new ordinary peers' policies.
+	if p.globalChange {
+		prev := p.globalBefore
+		if prev == nil {
+			prev = []string{}
+			if r.globalImport != nil {
+				for _, pol := range r.globalImport.Policies {
+					prev = append(prev, pol.Name)
+				}
+			}
+		}
+		if err := t.setGlobal(ctx, p.globalAfter, p.globalDefault, prev); err != nil {
+			return err
+		}
+	}
+	// 6. Neighbors: new ones (their filter exists now), changed ones.
+	for _, n := range p.adds {
+		a := n.addr
+		if err := t.do(ctx, "add neighbor "+a.String(), func(ctx context.Context) error {
+			_, err := c.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(a, n.id, n.spec)})
+			return err
+		}, func(ctx context.Context) error {
+			_, err := c.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()})
+			return err
+		}); err != nil {
+			return err
+		}
+		t.d.sessions.added(a)
+	}
+	for _, u := range p.updates {
+		a, id := u.n.addr, u.n.id
+		if u.peer {
+			if err := t.do(ctx, "update neighbor "+a.String(), func(ctx context.Context) error {
+				_, err := c.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(a, id, u.n.spec)})
+				return err
+			}, func(ctx context.Context) error {
+				_, err := c.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(a, id, u.old)})
+				return err
+			}); err != nil {
+				return err
+			}
+			t.d.sessions.forget(a)
+		}
+		if u.assign {
+			old := r.rsImport[a.String()]
+			if err := t.do(ctx, "set import policy of "+a.String(), func(ctx context.Context) error {
+				_, err := c.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: rsAssignment(a, id)})
+				return err
+			}, func(ctx context.Context) error {
+				if old == nil {
+					return nil
+				}
+				_, err := c.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: old})
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	// 7. Routes already received are filtered again only on a soft reset.
+	for _, u := range p.updates {
+		if !u.reset {
+			continue
+		}
+		a := u.n.addr
+		if err := t.do(ctx, "soft reset in "+a.String(), func(ctx context.Context) error {
+			_, err := c.ResetPeer(ctx, &api.ResetPeerRequest{Address: a.String(), Soft: true, Direction: api.ResetPeerRequest_IN})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	// 8. Filters of removed neighbors and orphans.
+	for _, id := range p.cleanAfter {
+		if err := t.clean(ctx, id, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) setGlobal(ctx context.Context, names []string, def api.RouteAction, undoTo []string) error {
+	c := t.d.client
+	mk := func(ns []string) *api.PolicyAssignment {
+		a := &api.PolicyAssignment{Name: globalRIB, Direction: api.PolicyDirection_IMPORT, DefaultAction: def}
+		for _, n := range ns {
+			a.Policies = append(a.Policies, &api.Policy{Name: n})
+		}
+		return a
+	}
+	var undo func(context.Context) error
+	if undoTo != nil {
+		undo = func(ctx context.Context) error {
+			// A policy deleted since (a removed neighbor's: removals are
+			// not undone) cannot go back in.
+			pols, err := recvAll(c.ListPolicy(ctx, &api.ListPolicyRequest{}))
+			if err != nil {
+				return err
+			}
+			exists := map[string]bool{}
+			for _, p := range pols {
+				exists[p.Policy.GetName()] = true
+			}
+			names := slices.DeleteFunc(slices.Clone(undoTo), func(n string) bool { return !exists[n] })
+			_, err = c.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: mk(names)})
+			return err
+		}
+	}
+	return t.do(ctx, "set global import policy", func(ctx context.Context) error {
+		_, err := c.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: mk(names)})
+		return err
+	}, undo)
+}
+
+func (t *txn) createFilter(ctx context.Context, n nbModel) error {
+	c := t.d.client
+	ps := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: prefixSetName(n.id), Prefixes: apiPrefixes(n.prefixes)}
+	if err := t.do(ctx, "add prefix set "+ps.Name, func(ctx context.Context) error {
+		_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ps})
+		return err
+	}, func(ctx context.Context) error {
+		_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: ps.Name}, All: true})
+		return err
+	}); err != nil {
+		return err
+	}
+	if !n.spec.rsClient {
+		ns := &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}}
+		if err := t.do(ctx, "add neighbor set "+ns.Name, func(ctx context.Context) error {
+			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ns})
+			return err
+		}, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: ns.Name}, All: true})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	pol := apiPolicy(n)
+	return t.do(ctx, "add policy "+pol.Name, func(ctx context.Context) error {
+		_, err := c.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol})
+		return err
+	}, func(ctx context.Context) error {
+		_, err := c.DeletePolicy(ctx, &api.DeletePolicyRequest{Policy: &api.Policy{Name: pol.Name}, All: true})
+		return err
+	})
+}
+
+func (t *txn) editPrefixSet(ctx context.Context, id string, add, del []pfx) error {
+	c := t.d.client
+	name := prefixSetName(id)
+	set := func(ps []pfx) *api.DefinedSet {
+		return &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: name, Prefixes: apiPrefixes(ps)}
+	}
+	addCall := func(ps []pfx) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: set(ps)})
+			return err
+		}
+	}
+	delCall := func(ps []pfx) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: set(ps)})
+			return err
+		}
+	}
+	// Removals first: a filter never briefly allows more than either the
+	// old or the new one.
+	if len(del) > 0 {
+		if err := t.do(ctx, fmt.Sprintf("remove %d entries from %s", len(del), name), delCall(del), addCall(del)); err != nil {
+			return err
+		}
+	}
+	if len(add) > 0 {
+		if err := t.do(ctx, fmt.Sprintf("add %d entries to %s", len(add), name), addCall(add), delCall(add)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clean deletes our objects for one neighbor ID: the policy (with its
+// statements), statements left without a policy, the sets. Deleting a
+// policy while a route-server client still uses it is prevented by
+// ordering (the neighbor is deleted first).
+func (t *txn) clean(ctx context.Context, id string, r *running) error {
+	c := t.d.client
+	pn := policyName(id)
+	inPolicy := map[string]bool{}
+	if pol, ok := r.policies[pn]; ok {
+		for _, s := range pol.Statements {
+			inPolicy[s.Name] = true
+		}
+		if err := t.do(ctx, "delete policy "+pn, func(ctx context.Context) error {
+			_, err := c.DeletePolicy(ctx, &api.DeletePolicyRequest{Policy: &api.Policy{Name: pn}, All: true})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	for _, s := range []string{stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+		if !r.statements[s] || inPolicy[s] {
+			continue
+		}
+		if err := t.do(ctx, "delete statement "+s, func(ctx context.Context) error {
+			_, err := c.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: &api.Statement{Name: s}, All: true})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	for _, ds := range []struct {
+		typ  api.DefinedType
+		name string
+		have map[string]*api.DefinedSet
+	}{
+		{api.DefinedType_PREFIX, prefixSetName(id), r.prefixSets},
+		{api.DefinedType_NEIGHBOR, neighborSetName(id), r.nbSets},
+	} {
+		if _, ok := ds.have[ds.name]; !ok {
+			continue
+		}
+		if err := t.do(ctx, "delete defined set "+ds.name, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.typ, Name: ds.name}, All: true})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

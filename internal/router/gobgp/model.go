@@ -1,0 +1,360 @@
+package gobgp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+// Everything the driver creates on gobgpd carries this prefix (defined
+// sets, policies, statements) or DescriptionMarker (neighbors); nothing
+// else is ever changed or deleted.
+const (
+	NamePrefix        = "po-"
+	DescriptionMarker = "po["
+)
+
+// defaultConnectRetry is GoBGP's own default, written explicitly so that
+// read-back compares equal.
+const defaultConnectRetry = 120 * time.Second
+
+// neighborID turns an address into a name part that GoBGP accepts and that
+// stays the same for the neighbor's lifetime: 192.0.2.10 -> 192_0_2_10,
+// 2001:db8::a -> 2001_db8__a.
+func neighborID(a netip.Addr) string {
+	return strings.NewReplacer(".", "_", ":", "_").Replace(a.String())
+}
+
+func prefixSetName(id string) string   { return NamePrefix + "in-" + id }
+func neighborSetName(id string) string { return NamePrefix + "nb-" + id }
+func policyName(id string) string      { return NamePrefix + "in-" + id }
+
+// Statement names are global in GoBGP (not per policy), so they carry the
+// neighbor ID too.
+func stmtRPKI(id string) string   { return policyName(id) + "-rpki" }
+func stmtAccept(id string) string { return policyName(id) + "-accept" }
+func stmtReject(id string) string { return policyName(id) + "-reject" }
+
+// idOf returns the neighbor ID in one of our object names, or "".
+func idOf(name string) string {
+	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-"} {
+		if rest, ok := strings.CutPrefix(name, p); ok {
+			for _, suf := range []string{"-rpki", "-accept", "-reject"} {
+				rest = strings.TrimSuffix(rest, suf)
+			}
+			return rest
+		}
+	}
+	return ""
+}
+
+func owned(name string) bool { return strings.HasPrefix(name, NamePrefix) }
+
+func description(n router.Neighbor) string {
+	d := DescriptionMarker + n.Owner + "]"
+	if n.Description != "" {
+		d += " " + n.Description
+	}
+	return d
+}
+
+// pfx is one GoBGP prefix-set entry: routes inside prefix whose length is
+// in min..max.
+type pfx struct {
+	prefix   netip.Prefix
+	min, max int
+}
+
+func (p pfx) String() string { return fmt.Sprintf("%s %d..%d", p.prefix, p.min, p.max) }
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// gobgpEntries converts a filter to the prefix-set entries GoBGP must hold
+// to mean the same thing.
+//
+// GoBGP keeps a prefix set in a radix tree and, for a route, looks only at
+// the longest tree node that contains it (critbitgo Net.Match). A filter
+// like "10.0.0.0/16 le 24, 10.0.5.0/24" would then reject 10.0.5.0/25 even
+// with "le 25" on the /16, because the /24 node wins and its range does
+// not allow /25. So every range of a covering entry is copied down into
+// each more specific node, clipped to that node's length; GoBGP then
+// accepts exactly what the filter says. Ranges on one node are merged.
+func gobgpEntries(entries []router.Entry) []pfx {
+	ranges := map[netip.Prefix][][2]int{}
+	for _, e := range entries {
+		lo, hi := e.GE, e.LE
+		if e.Exact {
+			lo, hi = e.Prefix.Bits(), e.Prefix.Bits()
+		}
+		ranges[e.Prefix] = append(ranges[e.Prefix], [2]int{lo, hi})
+	}
+	// Lengths present, to find covering nodes without walking every length.
+	var lengths []int
+	for p := range ranges {
+		if !slices.Contains(lengths, p.Bits()) {
+			lengths = append(lengths, p.Bits())
+		}
+	}
+	sort.Ints(lengths)
+	out := make([]pfx, 0, len(ranges))
+	for p, own := range ranges {
+		rs := slices.Clone(own)
+		for _, l := range lengths {
+			if l >= p.Bits() {
+				break
+			}
+			cover, err := p.Addr().Prefix(l)
+			if err != nil {
+				continue
+			}
+			for _, r := range ranges[cover] {
+				if lo := max(r[0], p.Bits()); lo <= r[1] {
+					rs = append(rs, [2]int{lo, r[1]})
+				}
+			}
+		}
+		for _, r := range mergeRanges(rs) {
+			out = append(out, pfx{prefix: p, min: r[0], max: r[1]})
+		}
+	}
+	slices.SortFunc(out, func(a, b pfx) int {
+		if c := comparePrefix(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return a.min - b.min
+	})
+	return out
+}
+
+func mergeRanges(rs [][2]int) [][2]int {
+	slices.SortFunc(rs, func(a, b [2]int) int { return a[0] - b[0] })
+	var out [][2]int
+	for _, r := range rs {
+		if n := len(out); n > 0 && r[0] <= out[n-1][1]+1 {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// peerSpec is the part of a GoBGP neighbor the driver sets and compares.
+type peerSpec struct {
+	asn          uint32
+	description  string
+	password     string
+	adminDown    bool
+	passive      bool
+	remotePort   uint32
+	connectRetry uint64 // seconds
+	rsClient     bool
+	ipv6         bool
+	maxPrefixes  uint32
+	thresholdPct uint32
+}
+
+// nbModel is one neighbor as the driver wants it on gobgpd.
+type nbModel struct {
+	addr     netip.Addr
+	id       string
+	spec     peerSpec
+	prefixes []pfx
+}
+
+// model is the complete desired state, derived purely from Desired and
+// Options; Render prints it and Apply diffs it against gobgpd.
+type model struct {
+	asn       uint32
+	routerID  netip.Addr
+	rpki      string
+	neighbors []nbModel // sorted by address
+}
+
+func buildModel(d router.Desired, o Options) (*model, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	m := &model{asn: d.LocalASN, routerID: d.RouterID, rpki: o.RPKIServer}
+	retry := o.ConnectRetry
+	if retry <= 0 {
+		retry = defaultConnectRetry
+	}
+	for _, n := range d.Neighbors {
+		m.neighbors = append(m.neighbors, nbModel{
+			addr: n.Address,
+			id:   neighborID(n.Address),
+			spec: peerSpec{
+				asn:          n.PeerASN,
+				description:  description(n),
+				password:     n.Password.Reveal(),
+				adminDown:    n.Shutdown,
+				passive:      o.Passive,
+				remotePort:   uint32(o.PeerPort),
+				connectRetry: uint64((retry + time.Second - 1) / time.Second),
+				rsClient:     o.RouteServer || n.RouteServerClient,
+				ipv6:         n.Address.Is6(),
+				maxPrefixes:  n.MaxPrefixes,
+				thresholdPct: thresholdPct(n.MaxPrefixes, o.ShutdownThresholdPct),
+			},
+			prefixes: gobgpEntries(n.Import),
+		})
+	}
+	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
+	return m, nil
+}
+
+// thresholdPct only matters with a limit; GoBGP stores 0 otherwise.
+func thresholdPct(limit, pct uint32) uint32 {
+	if limit == 0 {
+		return 0
+	}
+	return pct
+}
+
+// statement is one policy statement in the driver's fixed shapes.
+type statement struct {
+	name      string
+	prefixSet string // match any entry of this prefix set
+	nbSet     string // match this neighbor set
+	rpkiInv   bool   // match RPKI validation result "invalid"
+	accept    bool   // action: accept (else reject)
+}
+
+func (s statement) String() string {
+	var conds []string
+	if s.nbSet != "" {
+		conds = append(conds, "neighbor-set "+s.nbSet)
+	}
+	if s.prefixSet != "" {
+		conds = append(conds, "prefix-set "+s.prefixSet)
+	}
+	if s.rpkiInv {
+		conds = append(conds, "rpki invalid")
+	}
+	if len(conds) == 0 {
+		conds = append(conds, "any")
+	}
+	act := "reject"
+	if s.accept {
+		act = "accept"
+	}
+	return fmt.Sprintf("statement %s: if %s then %s", s.name, strings.Join(conds, " and "), act)
+}
+
+// statements returns the neighbor's import policy. The shape is fixed (it
+// never depends on the filter's content or on the RPKI option), because
+// GoBGP can only append statements to a live policy or drop it whole; the
+// filter changes inside the prefix set instead. Without an RTR server no
+// route is ever "invalid", so the RPKI statement is inert then.
+//
+//	route-server client (its own import policy, default reject):
+//	  rpki invalid -> reject; prefix-set -> accept
+//	ordinary peer (one policy per neighbor in the global import policy,
+//	ahead of any policy configured by hand):
+//	  neighbor and rpki invalid -> reject; neighbor and prefix-set -> accept;
+//	  neighbor -> reject
+func (n nbModel) statements() []statement {
+	if n.spec.rsClient {
+		return []statement{
+			{name: stmtRPKI(n.id), rpkiInv: true},
+			{name: stmtAccept(n.id), prefixSet: prefixSetName(n.id), accept: true},
+		}
+	}
+	nb := neighborSetName(n.id)
+	return []statement{
+		{name: stmtRPKI(n.id), nbSet: nb, rpkiInv: true},
+		{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true},
+		{name: stmtReject(n.id), nbSet: nb},
+	}
+}
+
+func (n nbModel) neighborSetMember() string {
+	return netip.PrefixFrom(n.addr, n.addr.BitLen()).String()
+}
+
+// render prints the model. The password is never printed; see Render.
+func (m *model) render(o Options) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# GoBGP configuration managed by peering-operator (objects named %q, neighbors described %q)\n", NamePrefix+"*", DescriptionMarker+"owner]")
+	fmt.Fprintf(&b, "global as %d router-id %s\n", m.asn, m.routerID)
+	if m.rpki != "" {
+		fmt.Fprintf(&b, "rpki-server %s\n", m.rpki)
+	}
+	var ordinary []string
+	for _, n := range m.neighbors {
+		s := n.spec
+		fmt.Fprintf(&b, "\nneighbor %s\n", n.addr)
+		fmt.Fprintf(&b, "  peer-as %d\n", s.asn)
+		fmt.Fprintf(&b, "  description %q\n", s.description)
+		fmt.Fprintf(&b, "  route-server-client %t\n", s.rsClient)
+		fmt.Fprintf(&b, "  admin-down %t\n", s.adminDown)
+		fmt.Fprintf(&b, "  passive %t\n", s.passive)
+		if s.remotePort != 0 {
+			fmt.Fprintf(&b, "  remote-port %d\n", s.remotePort)
+		}
+		fmt.Fprintf(&b, "  connect-retry %ds\n", s.connectRetry)
+		fam := "ipv4-unicast"
+		if s.ipv6 {
+			fam = "ipv6-unicast"
+		}
+		fmt.Fprintf(&b, "  afi-safi %s\n", fam)
+		if s.maxPrefixes > 0 {
+			fmt.Fprintf(&b, "    max-prefixes %d shutdown-threshold-pct %d\n", s.maxPrefixes, s.thresholdPct)
+		} else {
+			fmt.Fprintf(&b, "    max-prefixes none\n")
+		}
+		if s.password != "" {
+			// The digest must not let anyone test password guesses, so
+			// only the fact that one is set is rendered.
+			fmt.Fprintf(&b, "  auth-password %s\n", router.Secret(s.password))
+		}
+		fmt.Fprintf(&b, "  prefix-set %s (%d entries)\n", prefixSetName(n.id), len(n.prefixes))
+		for _, p := range n.prefixes {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
+		if !s.rsClient {
+			fmt.Fprintf(&b, "  neighbor-set %s %s\n", neighborSetName(n.id), n.neighborSetMember())
+			ordinary = append(ordinary, policyName(n.id))
+		}
+		fmt.Fprintf(&b, "  policy %s\n", policyName(n.id))
+		for _, st := range n.statements() {
+			fmt.Fprintf(&b, "    %s\n", st)
+		}
+		if s.rsClient {
+			fmt.Fprintf(&b, "  import-policy %s default reject\n", policyName(n.id))
+		}
+	}
+	if len(ordinary) > 0 {
+		fmt.Fprintf(&b, "\nglobal import-policy %s (ahead of unmanaged policies; unmanaged default kept)\n", strings.Join(ordinary, " "))
+	}
+	return b.Bytes()
+}
+
+// Render returns the configuration the driver with options o would push
+// for d, deterministically and without I/O. It validates d first.
+func Render(d router.Desired, o Options) ([]byte, error) {
+	m, err := buildModel(d, o)
+	if err != nil {
+		return nil, err
+	}
+	return m.render(o), nil
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,230 @@
+package gobgp
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func pp(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func ip(s string) netip.Addr   { return netip.MustParseAddr(s) }
+
+func exact(p string) router.Entry { return router.Entry{Prefix: pp(p), Exact: true} }
+func upto(p string, ge, le int) router.Entry {
+	return router.Entry{Prefix: pp(p), GE: ge, LE: le}
+}
+
+func goldenDesired() router.Desired {
+	return router.Desired{
+		LocalASN: 64500,
+		RouterID: ip("192.0.2.1"),
+		Neighbors: []router.Neighbor{
+			{
+				Address: ip("2001:db8::13"), PeerASN: 13335, Owner: "peering/as13335-decix-fra",
+				Description: "Cloudflare v6", Shutdown: true, MaxPrefixes: 2000, Password: "s3cr3t-md5",
+				Import: []router.Entry{upto("2606:4700::/32", 32, 48)},
+			},
+			{
+				Address: ip("192.0.2.10"), PeerASN: 64510, Owner: "peering/as64510", RouteServerClient: true,
+				MaxPrefixes: 5,
+				Import: []router.Entry{
+					upto("10.0.0.0/16", 16, 25), exact("10.0.5.0/24"), exact("10.0.5.0/24"),
+					exact("198.51.100.0/24"), upto("198.51.100.0/24", 24, 24),
+				},
+			},
+			{Address: ip("192.0.2.11"), PeerASN: 64511, Owner: "peering/as64511"}, // empty filter: reject all
+		},
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, o := range map[string]Options{
+		"routeserver": {RouteServer: true, Passive: true, RPKIServer: "127.0.0.1:3323", ShutdownThresholdPct: 90},
+		"ordinary":    {ConnectRetry: 5 * time.Second, PeerPort: 1179},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := Render(goldenDesired(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := Render(goldenDesired(), o)
+			if !bytes.Equal(got, again) {
+				t.Fatal("Render is not deterministic")
+			}
+			if bytes.Contains(got, []byte("s3cr3t")) {
+				t.Fatal("Render prints the password")
+			}
+			path := filepath.Join("testdata", name+".golden")
+			if *updateGolden {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Render differs from %s (run with -update if intended):\n%s", path, got)
+			}
+		})
+	}
+}
+
+// Neighbor order in Desired does not matter.
+func TestRenderOrderIndependent(t *testing.T) {
+	d := goldenDesired()
+	a, _ := Render(d, Options{})
+	d.Neighbors[0], d.Neighbors[2] = d.Neighbors[2], d.Neighbors[0]
+	b, _ := Render(d, Options{})
+	if !bytes.Equal(a, b) {
+		t.Fatal("Render depends on the order of Desired.Neighbors")
+	}
+}
+
+func TestRenderValidates(t *testing.T) {
+	d := goldenDesired()
+	d.Neighbors[1].Description = "evil\nneighbor 10.0.0.1"
+	if _, err := Render(d, Options{}); !errors.Is(err, router.ErrInvalid) {
+		t.Fatalf("Render of an invalid neighbor: %v, want ErrInvalid", err)
+	}
+}
+
+func TestNeighborID(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.10":  "192_0_2_10",
+		"2001:db8::a": "2001_db8__a",
+		"2001:DB8::A": "2001_db8__a",
+	} {
+		id := neighborID(ip(in))
+		if id != want {
+			t.Errorf("neighborID(%s) = %s, want %s", in, id, want)
+		}
+		for _, name := range []string{prefixSetName(id), neighborSetName(id), policyName(id), stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+			if idOf(name) != id || !owned(name) {
+				t.Errorf("idOf(%s) = %q, want %q", name, idOf(name), id)
+			}
+		}
+	}
+	if idOf("handmade") != "" || owned("handmade") {
+		t.Error("a name without our prefix is ours")
+	}
+}
+
+// matches is GoBGP's prefix-set semantics: only the longest entry prefix
+// that contains the route is consulted (critbitgo Net.Match).
+func gobgpMatches(set []pfx, route netip.Prefix) bool {
+	best := -1
+	for _, p := range set {
+		if p.prefix.Bits() <= route.Bits() && p.prefix.Contains(route.Addr()) && p.prefix.Bits() > best {
+			best = p.prefix.Bits()
+		}
+	}
+	for _, p := range set {
+		if p.prefix.Bits() == best && p.prefix.Contains(route.Addr()) && p.min <= route.Bits() && route.Bits() <= p.max {
+			return true
+		}
+	}
+	return false
+}
+
+// filterMatches is what the filter means (bgpq4/FRR semantics: any entry).
+func filterMatches(es []router.Entry, route netip.Prefix) bool {
+	for _, e := range es {
+		lo, hi := e.GE, e.LE
+		if e.Exact {
+			lo, hi = e.Prefix.Bits(), e.Prefix.Bits()
+		}
+		if e.Prefix.Bits() <= route.Bits() && e.Prefix.Contains(route.Addr()) && lo <= route.Bits() && route.Bits() <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+func TestGoBGPEntriesMatchLikeTheFilter(t *testing.T) {
+	filter := []router.Entry{
+		upto("10.0.0.0/8", 8, 24), upto("10.1.0.0/16", 16, 16), exact("10.1.5.0/24"),
+		upto("10.1.5.0/25", 25, 27), upto("10.2.0.0/16", 20, 22), exact("10.2.3.0/24"),
+		upto("192.168.0.0/16", 16, 32),
+	}
+	naive := gobgpEntries(nil)
+	for _, e := range filter {
+		lo, hi := e.GE, e.LE
+		if e.Exact {
+			lo, hi = e.Prefix.Bits(), e.Prefix.Bits()
+		}
+		naive = append(naive, pfx{e.Prefix, lo, hi})
+	}
+	set := gobgpEntries(filter)
+	naiveWrong := 0
+	// Every route of length 8..28 under a few parents.
+	for _, base := range []string{"10.0.0.0", "10.1.5.0", "10.1.5.128", "10.2.3.0", "10.2.0.0", "192.168.1.0", "11.0.0.0"} {
+		for bits := 8; bits <= 28; bits++ {
+			r, _ := ip(base).Prefix(bits)
+			want := filterMatches(filter, r)
+			if got := gobgpMatches(set, r); got != want {
+				t.Errorf("route %s: GoBGP with our entries matches=%t, filter says %t", r, got, want)
+			}
+			if gobgpMatches(naive, r) != want {
+				naiveWrong++
+			}
+		}
+	}
+	if naiveWrong == 0 {
+		t.Error("the test filter does not show GoBGP's longest-match behaviour; make it nest")
+	}
+	// Duplicates and touching ranges merge.
+	got := gobgpEntries([]router.Entry{exact("10.0.5.0/24"), exact("10.0.5.0/24"), upto("10.0.5.0/24", 25, 26)})
+	if len(got) != 1 || got[0].String() != "10.0.5.0/24 24..26" {
+		t.Errorf("merge: %v", got)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	up := obs{at: t0, established: true, uptime: t0.Unix() - 600, hold: 90, sentNotif: 1, recvNotif: 0, recvUpdate: 10, recvTotal: 50}
+	later := func(f func(o *obs)) obs { o := up; o.at = t0.Add(20 * time.Second); f(&o); return o }
+	down := &obs{at: t0.Add(-time.Hour), sentNotif: 1, recvUpdate: 3, recvTotal: 20}
+	for _, c := range []struct {
+		name  string
+		prev  obs
+		now   obs
+		pre   *obs
+		limit uint32
+		want  string
+	}{
+		{"nothing", up, later(func(o *obs) { o.recvTotal += 3 }), down, 5, ""},
+		{"max-prefix", up, later(func(o *obs) { o.established = false; o.sentNotif++; o.recvUpdate += 2; o.recvTotal += 2 }), down, 5, "maximum prefix limit 5 exceeded"},
+		{"max-prefix at session start", obs{at: t0}, later(func(o *obs) {
+			*o = obs{at: o.at, uptime: o.at.Unix() - 1, hold: 90, sentNotif: 1, recvUpdate: 1, recvTotal: 4}
+		}), &obs{at: t0}, 5, "maximum prefix limit 5 exceeded"},
+		// The snapshot came after the UPDATEs but before GoBGP closed the
+		// session (a watch event races the trip): the session was short.
+		{"max-prefix, late snapshot", obs{at: t0, established: true, uptime: t0.Unix(), hold: 9, recvUpdate: 2, recvTotal: 4},
+			obs{at: t0.Add(time.Second), uptime: t0.Unix(), hold: 9, sentNotif: 1, recvUpdate: 2, recvTotal: 4}, &obs{at: t0.Add(-time.Second)}, 5, "maximum prefix limit 5 exceeded"},
+		{"re-established since", up, later(func(o *obs) { o.uptime = o.at.Unix() - 5; o.sentNotif++; o.recvUpdate++ }), down, 7, "maximum prefix limit 7 exceeded"},
+		{"hold timer", up, later(func(o *obs) { o.established = false; o.sentNotif++ }), down, 5, "hold timer expired"},
+		{"peer notification", up, later(func(o *obs) { o.established = false; o.recvNotif++ }), down, 5, "closed by the peer"},
+		{"sent, no limit", up, later(func(o *obs) { o.established = false; o.sentNotif++; o.recvUpdate++; o.recvTotal++ }), down, 0, "closed by GoBGP"},
+		{"tcp closed", up, later(func(o *obs) { o.established = false; o.recvTotal++ }), down, 5, "without a NOTIFICATION"},
+		{"open error", obs{at: t0}, later(func(o *obs) { *o = obs{at: o.at, sentNotif: 1, recvTotal: 1} }), nil, 5, "refused the session"},
+		{"collision resolved", obs{at: t0}, later(func(o *obs) { *o = obs{at: o.at, established: true, uptime: o.at.Unix(), sentNotif: 1} }), nil, 5, ""},
+		{"counters reset", up, later(func(o *obs) { *o = obs{at: o.at} }), down, 5, ""},
+	} {
+		got := classify(c.prev, c.now, c.pre, c.limit)
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

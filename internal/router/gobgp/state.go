@@ -1,0 +1,326 @@
+package gobgp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+// State reads every managed neighbor: FSM state, established time, prefixes
+// received (GoBGP's adj-rib-in count, which is also what its prefix limit
+// counts) and accepted, the limit, and the last error.
+//
+// Accepted is counted from the adj-rib-in listed with filtered paths:
+// GoBGP's own "accepted" counter ignores the import policy.
+func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
+	peers, err := d.listPeers(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("gobgp: ListPeer: %w", err)
+	}
+	var out []router.NeighborState
+	var mine []*api.Peer
+	for _, p := range peers {
+		a, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		if err != nil || !isOwnedPeer(p) {
+			continue
+		}
+		ns := router.NeighborState{Address: a, State: stateName(p.GetState().GetSessionState())}
+		var limit uint32
+		for _, as := range p.AfiSafis {
+			ns.Received += int64(as.GetState().GetReceived())
+			limit = max(limit, as.GetPrefixLimits().GetMaxPrefixes())
+		}
+		ns.Limit = int64(limit)
+		if ns.State == "Established" && p.GetTimers().GetState().GetUptime() != nil {
+			ns.EstablishedSince = p.Timers.State.Uptime.AsTime()
+		}
+		ns.LastError = d.sessions.observe(a, observation(p, time.Now()), limit)
+		out = append(out, ns)
+		mine = append(mine, p)
+	}
+	// Accepted counts need one ListPath per established neighbor; a few in
+	// parallel keep a 2,000-neighbor poll short without flooding gobgpd.
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	errs := make([]error, len(out))
+	for i := range out {
+		if out[i].State != "Established" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i].Accepted, errs[i] = d.accepted(ctx, out[i].Address, mine[i])
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("gobgp: count accepted prefixes of %s: %w", out[i].Address, err)
+		}
+	}
+	slices.SortFunc(out, func(a, b router.NeighborState) int { return a.Address.Compare(b.Address) })
+	return out, nil
+}
+
+// accepted lists the neighbor's adj-rib-in with the import policy applied
+// (EnableFiltered) and counts the paths it does not reject. For a
+// route-server client GoBGP applies the client's own import policy, for
+// an ordinary peer the global one.
+func (d *Driver) accepted(ctx context.Context, a netip.Addr, p *api.Peer) (int64, error) {
+	var n int64
+	for _, as := range p.AfiSafis {
+		stream, err := d.client.ListPath(ctx, &api.ListPathRequest{
+			TableType: api.TableType_ADJ_IN, Name: a.String(), Family: as.GetConfig().GetFamily(),
+			EnableFiltered: true, EnableOnlyBinary: true,
+		})
+		dests, err := recvAll(stream, err)
+		if err != nil {
+			return 0, err
+		}
+		for _, dst := range dests {
+			for _, path := range dst.GetDestination().GetPaths() {
+				if !path.Filtered {
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+func stateName(s api.PeerState_SessionState) string {
+	switch s {
+	case api.PeerState_CONNECT:
+		return "Connect"
+	case api.PeerState_ACTIVE:
+		return "Active"
+	case api.PeerState_OPENSENT:
+		return "OpenSent"
+	case api.PeerState_OPENCONFIRM:
+		return "OpenConfirm"
+	case api.PeerState_ESTABLISHED:
+		return "Established"
+	}
+	return "Idle"
+}
+
+// obs is a snapshot of the counters GoBGP exposes for one neighbor.
+type obs struct {
+	at          time.Time
+	established bool
+	uptime      int64 // Unix seconds the last session came up (0: never)
+	hold        uint64
+	sentNotif   uint64
+	recvNotif   uint64
+	recvUpdate  uint64
+	recvTotal   uint64
+}
+
+func observation(p *api.Peer, at time.Time) obs {
+	st, m := p.GetState(), p.GetState().GetMessages()
+	return obs{
+		at:          at,
+		established: st.GetSessionState() == api.PeerState_ESTABLISHED,
+		uptime:      p.GetTimers().GetState().GetUptime().GetSeconds(),
+		hold:        p.GetTimers().GetState().GetNegotiatedHoldTime(),
+		sentNotif:   m.GetSent().GetNotification(),
+		recvNotif:   m.GetReceived().GetNotification(),
+		recvUpdate:  m.GetReceived().GetUpdate(),
+		recvTotal:   m.GetReceived().GetTotal(),
+	}
+}
+
+// classify explains what happened between two snapshots, or returns "".
+// pre is the last snapshot taken while the session was down (nil when
+// unknown): it tells whether UPDATEs arrived during the session.
+//
+// GoBGP's API does not expose why a session went down nor the NOTIFICATION
+// it sent or received (the reason exists inside gobgpd but WatchEvent
+// drops it), only message counters and the time the session came up. So
+// the reason is inferred: GoBGP sent a NOTIFICATION and the session ended
+// after UPDATEs arrived while a prefix limit is set: the limit tripped
+// (GoBGP sends Cease/Maximum Number of Prefixes Reached); it sent one after
+// a session of at least the hold time during which nothing arrived since
+// the last snapshot: the hold timer.
+func classify(prev, now obs, pre *obs, limit uint32) string {
+	if now.sentNotif < prev.sentNotif || now.recvNotif < prev.recvNotif || now.recvUpdate < prev.recvUpdate || now.recvTotal < prev.recvTotal {
+		return "" // counters were reset (neighbor re-created): new baseline
+	}
+	dSent, dRecv := now.sentNotif-prev.sentNotif, now.recvNotif-prev.recvNotif
+	dUpd, dTotal := now.recvUpdate-prev.recvUpdate, now.recvTotal-prev.recvTotal
+	ended := prev.established && (!now.established || now.uptime != prev.uptime) ||
+		!prev.established && !now.established && now.uptime != 0 && now.uptime != prev.uptime
+	hold := max(prev.hold, now.hold)
+	// The last session lasted less than the hold time (uptime has whole
+	// seconds, hence the extra second): its end was not the hold timer.
+	short := now.uptime > 0 && hold > 0 && now.at.Unix()-now.uptime < int64(hold)+1
+	updates := dUpd > 0 || short && pre != nil && now.recvUpdate > pre.recvUpdate
+	when := " at " + now.at.UTC().Format(time.RFC3339)
+	switch {
+	case dRecv > 0 && ended:
+		return "session closed by the peer with a NOTIFICATION (GoBGP's API does not expose its code)" + when
+	case dRecv > 0 && !now.established: // not a collision resolved by the peer
+		return "the peer refused the session with a NOTIFICATION (GoBGP's API does not expose its code)" + when
+	case dSent > 0 && ended && limit > 0 && updates:
+		return fmt.Sprintf("maximum prefix limit %d exceeded: session closed by GoBGP", limit) + when
+	case dSent > 0 && ended && !short && dTotal == 0 && hold > 0 && now.at.Sub(prev.at) < time.Duration(hold)*time.Second:
+		return fmt.Sprintf("hold timer expired: nothing received from the peer for %ds", hold) + when
+	case dSent > 0 && ended:
+		return "session closed by GoBGP with a NOTIFICATION (GoBGP's API does not expose its code)" + when
+	case dSent > 0 && !now.established: // not a collision resolved by GoBGP
+		return "GoBGP refused the session with a NOTIFICATION (an OPEN error such as a wrong peer AS?)" + when
+	case ended:
+		return "connection closed without a NOTIFICATION" + when
+	}
+	return ""
+}
+
+// sessionTracker keeps, per neighbor, the last snapshot and the last error
+// (in memory: a restarted operator forgets old errors).
+type sessionTracker struct {
+	mu sync.Mutex
+	m  map[netip.Addr]*track
+}
+
+type track struct {
+	last      *obs
+	pre       *obs // last snapshot with the session down
+	lastError string
+}
+
+func newSessionTracker() *sessionTracker { return &sessionTracker{m: map[netip.Addr]*track{}} }
+
+func (t *sessionTracker) get(a netip.Addr) *track {
+	tr := t.m[a]
+	if tr == nil {
+		tr = &track{}
+		t.m[a] = tr
+	}
+	return tr
+}
+
+// observe compares o with the previous snapshot, records what happened,
+// and returns the neighbor's last error.
+func (t *sessionTracker) observe(a netip.Addr, o obs, limit uint32) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := t.get(a)
+	if tr.last != nil && o.at.Before(tr.last.at) {
+		return tr.lastError // older than what we have (a concurrent read)
+	}
+	if tr.last != nil {
+		if msg := classify(*tr.last, o, tr.pre, limit); msg != "" {
+			tr.lastError = msg
+		}
+	}
+	tr.last = &o
+	if !o.established {
+		tr.pre = &o
+	}
+	return tr.lastError
+}
+
+// added records a neighbor the driver just created: its counters start at
+// zero, so a limit that trips before the first State is still explained.
+func (t *sessionTracker) added(a netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	zero := &obs{at: time.Now()}
+	t.m[a] = &track{last: zero, pre: zero}
+}
+
+// wasEstablished: the last snapshot of addr saw the session up.
+func (t *sessionTracker) wasEstablished(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := t.m[a]
+	return tr != nil && tr.last != nil && tr.last.established
+}
+
+// drop forgets a neighbor the driver removed.
+func (t *sessionTracker) drop(a netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, a)
+}
+
+// forget drops the snapshot (the driver reset or removed the session on
+// purpose), keeping the last error.
+func (t *sessionTracker) forget(a netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr := t.m[a]; tr != nil {
+		tr.last, tr.pre = nil, nil
+	}
+}
+
+// watch follows gobgpd's peer events so session transitions are noted
+// when they happen, not only when State is called: the counters of a
+// neighbor are read right after each of its state changes.
+func (d *Driver) watch(ctx context.Context) {
+	defer close(d.watchDone)
+	backoff := time.Second
+	for {
+		stream, err := d.client.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}})
+		for err == nil {
+			var ev *api.WatchEventResponse
+			if ev, err = stream.Recv(); err != nil {
+				break
+			}
+			backoff = time.Second
+			pe := ev.GetPeer()
+			if pe == nil || pe.Type != api.WatchEventResponse_PeerEvent_STATE {
+				continue
+			}
+			// Only transitions into or out of Established, or back to Idle
+			// (where a NOTIFICATION leads), can change the last error;
+			// Idle->Active and the like are skipped (2,000 new passive
+			// neighbors make 2,000 of those).
+			addr := pe.GetPeer().GetState().GetNeighborAddress()
+			switch st := pe.GetPeer().GetState().GetSessionState(); {
+			case st == api.PeerState_ESTABLISHED, st == api.PeerState_IDLE, d.sessions.wasEstablished(addr):
+				d.observeOne(ctx, addr)
+			}
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func (d *Driver) observeOne(ctx context.Context, addr string) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	peers, err := d.listPeers(cctx, addr)
+	if err != nil || len(peers) != 1 || !isOwnedPeer(peers[0]) {
+		return
+	}
+	var limit uint32
+	for _, as := range peers[0].AfiSafis {
+		limit = max(limit, as.GetPrefixLimits().GetMaxPrefixes())
+	}
+	d.sessions.observe(a, observation(peers[0], time.Now()), limit)
+}
