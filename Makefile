@@ -8,17 +8,19 @@ CONTROLLER_GEN := go tool controller-gen
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/peering-operator/peering-operator/internal/version.Version=$(VERSION)
 IMG ?= ghcr.io/peering-operator/peering-operator:$(VERSION)
-# Tests run against the API server and etcd in bin/ (built by hack/build-controlplane.sh).
+# Tests run against the API server and etcd in bin/ (built by hack/build-controlplane.sh)
+# and the gobgpd built from the pinned module.
 export KUBEBUILDER_ASSETS := $(BIN)
+export PEERING_OPERATOR_GOBGPD := $(BIN)/gobgpd
 
 ##@ The two commands
 
 .PHONY: dev
-dev: controlplane build ## Run everything locally: API server, CRDs, operator, samples. Ctrl-C stops it.
+dev: controlplane gobgpd build ## Run everything locally: API server, CRDs, operator, samples. Ctrl-C stops it.
 	go run ./hack/devenv
 
 .PHONY: test
-test: controlplane verify-generated vet test-go ## Every test, against a real API server.
+test: controlplane gobgpd verify-generated vet test-go ## Every test, against a real API server.
 
 ##@ Development
 
@@ -72,6 +74,10 @@ run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG.
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, kubectl and etcd from their Go modules into bin/ (cached per version).
 	hack/build-controlplane.sh
+
+.PHONY: gobgpd
+gobgpd: ## Build gobgpd (the GoBGP version in go.mod) into bin/ for the tests and make dev.
+	go build -o $(BIN)/gobgpd github.com/osrg/gobgp/v3/cmd/gobgpd
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
