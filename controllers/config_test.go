@@ -27,4 +27,7 @@ func TestConfigApplies(t *testing.T) {
 	out = kubectl(t, "kustomize", filepath.Join(root, "config", "default"))
 	g.Expect(out).To(ContainSubstring("kind: Deployment"))
 	g.Expect(strings.Count(out, "kind: CustomResourceDefinition")).To(Equal(3))
+	g.Expect(out).To(ContainSubstring("kind: ValidatingWebhookConfiguration"))
+	g.Expect(out).To(ContainSubstring("cert-manager.io/inject-ca-from: peering-operator-system/peering-operator-serving-cert"))
+	g.Expect(out).To(ContainSubstring("name: peering-operator-peering-approver"))
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -62,8 +64,7 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 
 	// A spec edit is observed: the new generation shows in status and no
 	// event repeats, since no reason changed.
-	pr.Spec.Description = "edited"
-	g.Expect(k8s.Update(context.Background(), pr)).To(Succeed())
+	g.Expect(k8s.Patch(context.Background(), pr, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"description":"edited"}}`)))).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		cur := &peeringv1.PeeringRequest{}
 		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(o.request), cur)).To(Succeed())
@@ -73,7 +74,8 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 	}, timeout).Should(Succeed())
 }
 
-// Approval moves the request on; a denial stalls it.
+// Approval moves the request on and records who decided; a decision is
+// final (never both, never changed); a denial stalls the request.
 func TestApprovalAndDenial(t *testing.T) {
 	addr, port := listener(t)
 	o := newObjects(t, addr, port)
@@ -83,21 +85,31 @@ func TestApprovalAndDenial(t *testing.T) {
 	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
 
 	setCondition(t, o.request, metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved", Message: "ticket NOC-1"})
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonConfigurationPending)
+	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, controllers.ReasonConfigurationPending)
 	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
-		pr := &peeringv1.PeeringRequest{}
-		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(o.request), pr)).To(Succeed())
+		pr := getPR(g, o.request)
 		g.Expect(pr.Status.Approval.State).To(Equal("Approved"))
 		g.Expect(pr.Status.Approval.Reason).To(Equal("ticket NOC-1"))
 		g.Expect(pr.Status.Approval.Time).NotTo(BeNil())
+		g.Expect(pr.Status.Approval.User).NotTo(BeEmpty(), "the webhook records who approved")
 	}, timeout).Should(Succeed())
 
-	// Denied wins over Approved and is final.
-	setCondition(t, o.request, metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied", Message: "no"})
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonDenied)
-	expectCondition(t, o.request, "Stalled", metav1.ConditionTrue, controllers.ReasonDenied)
-	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, controllers.ReasonNotApproved)
+	// Denying an approved request is refused: a decision is final.
+	pr := getPR(g, o.request)
+	meta.SetStatusCondition(&pr.Status.Conditions, metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied", Message: "no"})
+	err := k8s.Status().Update(context.Background(), pr)
+	g.Expect(err).To(MatchError(ContainSubstring("cannot be both Approved and Denied")))
+
+	// A denied request is stalled and never configured.
+	denied := o.request.DeepCopy()
+	denied.ObjectMeta = metav1.ObjectMeta{Name: o.request.Name + "-denied", Namespace: "default"}
+	create(t, denied)
+	expectCondition(t, denied, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	setCondition(t, denied, metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied", Message: "no"})
+	expectCondition(t, denied, "Ready", metav1.ConditionFalse, controllers.ReasonDenied)
+	expectCondition(t, denied, "Stalled", metav1.ConditionTrue, controllers.ReasonDenied)
+	expectCondition(t, denied, "Configured", metav1.ConditionFalse, controllers.ReasonNotApproved)
 }
 
 // Deleting an IXPort that requests still use waits for them, says so, and

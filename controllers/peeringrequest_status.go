@@ -109,6 +109,9 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	st.Retry = st.Retry || filters.Reason == ReasonIRRUnavailable
 	st.Filters = filtersStatus(pr, obs)
 
+	if c, ok := autoApproval(pr, obs, st.Approval.State, validated, filters); ok {
+		st.Conditions = append(st.Conditions, c)
+	}
 	configured := configuredCondition(st, obs, validated, filters)
 	established := establishedCondition(pr, st, configured)
 	g := prGate(pr, obs, st.Approval.State, validated, filters, configured, established)
@@ -275,6 +278,24 @@ func maxPrefixDefaults(m peeringv1.MaxPrefixDefaults) policy.Defaults {
 		d.Unknown6 = m.IPv6Unknown
 	}
 	return d
+}
+
+// ReasonAutoApproved marks an approval by the IXPort's AutoOpen policy.
+const ReasonAutoApproved = "AutoApproved"
+
+// autoApproval approves a pending request when its IXPort's policy is
+// AutoOpen, the request validates cleanly, its filters are built and the
+// peer's PeeringDB policy is Open. Anything else waits for a human.
+func autoApproval(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters conditions.Set) (conditions.Set, bool) {
+	if obs.IXPort == nil || obs.IXPort.Spec.PeerDefaults.Approval != peeringv1.ApprovalAutoOpen ||
+		approval != peeringv1.ApprovalStatePending || validated.Status != metav1.ConditionTrue ||
+		filters.Status != metav1.ConditionTrue || obs.Validation == nil || len(obs.Validation.Warnings) > 0 ||
+		obs.Validation.Peer.PolicyGeneral != peeringdb.PolicyOpen {
+		return conditions.Set{}, false
+	}
+	return conditions.True(peeringv1.PeeringRequestApproved, ReasonAutoApproved, fmt.Sprintf(
+		"auto-approved by IXPort %q's AutoOpen policy: AS%d (%s) has an Open policy in PeeringDB and validated cleanly",
+		obs.IXPort.Name, pr.Spec.PeerASN, obs.Validation.Peer.Name)), true
 }
 
 // configuredCondition is Configured: True when every session's neighbor is on

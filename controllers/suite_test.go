@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/irr"
@@ -25,11 +27,13 @@ import (
 	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/router/drivers"
 	"github.com/peering-operator/peering-operator/internal/testenv"
+	"github.com/peering-operator/peering-operator/internal/webhook"
 )
 
 var (
 	k8s     client.Client
 	restCfg *rest.Config
+	testEnv *envtest.Environment
 	// pdb is the PeeringDB test server with the real sample plus the
 	// records seedPeeringDB adds.
 	pdb *pdbtest.Server
@@ -56,7 +60,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
-	env, cfg, err := testenv.Start()
+	env, cfg, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -66,11 +70,13 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "failed to stop the API server:", err)
 		}
 	}()
-	restCfg = cfg
+	restCfg, testEnv = cfg, env
+	wh := env.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -114,6 +120,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	webhook.Register(mgr)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	if k8s, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {

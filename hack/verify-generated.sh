@@ -3,7 +3,7 @@
 # anything: the committed files must be exactly what the types generate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files() { find config/crd/bases config/rbac api -type f \( -name '*.yaml' -o -name 'zz_generated*.go' \) | sort | xargs sha256sum; }
+files() { find config/crd/bases config/rbac config/webhook api -type f \( -name '*.yaml' -o -name 'zz_generated*.go' \) | sort | xargs sha256sum; }
 before=$(files)
 make -s manifests generate >/dev/null
 after=$(files)

@@ -70,6 +70,25 @@ type PeeringRequestSpec struct {
 	// Shutdown keeps the sessions configured but administratively down.
 	// +optional
 	Shutdown bool `json:"shutdown,omitempty"`
+
+	// Requester is who created the request, stamped by the operator's
+	// admission webhook from the API server's authentication; a value that
+	// differs from the creator is refused, and it never changes.
+	// +optional
+	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// UserInfo identifies a Kubernetes user.
+type UserInfo struct {
+	// Username as authenticated by the API server.
+	Username string `json:"username"`
+	// UID of the user, if any.
+	// +optional
+	UID string `json:"uid,omitempty"`
+	// Groups of the user.
+	// +listType=atomic
+	// +optional
+	Groups []string `json:"groups,omitempty"`
 }
 
 // PeeringRequest condition types. Approved and Denied are set by a human (or
@@ -229,6 +248,8 @@ type PeeringRequestStatus struct {
 // +kubebuilder:printcolumn:name="Approved",type=string,JSONPath=`.status.approval.state`
 // +kubebuilder:printcolumn:name="Sessions",type=string,JSONPath=`.status.sessionSummary`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
+// +kubebuilder:printcolumn:name="Approver",type=string,JSONPath=`.status.approval.user`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PeeringRequest struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
@@ -27,6 +28,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/router/drivers"
 	"github.com/peering-operator/peering-operator/internal/version"
+	"github.com/peering-operator/peering-operator/internal/webhook"
 )
 
 func main() {
@@ -55,6 +57,10 @@ func run() error {
 		maxLen6       int
 		minApply      time.Duration
 		drv           drivers.Options
+		whHost        string
+		whPort        int
+		whCertDir     string
+		webhooks      bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (e.g. :8443); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
@@ -75,6 +81,10 @@ func run() error {
 	flag.Float64Var(&maxShrink, "filter-max-shrink", policy.DefaultMaxShrink, "Largest drop in a filter's prefixes (0..1) applied without a human; larger drops are held.")
 	flag.IntVar(&maxLen4, "max-prefix-length-v4", 24, "Longest IPv4 prefix a filter accepts.")
 	flag.IntVar(&maxLen6, "max-prefix-length-v6", 48, "Longest IPv6 prefix a filter accepts.")
+	flag.BoolVar(&webhooks, "enable-webhooks", true, "Serve the admission webhooks (approval model, requester stamp). Only turn off for a local run without them installed.")
+	flag.StringVar(&whHost, "webhook-host", "", "Address the webhook server binds to (default all).")
+	flag.IntVar(&whPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.StringVar(&whCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (cert-manager mounts them); default controller-runtime's.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -105,6 +115,8 @@ func run() error {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "peering-operator.peering.dev",
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{Host: whHost, Port: whPort, CertDir: whCertDir,
+			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}}),
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
@@ -140,6 +152,9 @@ func run() error {
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
+	}
+	if webhooks {
+		webhook.Register(mgr)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add the health check: %w", err)

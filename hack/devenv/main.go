@@ -54,7 +54,7 @@ func run(root, dir string) error {
 	defer cancel()
 
 	step("starting etcd and kube-apiserver on 127.0.0.1")
-	env, cfg, err := testenv.Start()
+	env, cfg, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,9 @@ func run(root, dir string) error {
 	defer stopBGP()
 
 	step("starting the operator (log: .dev/manager.log)")
-	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr())
+	wh := env.WebhookInstallOptions
+	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr(),
+		"--webhook-host="+wh.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir="+wh.LocalServingCertDir)
 	if err != nil {
 		return err
 	}
@@ -159,14 +161,13 @@ peering-operator is running. In another shell:
   kubectl get pr as8763-lab -o yaml        # sessions: state, uptime, received/accepted/limit
   kubectl describe pr as8763-decix-fra     # conditions and events of one request
   kubectl wait --for=condition=Ready ixport/decix-fra
-  kubectl patch pr as8763-decix-fra --subresource=status --type=merge \
-    -p '{"status":{"conditions":[{"type":"Approved","status":"True","reason":"NOCApproved","message":"demo","lastTransitionTime":"%s"}]}}'
+  kubectl peering approve as8763-decix-fra --reason "demo"   # the webhook checks verb approve on the IXPort
 
 PeeringDB (sample data): %s/net?asn=8763
 IRR whois: %s   (bgpq4 -h %s -S RIPE -A -j -l x AS-DENIC; kubectl peering filter --irr %s AS-DENIC)
 Operator log: %s
 Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
-`, kubeconfig, filepath.Join(root, "bin"), time.Now().UTC().Format(time.RFC3339), pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
+`, kubeconfig, filepath.Join(root, "bin"), pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
 
 	exited := make(chan error, 1)
 	go func() { exited <- mgr.Wait() }()

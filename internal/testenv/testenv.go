@@ -47,10 +47,23 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Option changes the environment.
+type Option func(root string, env *envtest.Environment)
+
+// WithWebhooks installs the operator's webhook configurations
+// (config/webhook), pointed at a local server envtest generates serving
+// certificates for: run the manager's webhook server on
+// env.WebhookInstallOptions.LocalServingHost/Port/CertDir.
+func WithWebhooks() Option {
+	return func(root string, env *envtest.Environment) {
+		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}
+	}
+}
+
 // New returns an envtest environment on the binaries in bin/ with the CRDs
 // from config/crd/bases. It fails with a clear message when the binaries
 // are missing instead of trying to download them.
-func New() (*envtest.Environment, error) {
+func New(opts ...Option) (*envtest.Environment, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -64,17 +77,21 @@ func New() (*envtest.Environment, error) {
 			return nil, fmt.Errorf("%s is missing in %s: run `make controlplane` (or `make test`) to build it from its Go module", b, assets)
 		}
 	}
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                Scheme,
-	}, nil
+	}
+	for _, o := range opts {
+		o(root, env)
+	}
+	return env, nil
 }
 
 // Start starts an environment from New and returns it with an admin config.
-func Start() (*envtest.Environment, *rest.Config, error) {
-	env, err := New()
+func Start(opts ...Option) (*envtest.Environment, *rest.Config, error) {
+	env, err := New(opts...)
 	if err != nil {
 		return nil, nil, err
 	}
