@@ -1,7 +1,10 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"sync"
 	"fmt"
 	"net/netip"
 	"os"
@@ -31,6 +34,7 @@ import (
 )
 
 var (
+	logs    lockedBuffer
 	k8s     client.Client
 	restCfg *rest.Config
 	testEnv *envtest.Environment
@@ -59,7 +63,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	// Everything the operator logs also goes to logs, for the redaction test.
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, &logs)), zap.UseDevMode(true)))
 	env, cfg, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -137,6 +142,24 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 	}
 	return code
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // gobgpWrites counts the calls that change gobgpd's configuration.
