@@ -261,23 +261,11 @@ func setLimits(ss []peeringv1.SessionStatus, pr *peeringv1.PeeringRequest, port 
 	}
 }
 
-// maxPrefixDefaults fills the IXPort's unset fields with policy's defaults
-// (the same as the CRD's).
+// maxPrefixDefaults is the IXPort's max-prefix settings, unset ones
+// defaulted as the CRD does.
 func maxPrefixDefaults(m peeringv1.MaxPrefixDefaults) policy.Defaults {
-	d := policy.DefaultMaxPrefix
-	if m.AbsoluteHeadroom > 0 {
-		d.Absolute = m.AbsoluteHeadroom
-	}
-	if m.RelativeHeadroomPercent > 0 {
-		d.RelativePercent = m.RelativeHeadroomPercent
-	}
-	if m.IPv4Unknown > 0 {
-		d.Unknown4 = m.IPv4Unknown
-	}
-	if m.IPv6Unknown > 0 {
-		d.Unknown6 = m.IPv6Unknown
-	}
-	return d
+	return policy.Defaults{Absolute: m.AbsoluteHeadroom, RelativePercent: m.RelativeHeadroomPercent,
+		Unknown4: m.IPv4Unknown, Unknown6: m.IPv6Unknown}.OrDefault()
 }
 
 // ReasonAutoApproved marks an approval by the IXPort's AutoOpen policy.

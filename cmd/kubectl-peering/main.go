@@ -10,17 +10,29 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/peering-operator/peering-operator/internal/version"
 )
 
-// subcommands are the plugin's commands, one file each. Add new ones here
-// (new, validate, approve, deny, status, candidates, report, ...).
+// subcommands are the plugin's commands, one file each, in the order of a
+// peer's life: add it, check it, decide, watch, find the next ones.
 var subcommands = []func(streams) *cobra.Command{
+	newNewCmd,
+	newValidateCmd,
+	newApproveCmd,
+	newDenyCmd,
+	newStatusCmd,
+	newCandidatesCmd,
+	newReportCmd,
 	newFilterCmd,
 }
+
+// now is the plugin's clock. Tests replace it so that uptimes, approval
+// times and cache ages in golden files do not move.
+var now = time.Now
 
 // streams are where a command reads and writes, so tests can capture them.
 type streams struct {

@@ -18,6 +18,26 @@ type Defaults struct {
 // +15%), with conservative limits for peers that publish no count.
 var DefaultMaxPrefix = Defaults{Absolute: 100, RelativePercent: 15, Unknown4: 1000, Unknown6: 200}
 
+// OrDefault fills the zero fields of d with DefaultMaxPrefix's: an IXPort
+// that sets only some of its max-prefix settings gets the operator's
+// defaults for the rest (the same as the CRD's defaults).
+func (d Defaults) OrDefault() Defaults {
+	def := DefaultMaxPrefix
+	if d.Absolute > 0 {
+		def.Absolute = d.Absolute
+	}
+	if d.RelativePercent > 0 {
+		def.RelativePercent = d.RelativePercent
+	}
+	if d.Unknown4 > 0 {
+		def.Unknown4 = d.Unknown4
+	}
+	if d.Unknown6 > 0 {
+		def.Unknown6 = d.Unknown6
+	}
+	return def
+}
+
 // MaxPrefix is the session limit for one family (4 or 6):
 //
 //	override, if set;

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
+)
+
+type candidatesOptions struct {
+	kube      kubeFlags
+	pdb       pdbFlags
+	ixPort    string
+	minPolicy string
+	output    string
+}
+
+func newCandidatesCmd(s streams) *cobra.Command {
+	o := candidatesOptions{}
+	cmd := &cobra.Command{
+		Use:   "candidates --ix-port NAME",
+		Short: "List networks at an IXPort's IX that we do not peer with yet (the hit list)",
+		Long: `List the networks PeeringDB shows at the IX of one of our IXPorts that have no
+PeeringRequest on that IXPort yet (in any namespace), leaving out our own AS
+(the localASN of the IXPort's Router).
+
+Columns: ASN, NAME, POLICY (PeeringDB's general policy), PREFIXES4/PREFIXES6
+(what the network says it announces; "-" when it does not say), TRAFFIC
+(PeeringDB's info_traffic), RS-PEER (yes when one of its ports peers with the
+IX route servers: you may already receive its routes there).
+
+Order: biggest traffic level first (networks that state none last), then
+most prefixes (IPv4 + IPv6), then ASN. The IX's own route servers and route
+collectors are left out (named on stderr).
+
+--min-policy open lists only Open networks, selective adds Selective ones,
+any (the default) lists every policy, Restrictive and No included.`,
+		Example: `  kubectl peering candidates --ix-port decix-fra
+  kubectl peering candidates --ix-port decix-fra --min-policy open -o csv > decix-fra.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), s)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.ixPort, "ix-port", "", "our IXPort (kubectl get ixports)")
+	f.StringVar(&o.minPolicy, "min-policy", "any", "open, selective or any")
+	f.StringVarP(&o.output, "output", "o", "table", "table or csv")
+	_ = cmd.MarkFlagRequired("ix-port")
+	o.kube.add(f, "")
+	o.pdb.add(f)
+	return cmd
+}
+
+// candidate is one network at the IX.
+type candidate struct {
+	net      peeringdb.Network
+	rsPeer   bool
+	traffic  int64 // lower bound of info_traffic in Mbit/s; -1 unknown
+	prefixes int64
+	// ixService: the IX's own route server or route collector. Not a
+	// bilateral peer; its sessions come with the IX port.
+	ixService bool
+}
+
+// policyRank orders PeeringDB's general policies from the most to the
+// least open; --min-policy keeps ranks up to its own.
+func policyRank(p string) int {
+	switch p {
+	case peeringdb.PolicyOpen:
+		return 0
+	case peeringdb.PolicySelective:
+		return 1
+	case peeringdb.PolicyRestrictive:
+		return 2
+	case peeringdb.PolicyNo:
+		return 3
+	}
+	return 4 // not stated
+}
+
+func (o *candidatesOptions) run(ctx context.Context, s streams) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	maxRank := map[string]int{"open": 0, "selective": 1, "any": 4}
+	limit, ok := maxRank[strings.ToLower(o.minPolicy)]
+	if !ok {
+		return fmt.Errorf("--min-policy %q: want open, selective or any", o.minPolicy)
+	}
+	if o.output != "table" && o.output != "csv" {
+		return fmt.Errorf("-o %q: want table or csv", o.output)
+	}
+	c, err := o.kube.client()
+	if err != nil {
+		return err
+	}
+	port, err := readPort(ctx, c, o.ixPort)
+	if err != nil {
+		return err
+	}
+	peered, err := requestedASNs(ctx, c)
+	if err != nil {
+		return err
+	}
+	src, err := o.pdb.open(s.Err)
+	if err != nil {
+		return err
+	}
+	if err := src.ensure(ctx, port.ixID); err != nil {
+		return fmt.Errorf("cannot read IX %d from PeeringDB: %w", port.ixID, err)
+	}
+	ix, ok := src.cache.IX(port.ixID)
+	if !ok {
+		return fmt.Errorf("IX %d of IXPort %q is not in PeeringDB", port.ixID, o.ixPort)
+	}
+	all, unknown := ixNetworks(src.cache, port.ixID)
+	var list []candidate
+	var requested, us, policy int
+	var services []string
+	for _, cd := range all {
+		switch {
+		case cd.net.ASN == port.localASN:
+			us++
+		case cd.ixService:
+			services = append(services, fmt.Sprintf("AS%d", cd.net.ASN))
+		case peered[o.ixPort][cd.net.ASN]:
+			requested++
+		case policyRank(cd.net.PolicyGeneral) > limit:
+			policy++
+		default:
+			list = append(list, cd)
+		}
+	}
+	sortCandidates(list)
+
+	if o.output == "csv" {
+		w := csv.NewWriter(s.Out)
+		_ = w.Write([]string{"asn", "name", "policy", "prefixes4", "prefixes6", "traffic", "rs_peer"})
+		for _, cd := range list {
+			_ = w.Write([]string{strconv.FormatUint(uint64(cd.net.ASN), 10), printable(cd.net.Name), cd.net.PolicyGeneral,
+				csvOpt(cd.net.InfoPrefixes4), csvOpt(cd.net.InfoPrefixes6), cd.net.InfoTraffic, yesNo(cd.rsPeer)})
+		}
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return err
+		}
+	} else if len(list) > 0 {
+		t := newTable(s.Out, "ASN", "NAME", "POLICY", "PREFIXES4", "PREFIXES6", "TRAFFIC", "RS-PEER")
+		for _, cd := range list {
+			t.row(strconv.FormatUint(uint64(cd.net.ASN), 10), truncate(printable(cd.net.Name), 40), orDash(cd.net.PolicyGeneral),
+				opt(cd.net.InfoPrefixes4), opt(cd.net.InfoPrefixes6), orDash(cd.net.InfoTraffic), yesNo(cd.rsPeer))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	// The summary goes to stderr so that -o csv stays a clean file.
+	fmt.Fprintf(s.Err, "%s (PeeringDB ix %d): %d networks; %d candidates", printable(ix.Name), port.ixID, len(all), len(list))
+	var left []string
+	if requested > 0 {
+		left = append(left, fmt.Sprintf("%d with a PeeringRequest on %s", requested, o.ixPort))
+	}
+	if us > 0 {
+		left = append(left, "1 is us")
+	}
+	if len(services) > 0 {
+		left = append(left, fmt.Sprintf("the IX's route servers and collectors %s", strings.Join(services, " ")))
+	}
+	if policy > 0 {
+		left = append(left, fmt.Sprintf("%d below --min-policy %s", policy, o.minPolicy))
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(s.Err, " (left out: %s)", strings.Join(left, ", "))
+	}
+	fmt.Fprintln(s.Err)
+	if unknown > 0 {
+		fmt.Fprintf(s.Err, "%d ASNs with a port at the IX have no network record in PeeringDB and are not listed\n", unknown)
+	}
+	return nil
+}
+
+// ixNetworks lists the networks with a port on the IX, one entry per ASN,
+// and counts ports whose network PeeringDB does not return.
+func ixNetworks(c *peeringdb.Cache, ixID int) ([]candidate, int) {
+	byASN := map[uint32]*candidate{}
+	var order []uint32
+	unknown := map[uint32]bool{}
+	rsASNs := map[uint32]bool{}
+	for _, l := range c.IXLANs(ixID) {
+		if l.RSASN != 0 {
+			rsASNs[l.RSASN] = true
+		}
+	}
+	for _, p := range c.NetIXLANsOfIX(ixID) {
+		if cd, ok := byASN[p.ASN]; ok {
+			cd.rsPeer = cd.rsPeer || p.IsRSPeer
+			continue
+		}
+		n, ok := c.Network(p.ASN)
+		if !ok {
+			unknown[p.ASN] = true
+			continue
+		}
+		byASN[p.ASN] = &candidate{net: n, rsPeer: p.IsRSPeer, traffic: trafficLevel(n.InfoTraffic),
+			prefixes: deref(n.InfoPrefixes4) + deref(n.InfoPrefixes6), ixService: rsASNs[p.ASN] || isIXService(n)}
+		order = append(order, p.ASN)
+	}
+	out := make([]candidate, 0, len(order))
+	for _, a := range order {
+		out = append(out, *byASN[a])
+	}
+	return out, len(unknown)
+}
+
+// isIXService: PeeringDB types the network as a route server or route
+// collector (the IX's rs_asn is often not filled in).
+func isIXService(n peeringdb.Network) bool {
+	for _, t := range append([]string{n.InfoType}, n.InfoTypes...) {
+		if t == "Route Server" || t == "Route Collector" {
+			return true
+		}
+	}
+	return false
+}
+
+func sortCandidates(l []candidate) {
+	slices.SortFunc(l, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.traffic, a.traffic), cmp.Compare(b.prefixes, a.prefixes), cmp.Compare(a.net.ASN, b.net.ASN))
+	})
+}
+
+// requestedASNs maps IXPort name → ASNs with a PeeringRequest on it, in
+// every namespace: a peer requested by another team is not a candidate.
+func requestedASNs(ctx context.Context, c client.Client) (map[string]map[uint32]bool, error) {
+	var l peeringv1.PeeringRequestList
+	if err := c.List(ctx, &l); err != nil {
+		return nil, fmt.Errorf("cannot list PeeringRequests: %w", kubeErr(err))
+	}
+	out := map[string]map[uint32]bool{}
+	for _, pr := range l.Items {
+		m := out[pr.Spec.IXPortRef.Name]
+		if m == nil {
+			m = map[uint32]bool{}
+			out[pr.Spec.IXPortRef.Name] = m
+		}
+		m[uint32(pr.Spec.PeerASN)] = true
+	}
+	return out, nil
+}
+
+// trafficLevel reads PeeringDB's info_traffic ("0-20Mbps", "1-5Tbps",
+// "100+Tbps") as its lower bound in Mbit/s, so levels sort by size; -1 when
+// empty or unreadable.
+func trafficLevel(s string) int64 {
+	s = strings.TrimSpace(s)
+	var mult int64
+	switch {
+	case strings.HasSuffix(s, "Mbps"):
+		mult = 1
+	case strings.HasSuffix(s, "Gbps"):
+		mult = 1000
+	case strings.HasSuffix(s, "Tbps"):
+		mult = 1000000
+	default:
+		return -1
+	}
+	lo := strings.TrimSuffix(s[:len(s)-4], "+")
+	if i := strings.IndexByte(lo, '-'); i >= 0 {
+		lo = lo[:i]
+	}
+	n, err := strconv.ParseInt(lo, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n * mult
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func csvOpt(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
