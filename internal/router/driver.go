@@ -59,6 +59,13 @@ type Neighbor struct {
 	Import []Entry
 	// Password is the TCP MD5 password; empty means none.
 	Password Secret
+	// RejectBogonASNs rejects routes whose AS path holds a bogon ASN
+	// (private, documentation, reserved, AS_TRANS; policy.BogonASN).
+	RejectBogonASNs bool
+	// EnforceFirstAS rejects routes whose AS path does not start with
+	// PeerASN: right for a peer's own routes, wrong for a transparent IX
+	// route server (which does not prepend its AS).
+	EnforceFirstAS bool
 	// Owner identifies the PeeringRequest (namespace/name) for descriptions
 	// and metrics.
 	Owner string
