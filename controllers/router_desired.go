@@ -114,6 +114,9 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, in
 				Address: addr, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
 				RouteServerClient: rt.Spec.RouteServer, Shutdown: pr.Spec.Shutdown,
 				Import: toRouterEntries(f), Password: c.Password, Owner: owner,
+				// Every peer of ours sends its own routes first-hand; a
+				// transparent IX route server as a peer is not modelled yet.
+				RejectBogonASNs: true, EnforceFirstAS: true,
 			}
 			if s.Limit != nil && *s.Limit > 0 {
 				n.MaxPrefixes = uint32(min(*s.Limit, int64(^uint32(0))))

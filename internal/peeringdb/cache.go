@@ -149,7 +149,7 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 	if len(ixs) == 0 {
 		c.mu.Lock()
 		c.dropIXLocked(ixID)
-		delete(c.s.ixs, ixID)
+		c.s.ixs.del(ixID)
 		c.syncedIX[ixID] = true
 		c.mu.Unlock()
 		return &Error{Object: ObjIX, Query: "id=" + id, Kind: ErrNotFound, Attempts: 1}
@@ -184,16 +184,10 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 	// This answer is the whole truth about the IX: drop what it no longer
 	// lists (deleted while we were not looking).
 	c.dropIXLocked(ixID)
-	s.putIX(ixs[0])
-	for _, l := range lans {
-		s.putIXLAN(l)
-	}
-	for _, p := range pfxs {
-		s.putIXPrefix(p)
-	}
-	for _, n := range nixs {
-		s.putNetIXLAN(n)
-	}
+	s.ixs.put(ixs[0])
+	s.ixlans.putAll(lans)
+	s.ixpfxs.putAll(pfxs)
+	s.nixs.putAll(nixs)
 	c.applyNetworkAnswer(asns, nets)
 	c.syncedIX[ixID] = true
 	if c.since.IsZero() {
@@ -205,14 +199,14 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 // dropIXLocked removes the LANs, prefixes and ports of an IX.
 func (c *Cache) dropIXLocked(ixID int) {
 	s := c.s
-	for lid := range s.lansByIX[ixID] {
-		for pid := range s.pfxByLAN[lid] {
-			s.delIXPrefix(pid)
+	for lid := range s.lansByIX.ids[ixID] {
+		for pid := range s.pfxByLAN.ids[lid] {
+			s.ixpfxs.del(pid)
 		}
-		s.delIXLAN(lid)
+		s.ixlans.del(lid)
 	}
-	for nid := range s.nixByIX[ixID] {
-		s.delNetIXLAN(nid)
+	for nid := range s.nixByIX.ids[ixID] {
+		s.nixs.del(nid)
 	}
 }
 
@@ -258,12 +252,12 @@ func (c *Cache) applyNetworkAnswer(asns []uint32, nets []Network) {
 	got := make(map[uint32]bool, len(nets))
 	for _, n := range nets {
 		got[n.ASN] = true
-		c.s.putNet(n)
+		c.s.nets.put(n)
 	}
 	for _, a := range asns {
 		if !got[a] {
 			if id, ok := c.s.netByASN[a]; ok {
-				c.s.delNet(id)
+				c.s.nets.del(id)
 			}
 		}
 	}
@@ -323,43 +317,29 @@ func (c *Cache) FullSync(ctx context.Context) error {
 }
 
 func (c *Cache) fullSync(ctx context.Context, s *store) error {
-	q := url.Values{}
-	if err := ListPages(ctx, c.client, q, func(p []IX) error {
-		for _, x := range p {
-			s.putIX(x)
-		}
-		return nil
-	}); err != nil {
+	if err := loadAll(ctx, c.client, &s.ixs); err != nil {
 		return err
 	}
-	if err := ListPages(ctx, c.client, q, func(p []IXLAN) error {
-		for _, x := range p {
-			s.putIXLAN(x)
-		}
-		return nil
-	}); err != nil {
+	if err := loadAll(ctx, c.client, &s.ixlans); err != nil {
 		return err
 	}
-	if err := ListPages(ctx, c.client, q, func(p []IXPrefix) error {
-		for _, x := range p {
-			s.putIXPrefix(x)
-		}
-		return nil
-	}); err != nil {
+	if err := loadAll(ctx, c.client, &s.ixpfxs); err != nil {
 		return err
 	}
-	if err := ListPages(ctx, c.client, q, func(p []NetIXLAN) error {
-		for _, x := range p {
-			s.putNetIXLAN(x)
-		}
-		return nil
-	}); err != nil {
+	if err := loadAll(ctx, c.client, &s.nixs); err != nil {
 		return err
 	}
-	return ListPages(ctx, c.client, q, func(p []Network) error {
-		for _, x := range p {
-			s.putNet(x)
-		}
+	return loadAll(ctx, c.client, &s.nets)
+}
+
+// loadAll puts every live object of type T into t a page at a time, so a
+// full sync never holds the whole answer at once.
+func loadAll[T interface {
+	Object
+	record
+}](ctx context.Context, cl *Client, t *table[T]) error {
+	return ListPages(ctx, cl, url.Values{}, func(page []T) error {
+		t.putAll(page)
 		return nil
 	})
 }
@@ -422,7 +402,7 @@ func (c *Cache) refresh(ctx context.Context, since, start time.Time) error {
 	if !full {
 		ixs = slices.DeleteFunc(ixs, func(x IX) bool { return !c.syncedIX[x.ID] })
 		lans = slices.DeleteFunc(lans, func(l IXLAN) bool {
-			_, have := s.ixlans[l.ID]
+			_, have := s.ixlans.byID[l.ID]
 			return !have && !c.syncedIX[l.IXID]
 		})
 		lanIDs := map[int]bool{}
@@ -430,12 +410,12 @@ func (c *Cache) refresh(ctx context.Context, since, start time.Time) error {
 			lanIDs[l.ID] = !l.deleted()
 		}
 		pfxs = slices.DeleteFunc(pfxs, func(p IXPrefix) bool {
-			_, have := s.ixpfxs[p.ID]
-			_, lanKnown := s.ixlans[p.IXLANID]
+			_, have := s.ixpfxs.byID[p.ID]
+			_, lanKnown := s.ixlans.byID[p.IXLANID]
 			return !have && !lanKnown && !lanIDs[p.IXLANID]
 		})
 		nixs = slices.DeleteFunc(nixs, func(n NetIXLAN) bool {
-			_, have := s.nixs[n.ID]
+			_, have := s.nixs.byID[n.ID]
 			return !have && !c.syncedIX[n.IXID]
 		})
 		tracked := s.netixlanASNs()
@@ -447,7 +427,7 @@ func (c *Cache) refresh(ctx context.Context, since, start time.Time) error {
 			tracked[n.ASN] = true
 		}
 		nets = slices.DeleteFunc(nets, func(n Network) bool {
-			_, have := s.nets[n.ID]
+			_, have := s.nets.byID[n.ID]
 			keep := have || tracked[n.ASN]
 			if keep {
 				inAnswer[n.ASN] = true
@@ -477,21 +457,11 @@ func (c *Cache) refresh(ctx context.Context, since, start time.Time) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, x := range ixs {
-		s.putIX(x)
-	}
-	for _, l := range lans {
-		s.putIXLAN(l)
-	}
-	for _, p := range pfxs {
-		s.putIXPrefix(p)
-	}
-	for _, n := range nixs {
-		s.putNetIXLAN(n)
-	}
-	for _, n := range nets {
-		s.putNet(n)
-	}
+	s.ixs.putAll(ixs)
+	s.ixlans.putAll(lans)
+	s.ixpfxs.putAll(pfxs)
+	s.nixs.putAll(nixs)
+	s.nets.putAll(nets)
 	c.since = start.Add(-c.opts.SinceOverlap)
 	c.log.Debug("PeeringDB refresh applied", "ix", len(ixs), "ixlan", len(lans), "ixpfx", len(pfxs),
 		"netixlan", len(nixs), "net", len(nets))
@@ -535,7 +505,7 @@ func (c *Cache) finish(start time.Time, err error) {
 func (c *Cache) IX(id int) (IX, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	x, ok := c.s.ixs[id]
+	x, ok := c.s.ixs.byID[id]
 	return x, ok
 }
 
@@ -554,8 +524,8 @@ func (c *Cache) IXLANs(ixID int) []IXLAN {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var out []IXLAN
-	for _, id := range sortedIDs(c.s.lansByIX[ixID]) {
-		out = append(out, c.s.ixlans[id])
+	for _, id := range sortedIDs(c.s.lansByIX.ids[ixID]) {
+		out = append(out, c.s.ixlans.byID[id])
 	}
 	return out
 }
@@ -565,9 +535,9 @@ func (c *Cache) IXLANs(ixID int) []IXLAN {
 func (c *Cache) LANPrefixes(ixID int) []netip.Prefix {
 	c.mu.RLock()
 	var out []netip.Prefix
-	for lid := range c.s.lansByIX[ixID] {
-		for pid := range c.s.pfxByLAN[lid] {
-			if p := c.s.ixpfxs[pid].Prefix; p.IsValid() {
+	for lid := range c.s.lansByIX.ids[ixID] {
+		for pid := range c.s.pfxByLAN.ids[lid] {
+			if p := c.s.ixpfxs.byID[pid].Prefix; p.IsValid() {
 				out = append(out, p.Masked())
 			}
 		}
@@ -587,8 +557,8 @@ func (c *Cache) NetIXLANs(ixID int, asn uint32) []NetIXLAN {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var out []NetIXLAN
-	for _, id := range sortedIDs(c.s.nixByIX[ixID]) {
-		if n := c.s.nixs[id]; n.ASN == asn {
+	for _, id := range sortedIDs(c.s.nixByIX.ids[ixID]) {
+		if n := c.s.nixs.byID[id]; n.ASN == asn {
 			out = append(out, n)
 		}
 	}
@@ -599,10 +569,10 @@ func (c *Cache) NetIXLANs(ixID int, asn uint32) []NetIXLAN {
 func (c *Cache) NetIXLANsOfIX(ixID int) []NetIXLAN {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	ids := sortedIDs(c.s.nixByIX[ixID])
+	ids := sortedIDs(c.s.nixByIX.ids[ixID])
 	out := make([]NetIXLAN, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, c.s.nixs[id])
+		out = append(out, c.s.nixs.byID[id])
 	}
 	return out
 }
@@ -617,7 +587,7 @@ func (c *Cache) Network(asn uint32) (Network, bool) {
 	if !ok {
 		return Network{}, false
 	}
-	n, ok := c.s.nets[id]
+	n, ok := c.s.nets.byID[id]
 	return n, ok
 }
 
@@ -625,7 +595,7 @@ func (c *Cache) Network(asn uint32) (Network, bool) {
 func (c *Cache) NetworkByID(id int) (Network, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.s.nets[id]
+	n, ok := c.s.nets.byID[id]
 	return n, ok
 }
 
@@ -641,11 +611,11 @@ func (c *Cache) Status() CacheStatus {
 		PersistError: c.persistErr,
 		Full:         c.full,
 		Counts: ObjectCounts{
-			Networks:   len(c.s.nets),
-			IXs:        len(c.s.ixs),
-			IXLANs:     len(c.s.ixlans),
-			IXPrefixes: len(c.s.ixpfxs),
-			NetIXLANs:  len(c.s.nixs),
+			Networks:   len(c.s.nets.byID),
+			IXs:        len(c.s.ixs.byID),
+			IXLANs:     len(c.s.ixlans.byID),
+			IXPrefixes: len(c.s.ixpfxs.byID),
+			NetIXLANs:  len(c.s.nixs.byID),
 		},
 	}
 	for id := range c.syncedIX {

@@ -57,11 +57,11 @@ func (c *Cache) Save() error {
 		ASNs:       slices.Sorted(maps.Keys(c.asns)),
 		Since:      c.since,
 		LastSync:   c.lastSync,
-		IXs:        sortedValues(c.s.ixs),
-		IXLANs:     sortedValues(c.s.ixlans),
-		IXPrefixes: sortedValues(c.s.ixpfxs),
-		NetIXLANs:  sortedValues(c.s.nixs),
-		Networks:   sortedValues(c.s.nets),
+		IXs:        c.s.ixs.sorted(),
+		IXLANs:     c.s.ixlans.sorted(),
+		IXPrefixes: c.s.ixpfxs.sorted(),
+		NetIXLANs:  c.s.nixs.sorted(),
+		Networks:   c.s.nets.sorted(),
 	}
 	c.mu.RUnlock()
 
@@ -141,21 +141,11 @@ func (c *Cache) load() error {
 			c.opts.Path, f.Version, cacheFileVersion)
 	}
 	s := newStore()
-	for _, x := range f.IXs {
-		s.putIX(x)
-	}
-	for _, x := range f.IXLANs {
-		s.putIXLAN(x)
-	}
-	for _, x := range f.IXPrefixes {
-		s.putIXPrefix(x)
-	}
-	for _, x := range f.NetIXLANs {
-		s.putNetIXLAN(x)
-	}
-	for _, x := range f.Networks {
-		s.putNet(x)
-	}
+	s.ixs.putAll(f.IXs)
+	s.ixlans.putAll(f.IXLANs)
+	s.ixpfxs.putAll(f.IXPrefixes)
+	s.nixs.putAll(f.NetIXLANs)
+	s.nets.putAll(f.Networks)
 	c.s = s
 	c.full = f.Full
 	for _, id := range f.SyncedIXs {

@@ -33,52 +33,95 @@ func (n NetIXLAN) deleted() bool       { return n.Status == StatusDeleted }
 // store holds the cached objects by id, plus the indexes the read API
 // needs. It is not locked itself; Cache guards it.
 type store struct {
-	nets   map[int]Network
-	ixs    map[int]IX
-	ixlans map[int]IXLAN
-	ixpfxs map[int]IXPrefix
-	nixs   map[int]NetIXLAN
+	nets   table[Network]
+	ixs    table[IX]
+	ixlans table[IXLAN]
+	ixpfxs table[IXPrefix]
+	nixs   table[NetIXLAN]
 
-	netByASN map[uint32]int
-	lansByIX map[int]map[int]struct{} // ix id → ixlan ids
-	pfxByLAN map[int]map[int]struct{} // ixlan id → ixpfx ids
-	nixByIX  map[int]map[int]struct{} // ix id → netixlan ids
+	// The tables keep these up to date (they share the maps).
+	netByASN asnIndex
+	lansByIX children[IXLAN]    // ix id → ixlan ids
+	pfxByLAN children[IXPrefix] // ixlan id → ixpfx ids
+	nixByIX  children[NetIXLAN] // ix id → netixlan ids
 }
 
 func newStore() *store {
-	return &store{
-		nets:     map[int]Network{},
-		ixs:      map[int]IX{},
-		ixlans:   map[int]IXLAN{},
-		ixpfxs:   map[int]IXPrefix{},
-		nixs:     map[int]NetIXLAN{},
-		netByASN: map[uint32]int{},
-		lansByIX: map[int]map[int]struct{}{},
-		pfxByLAN: map[int]map[int]struct{}{},
-		nixByIX:  map[int]map[int]struct{}{},
+	s := &store{
+		netByASN: asnIndex{},
+		lansByIX: newChildren(func(l IXLAN) int { return l.IXID }),
+		pfxByLAN: newChildren(func(p IXPrefix) int { return p.IXLANID }),
+		nixByIX:  newChildren(func(n NetIXLAN) int { return n.IXID }),
 	}
+	s.nets = newTable[Network](s.netByASN)
+	s.ixs = newTable[IX](nil)
+	s.ixlans = newTable[IXLAN](s.lansByIX)
+	s.ixpfxs = newTable[IXPrefix](s.pfxByLAN)
+	s.nixs = newTable[NetIXLAN](s.nixByIX)
+	return s
 }
 
-func addIdx[K comparable](idx map[K]map[int]struct{}, k K, id int) {
-	s := idx[k]
-	if s == nil {
-		s = map[int]struct{}{}
-		idx[k] = s
-	}
-	s[id] = struct{}{}
+// index is a secondary index a table keeps in step with its objects.
+type index[T any] interface {
+	add(T)
+	remove(T)
 }
 
-func delIdx[K comparable](idx map[K]map[int]struct{}, k K, id int) {
-	if s := idx[k]; s != nil {
-		delete(s, id)
-		if len(s) == 0 {
-			delete(idx, k)
+// table is the objects of one type by id.
+type table[T record] struct {
+	byID map[int]T
+	idx  index[T] // nil: none
+}
+
+func newTable[T record](idx index[T]) table[T] {
+	return table[T]{byID: map[int]T{}, idx: idx}
+}
+
+// put applies x as PeeringDB sent it: it replaces the copy held unless
+// that one is newer, and status "deleted" removes the object.
+func (t *table[T]) put(x T) {
+	id := x.key()
+	if old, ok := t.byID[id]; ok {
+		if !fresher(x, old) {
+			return
+		}
+		if t.idx != nil {
+			t.idx.remove(old)
 		}
 	}
+	if x.deleted() {
+		delete(t.byID, id)
+		return
+	}
+	t.byID[id] = x
+	if t.idx != nil {
+		t.idx.add(x)
+	}
 }
 
-func sortedIDs(s map[int]struct{}) []int {
-	return slices.Sorted(maps.Keys(s))
+func (t *table[T]) putAll(xs []T) {
+	for _, x := range xs {
+		t.put(x)
+	}
+}
+
+// del removes the object whatever its time: for answers that no longer
+// list it, which carry no newer copy.
+func (t *table[T]) del(id int) {
+	if old, ok := t.byID[id]; ok {
+		if t.idx != nil {
+			t.idx.remove(old)
+		}
+		delete(t.byID, id)
+	}
+}
+
+// sorted returns the objects by id: deterministic output for status
+// fields, golden files and the persisted file.
+func (t *table[T]) sorted() []T {
+	out := slices.Collect(maps.Values(t.byID))
+	slices.SortFunc(out, func(a, b T) int { return cmp.Compare(a.key(), b.key()) })
+	return out
 }
 
 // fresher reports whether incoming may replace current: never go back in
@@ -87,125 +130,57 @@ func fresher[T record](incoming, current T) bool {
 	return !incoming.modified().Before(current.modified())
 }
 
-func (s *store) putNet(n Network) {
-	if old, ok := s.nets[n.ID]; ok {
-		if !fresher(n, old) {
-			return
+// children indexes objects by their parent's id.
+type children[T record] struct {
+	parent func(T) int
+	ids    map[int]map[int]struct{}
+}
+
+func newChildren[T record](parent func(T) int) children[T] {
+	return children[T]{parent: parent, ids: map[int]map[int]struct{}{}}
+}
+
+func (c children[T]) add(x T) {
+	p := c.parent(x)
+	s := c.ids[p]
+	if s == nil {
+		s = map[int]struct{}{}
+		c.ids[p] = s
+	}
+	s[x.key()] = struct{}{}
+}
+
+func (c children[T]) remove(x T) {
+	p := c.parent(x)
+	if s := c.ids[p]; s != nil {
+		delete(s, x.key())
+		if len(s) == 0 {
+			delete(c.ids, p)
 		}
-		s.dropNetIdx(old)
-	}
-	if n.deleted() {
-		delete(s.nets, n.ID)
-		return
-	}
-	s.nets[n.ID] = n
-	s.netByASN[n.ASN] = n.ID
-}
-
-func (s *store) dropNetIdx(old Network) {
-	if s.netByASN[old.ASN] == old.ID {
-		delete(s.netByASN, old.ASN)
 	}
 }
 
-func (s *store) delNet(id int) {
-	if old, ok := s.nets[id]; ok {
-		s.dropNetIdx(old)
-		delete(s.nets, id)
+// asnIndex maps an ASN to its network. A deleted and a re-created network
+// may claim one ASN at once: removing one must not drop the other's entry.
+type asnIndex map[uint32]int
+
+func (a asnIndex) add(n Network) { a[n.ASN] = n.ID }
+
+func (a asnIndex) remove(n Network) {
+	if a[n.ASN] == n.ID {
+		delete(a, n.ASN)
 	}
 }
 
-func (s *store) putIX(x IX) {
-	if old, ok := s.ixs[x.ID]; ok && !fresher(x, old) {
-		return
-	}
-	if x.deleted() {
-		delete(s.ixs, x.ID)
-		return
-	}
-	s.ixs[x.ID] = x
-}
-
-func (s *store) putIXLAN(l IXLAN) {
-	if old, ok := s.ixlans[l.ID]; ok {
-		if !fresher(l, old) {
-			return
-		}
-		delIdx(s.lansByIX, old.IXID, old.ID)
-	}
-	if l.deleted() {
-		delete(s.ixlans, l.ID)
-		return
-	}
-	s.ixlans[l.ID] = l
-	addIdx(s.lansByIX, l.IXID, l.ID)
-}
-
-func (s *store) delIXLAN(id int) {
-	if old, ok := s.ixlans[id]; ok {
-		delIdx(s.lansByIX, old.IXID, id)
-		delete(s.ixlans, id)
-	}
-}
-
-func (s *store) putIXPrefix(p IXPrefix) {
-	if old, ok := s.ixpfxs[p.ID]; ok {
-		if !fresher(p, old) {
-			return
-		}
-		delIdx(s.pfxByLAN, old.IXLANID, old.ID)
-	}
-	if p.deleted() {
-		delete(s.ixpfxs, p.ID)
-		return
-	}
-	s.ixpfxs[p.ID] = p
-	addIdx(s.pfxByLAN, p.IXLANID, p.ID)
-}
-
-func (s *store) delIXPrefix(id int) {
-	if old, ok := s.ixpfxs[id]; ok {
-		delIdx(s.pfxByLAN, old.IXLANID, id)
-		delete(s.ixpfxs, id)
-	}
-}
-
-func (s *store) putNetIXLAN(n NetIXLAN) {
-	if old, ok := s.nixs[n.ID]; ok {
-		if !fresher(n, old) {
-			return
-		}
-		delIdx(s.nixByIX, old.IXID, old.ID)
-	}
-	if n.deleted() {
-		delete(s.nixs, n.ID)
-		return
-	}
-	s.nixs[n.ID] = n
-	addIdx(s.nixByIX, n.IXID, n.ID)
-}
-
-func (s *store) delNetIXLAN(id int) {
-	if old, ok := s.nixs[id]; ok {
-		delIdx(s.nixByIX, old.IXID, id)
-		delete(s.nixs, id)
-	}
+func sortedIDs(s map[int]struct{}) []int {
+	return slices.Sorted(maps.Keys(s))
 }
 
 // netixlanASNs is every ASN with a port in the store.
 func (s *store) netixlanASNs() map[uint32]bool {
-	out := make(map[uint32]bool, len(s.nixs)/2)
-	for _, n := range s.nixs {
+	out := make(map[uint32]bool, len(s.nixs.byID)/2)
+	for _, n := range s.nixs.byID {
 		out[n.ASN] = true
 	}
-	return out
-}
-
-// The snapshot helpers return objects sorted by id: deterministic output
-// for status fields, golden files and the persisted file.
-
-func sortedValues[T record](m map[int]T) []T {
-	out := slices.Collect(maps.Values(m))
-	slices.SortFunc(out, func(a, b T) int { return cmp.Compare(a.key(), b.key()) })
 	return out
 }
