@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -330,7 +334,12 @@ func (r *RouterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*peeringv1.IXPort).Spec.RouterRef.Name}}}
 		})).
-		Watches(&peeringv1.PeeringRequest{}, handler.EnqueueRequestsFromMapFunc(r.routerForRequest)).
+		// Only changes that alter what is pushed wake the router: the
+		// session-state updates it causes itself would keep it busy.
+		Watches(&peeringv1.PeeringRequest{}, handler.EnqueueRequestsFromMapFunc(r.routerForRequest),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				return pushKey(e.ObjectOld.(*peeringv1.PeeringRequest)) != pushKey(e.ObjectNew.(*peeringv1.PeeringRequest))
+			}})).
 		Named("router").
 		Complete(r)
 }
@@ -341,6 +350,24 @@ func (r *RouterReconciler) routerForRequest(ctx context.Context, o client.Object
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: port.Spec.RouterRef.Name}}}
+}
+
+// pushKey sums up what of a request reaches the router: eligibility,
+// sessions and limits, filters, the spec and deletion.
+func pushKey(pr *peeringv1.PeeringRequest) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%v|%v|", pr.Generation, pr.DeletionTimestamp != nil, eligible(pr))
+	for _, s := range pr.Status.Sessions {
+		fmt.Fprintf(&b, "%s/%d,", s.Address, deref(s.Limit))
+	}
+	if f := pr.Status.Filters; f != nil {
+		for _, fs := range []*peeringv1.FilterStatus{f.IPv4, f.IPv6} {
+			if fs != nil {
+				b.WriteString(fs.Digest)
+			}
+		}
+	}
+	return b.String()
 }
 
 func statusOfRouter(o client.Object) any { return o.(*peeringv1.Router).Status }
