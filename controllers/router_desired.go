@@ -91,6 +91,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, in
 		}
 		var ns []router.Neighbor
 		waiting, bad := false, ""
+		bogonPeer, _ := policy.BogonASN(uint32(pr.Spec.PeerASN))
 		for _, s := range pr.Status.Sessions {
 			addr, err := netip.ParseAddr(s.Address)
 			if err != nil {
@@ -116,7 +117,9 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, in
 				Import: toRouterEntries(f), Password: c.Password, Owner: owner,
 				// Every peer of ours sends its own routes first-hand; a
 				// transparent IX route server as a peer is not modelled yet.
-				RejectBogonASNs: true, EnforceFirstAS: true,
+				// A peer whose own AS is a bogon (a lab) would lose every
+				// route to the bogon check, so it is skipped there.
+				RejectBogonASNs: !bogonPeer, EnforceFirstAS: true,
 			}
 			if s.Limit != nil && *s.Limit > 0 {
 				n.MaxPrefixes = uint32(min(*s.Limit, int64(^uint32(0))))

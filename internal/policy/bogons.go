@@ -115,6 +115,23 @@ var bogonASNs = []struct {
 	{4294967295, 4294967295, "reserved (RFC 7300)"},
 }
 
+// ASNRange is an inclusive range of AS numbers.
+type ASNRange struct {
+	From, To uint32
+	Why      string
+}
+
+// BogonASNRanges returns the bogon ASN ranges in ascending order, for
+// routers that match AS paths themselves (a copy: callers cannot change
+// what BogonASN decides).
+func BogonASNRanges() []ASNRange {
+	out := make([]ASNRange, len(bogonASNs))
+	for i, r := range bogonASNs {
+		out[i] = ASNRange{From: r.from, To: r.to, Why: r.why}
+	}
+	return out
+}
+
 // BogonASN reports whether an ASN must not appear in a peer's AS path, and
 // why.
 func BogonASN(asn uint32) (bool, string) {

@@ -157,6 +157,47 @@ func TestBogonASN(t *testing.T) {
 	}
 }
 
+// BogonASNRanges is what BogonASN decides: sorted, disjoint ranges whose
+// edges are bogons and whose neighbours outside are not.
+func TestBogonASNRanges(t *testing.T) {
+	rs := policy.BogonASNRanges()
+	if len(rs) == 0 {
+		t.Fatal("no ranges")
+	}
+	for i, r := range rs {
+		if r.From > r.To || r.Why == "" || i > 0 && r.From <= rs[i-1].To {
+			t.Errorf("range %d %+v: empty, unexplained, unsorted or overlapping", i, r)
+		}
+		for _, asn := range []uint32{r.From, r.To} {
+			if got, _ := policy.BogonASN(asn); !got {
+				t.Errorf("%d is in range %+v but BogonASN says no", asn, r)
+			}
+		}
+		inside := func(a uint32) bool {
+			for _, o := range rs {
+				if a >= o.From && a <= o.To {
+					return true
+				}
+			}
+			return false
+		}
+		if r.From > 0 && !inside(r.From-1) {
+			if got, _ := policy.BogonASN(r.From - 1); got {
+				t.Errorf("%d is outside every range but BogonASN says bogon", r.From-1)
+			}
+		}
+		if r.To < ^uint32(0) && !inside(r.To+1) {
+			if got, _ := policy.BogonASN(r.To + 1); got {
+				t.Errorf("%d is outside every range but BogonASN says bogon", r.To+1)
+			}
+		}
+	}
+	rs[0].From = 1 // a copy
+	if got, _ := policy.BogonASN(0); !got {
+		t.Error("changing the returned slice changed BogonASN")
+	}
+}
+
 func ptr(n int64) *int64 { return &n }
 
 func TestMaxPrefix(t *testing.T) {

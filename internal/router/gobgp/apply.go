@@ -32,11 +32,16 @@ type running struct {
 	peers        map[netip.Addr]*api.Peer
 	prefixSets   map[string]*api.DefinedSet
 	nbSets       map[string]*api.DefinedSet
+	asPathSets   map[string]*api.DefinedSet
 	policies     map[string]*api.Policy
 	statements   map[string]bool
 	globalImport *api.PolicyAssignment
 	rsImport     map[string]*api.PolicyAssignment
 	rpki         map[string]bool
+	// bogonSetForeign: a policy configured by hand uses bogonASNSet, so
+	// it stays when the driver no longer needs it (GoBGP would refuse to
+	// delete it anyway).
+	bogonSetForeign bool
 }
 
 func isOwnedPeer(p *api.Peer) bool {
@@ -77,7 +82,7 @@ func (d *Driver) listPeers(ctx context.Context, addr string) ([]*api.Peer, error
 
 func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 	r := &running{
-		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{},
+		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
 		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rpki: map[string]bool{},
 	}
 	g, err := d.client.GetBgp(ctx, &api.GetBgpRequest{})
@@ -97,7 +102,7 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			r.peers[a] = p
 		}
 	}
-	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets} {
+	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets, api.DefinedType_AS_PATH: r.asPathSets} {
 		sets, err := recvAll(d.client.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: typ}))
 		if err != nil {
 			return nil, fmt.Errorf("ListDefinedSet: %w", err)
@@ -115,6 +120,12 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 	for _, p := range pols {
 		if owned(p.Policy.GetName()) {
 			r.policies[p.Policy.Name] = p.Policy
+			continue
+		}
+		for _, s := range p.Policy.GetStatements() {
+			if s.GetConditions().GetAsPathSet().GetName() == bogonASNSet {
+				r.bogonSetForeign = true
+			}
 		}
 	}
 	stmts, err := recvAll(d.client.ListStatement(ctx, &api.ListStatementRequest{}))
@@ -236,6 +247,12 @@ func apiPolicy(n nbModel) *api.Policy {
 		if s.nbSet != "" {
 			c.NeighborSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.nbSet}
 		}
+		if s.asPathSet != "" {
+			c.AsPathSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.asPathSet}
+			if s.asPathInv {
+				c.AsPathSet.Type = api.MatchSet_INVERT
+			}
+		}
 		if s.rpkiInv {
 			c.RpkiResult = int32(api.Validation_STATE_INVALID)
 		}
@@ -268,6 +285,16 @@ func policySignature(p *api.Policy) []statement {
 				st.nbSet += "!"
 			}
 		}
+		if as := c.GetAsPathSet(); as != nil && as.Name != "" {
+			st.asPathSet = as.Name
+			switch as.Type {
+			case api.MatchSet_ANY:
+			case api.MatchSet_INVERT:
+				st.asPathInv = true
+			default:
+				st.asPathSet += "!"
+			}
+		}
 		// GoBGP reads an unset RPKI condition back as -1.
 		switch c.GetRpkiResult() {
 		case int32(api.Validation_STATE_INVALID):
@@ -276,7 +303,7 @@ func policySignature(p *api.Policy) []statement {
 		default:
 			st.name += "!"
 		}
-		if c.GetAsPathSet() != nil || c.GetCommunitySet() != nil || c.GetAsPathLength() != nil || len(c.GetNextHopInList()) > 0 {
+		if c.GetCommunitySet() != nil || c.GetAsPathLength() != nil || len(c.GetNextHopInList()) > 0 {
 			st.name += "!"
 		}
 		a := s.GetActions()
@@ -303,12 +330,18 @@ func runningPrefixes(s *api.DefinedSet) map[pfx]bool {
 
 // update is a change to a neighbor that stays.
 type update struct {
-	n        nbModel
-	old      peerSpec
-	peer     bool // UpdatePeer
-	add, del []pfx
-	assign   bool // route-server client's import assignment is wrong
-	reset    bool // soft reset in after a filter change (session is up)
+	n            nbModel
+	old          peerSpec
+	peer         bool  // UpdatePeer
+	add, del     []pfx // the import filter's prefix set
+	bgAdd, bgDel []pfx // the bogon switch
+	faAdd, faDel []string
+	assign       bool // route-server client's import assignment is wrong
+	reset        bool // soft reset in after a filter change (session is up)
+}
+
+func (u *update) setsChange() bool {
+	return len(u.add)+len(u.del)+len(u.bgAdd)+len(u.bgDel)+len(u.faAdd)+len(u.faDel) > 0
 }
 
 // plan is the difference between the model and gobgpd.
@@ -328,13 +361,58 @@ type plan struct {
 	globalBefore, globalAfter []string
 	globalChange              bool
 	globalDefault             api.RouteAction
+	// The shared bogon ASN set: created before any policy that uses it,
+	// edited in place, deleted after the last policy that used it.
+	bogonCreate, bogonDelete bool
+	bogonAdd, bogonDel       []string
 
 	added, updated, removed int
 }
 
 func (p *plan) empty() bool {
 	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 &&
-		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange
+		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange &&
+		!p.bogonCreate && !p.bogonDelete && len(p.bogonAdd)+len(p.bogonDel) == 0
+}
+
+// diffPrefixes returns the entries to add to have and to delete from it
+// to make it want.
+func diffPrefixes(want []pfx, have map[pfx]bool) (add, del []pfx) {
+	w := map[pfx]bool{}
+	for _, e := range want {
+		w[e] = true
+		if !have[e] {
+			add = append(add, e)
+		}
+	}
+	for e := range have {
+		if !w[e] {
+			del = append(del, e)
+		}
+	}
+	slices.SortFunc(del, func(a, b pfx) int {
+		if c := comparePrefix(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return a.min - b.min
+	})
+	return add, del
+}
+
+// diffStrings is diffPrefixes for AS_PATH set entries.
+func diffStrings(want, have []string) (add, del []string) {
+	for _, e := range want {
+		if !slices.Contains(have, e) && !slices.Contains(add, e) {
+			add = append(add, e)
+		}
+	}
+	for _, e := range have {
+		if !slices.Contains(want, e) && !slices.Contains(del, e) {
+			del = append(del, e)
+		}
+	}
+	slices.Sort(del)
+	return add, del
 }
 
 // makePlan diffs (pure).
@@ -364,6 +442,13 @@ func makePlan(m *model, r *running) (*plan, error) {
 			p.removed++
 		}
 	}
+	if s, ok := r.asPathSets[bogonASNSet]; m.bogonASNs != nil && !ok {
+		p.bogonCreate = true
+	} else if m.bogonASNs != nil {
+		p.bogonAdd, p.bogonDel = diffStrings(m.bogonASNs, s.GetList())
+	} else if ok && !r.bogonSetForeign {
+		p.bogonDelete = true
+	}
 	kept := map[string]bool{} // IDs whose running objects stay as they are
 	for _, n := range m.neighbors {
 		rp, ok := r.peers[n.addr]
@@ -383,31 +468,18 @@ func makePlan(m *model, r *running) (*plan, error) {
 		}
 		kept[n.id] = true
 		u := update{n: n, old: old, peer: old != n.spec}
-		have := runningPrefixes(r.prefixSets[prefixSetName(n.id)])
-		want := map[pfx]bool{}
-		for _, e := range n.prefixes {
-			want[e] = true
-			if !have[e] {
-				u.add = append(u.add, e)
-			}
-		}
-		for e := range have {
-			if !want[e] {
-				u.del = append(u.del, e)
-			}
-		}
-		slices.SortFunc(u.del, func(a, b pfx) int {
-			if c := comparePrefix(a.prefix, b.prefix); c != 0 {
-				return c
-			}
-			return a.min - b.min
-		})
+		u.add, u.del = diffPrefixes(n.prefixes, runningPrefixes(r.prefixSets[prefixSetName(n.id)]))
+		u.bgAdd, u.bgDel = diffPrefixes(n.bogonSwitch, runningPrefixes(r.prefixSets[bogonSwitchName(n.id)]))
+		u.faAdd, u.faDel = diffStrings(n.firstAS, r.asPathSets[firstASSetName(n.id)].GetList())
 		if n.spec.rsClient {
 			u.assign = !sameAssignment(r.rsImport[n.addr.String()], rsAssignment(n.addr, n.id))
 		}
+		// A changed bogon ASN list changes the filter of every neighbor
+		// that checks for bogon ASNs.
+		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (len(u.add) > 0 || len(u.del) > 0 || u.assign)
-		if u.peer || len(u.add) > 0 || len(u.del) > 0 || u.assign {
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged)
+		if u.peer || u.setsChange() || u.assign || u.reset {
 			p.updates = append(p.updates, u)
 			p.updated++
 		}
@@ -423,6 +495,9 @@ func makePlan(m *model, r *running) (*plan, error) {
 		note(n)
 	}
 	for n := range r.nbSets {
+		note(n)
+	}
+	for n := range r.asPathSets {
 		note(n)
 	}
 	for n := range r.policies {
@@ -495,6 +570,12 @@ func structuresIntact(n nbModel, old peerSpec, r *running) bool {
 	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
 		return false
 	}
+	if _, ok := r.prefixSets[bogonSwitchName(n.id)]; !ok {
+		return false
+	}
+	if _, ok := r.asPathSets[firstASSetName(n.id)]; !ok {
+		return false
+	}
 	if !n.spec.rsClient {
 		s, ok := r.nbSets[neighborSetName(n.id)]
 		if !ok || !slices.Equal(s.GetList(), []string{n.neighborSetMember()}) {
@@ -514,7 +595,13 @@ func hasObjects(id string, r *running) bool {
 	if _, ok := r.nbSets[neighborSetName(id)]; ok {
 		return true
 	}
-	for _, s := range []string{stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+	if _, ok := r.prefixSets[bogonSwitchName(id)]; ok {
+		return true
+	}
+	if _, ok := r.asPathSets[firstASSetName(id)]; ok {
+		return true
+	}
+	for _, s := range stmtNames(id) {
 		if r.statements[s] {
 			return true
 		}
@@ -658,17 +745,38 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 	}
-	// 3. Filters of new neighbors.
+	// 3. The shared bogon ASN set, which new policies use, then the
+	// filters of new neighbors.
+	if p.bogonCreate {
+		if err := t.do(ctx, "add AS path set "+bogonASNSet, func(ctx context.Context) error {
+			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: asPathSet(bogonASNSet, m.bogonASNs)})
+			return err
+		}, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: bogonASNSet}, All: true})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if err := t.editSet(ctx, asPathSet(bogonASNSet, p.bogonDel), asPathSet(bogonASNSet, p.bogonAdd), true); err != nil {
+		return err
+	}
 	for _, n := range p.adds {
 		if err := t.createFilter(ctx, n); err != nil {
 			return err
 		}
 	}
-	// 4. Filter changes in place: a prefix set is edited entry by entry,
-	// because GoBGP's "replace" swaps the set object while policies keep
-	// pointing at the old one.
+	// 4. Filter changes in place, set by set (see editSet). The bogon
+	// switch rejects routes when it matches, the other two keep them.
 	for _, u := range p.updates {
-		if err := t.editPrefixSet(ctx, u.n.id, u.add, u.del); err != nil {
+		id := u.n.id
+		if err := t.editSet(ctx, prefixSet(prefixSetName(id), u.del), prefixSet(prefixSetName(id), u.add), false); err != nil {
+			return err
+		}
+		if err := t.editSet(ctx, prefixSet(bogonSwitchName(id), u.bgDel), prefixSet(bogonSwitchName(id), u.bgAdd), true); err != nil {
+			return err
+		}
+		if err := t.editSet(ctx, asPathSet(firstASSetName(id), u.faDel), asPathSet(firstASSetName(id), u.faAdd), false); err != nil {
 			return err
 		}
 	}
@@ -744,11 +852,18 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 	}
-	// 8. Filters of removed neighbors and orphans.
+	// 8. Filters of removed neighbors and orphans, then the bogon ASN set
+	// when no policy of ours uses it any more.
 	for _, id := range p.cleanAfter {
 		if err := t.clean(ctx, id, r); err != nil {
 			return err
 		}
+	}
+	if p.bogonDelete {
+		return t.do(ctx, "delete AS path set "+bogonASNSet, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: bogonASNSet}, All: true})
+			return err
+		}, nil)
 	}
 	return nil
 }
@@ -786,25 +901,23 @@ func (t *txn) setGlobal(ctx context.Context, names []string, def api.RouteAction
 	}, undo)
 }
 
+// createFilter creates the neighbor's sets, then its policy.
 func (t *txn) createFilter(ctx context.Context, n nbModel) error {
 	c := t.d.client
-	ps := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: prefixSetName(n.id), Prefixes: apiPrefixes(n.prefixes)}
-	if err := t.do(ctx, "add prefix set "+ps.Name, func(ctx context.Context) error {
-		_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ps})
-		return err
-	}, func(ctx context.Context) error {
-		_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: ps.Name}, All: true})
-		return err
-	}); err != nil {
-		return err
+	sets := []*api.DefinedSet{
+		{DefinedType: api.DefinedType_PREFIX, Name: prefixSetName(n.id), Prefixes: apiPrefixes(n.prefixes)},
+		{DefinedType: api.DefinedType_PREFIX, Name: bogonSwitchName(n.id), Prefixes: apiPrefixes(n.bogonSwitch)},
+		asPathSet(firstASSetName(n.id), n.firstAS),
 	}
 	if !n.spec.rsClient {
-		ns := &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}}
-		if err := t.do(ctx, "add neighbor set "+ns.Name, func(ctx context.Context) error {
-			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ns})
+		sets = append(sets, &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}})
+	}
+	for _, ds := range sets {
+		if err := t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
+			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ds})
 			return err
 		}, func(ctx context.Context) error {
-			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: ns.Name}, All: true})
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.DefinedType, Name: ds.Name}, All: true})
 			return err
 		}); err != nil {
 			return err
@@ -820,37 +933,81 @@ func (t *txn) createFilter(ctx context.Context, n nbModel) error {
 	})
 }
 
-func (t *txn) editPrefixSet(ctx context.Context, id string, add, del []pfx) error {
+// prefixSet and asPathSet build a defined set with some entries, or nil
+// for none.
+func prefixSet(name string, ps []pfx) *api.DefinedSet {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: name, Prefixes: apiPrefixes(ps)}
+}
+
+func asPathSet(name string, entries []string) *api.DefinedSet {
+	if len(entries) == 0 {
+		return nil
+	}
+	return &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: name, List: entries}
+}
+
+// editSet removes the entries of del from a set and adds those of add
+// (either may be nil), entry by entry: GoBGP's "replace" swaps the set
+// object while policies keep pointing at the old one. A set whose match
+// keeps a route loses entries first, one whose match rejects a route
+// (denyList) gains them first: in between, the filter never allows more
+// than both the old and the new one.
+func (t *txn) editSet(ctx context.Context, del, add *api.DefinedSet, denyList bool) error {
 	c := t.d.client
-	name := prefixSetName(id)
-	set := func(ps []pfx) *api.DefinedSet {
-		return &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: name, Prefixes: apiPrefixes(ps)}
-	}
-	addCall := func(ps []pfx) func(context.Context) error {
+	addCall := func(s *api.DefinedSet) func(context.Context) error {
 		return func(ctx context.Context) error {
-			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: set(ps)})
+			req := &api.AddDefinedSetRequest{DefinedSet: s}
+			if s.DefinedType == api.DefinedType_AS_PATH {
+				// GoBGP appends AS_PATH entries even when present (a prefix
+				// set is a tree), and an undo may re-add an entry whose
+				// removal never happened: add only what is missing.
+				cur, err := recvAll(c.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: s.DefinedType, Name: s.Name}))
+				if err != nil {
+					return err
+				}
+				missing := slices.Clone(s.List)
+				for _, ds := range cur {
+					missing = slices.DeleteFunc(missing, func(e string) bool { return slices.Contains(ds.DefinedSet.GetList(), e) })
+				}
+				if len(missing) == 0 {
+					return nil
+				}
+				req.DefinedSet = &api.DefinedSet{DefinedType: s.DefinedType, Name: s.Name, List: missing}
+			}
+			_, err := c.AddDefinedSet(ctx, req)
 			return err
 		}
 	}
-	delCall := func(ps []pfx) func(context.Context) error {
+	delCall := func(s *api.DefinedSet) func(context.Context) error {
 		return func(ctx context.Context) error {
-			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: set(ps)})
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: s})
 			return err
 		}
 	}
-	// Removals first: a filter never briefly allows more than either the
-	// old or the new one.
-	if len(del) > 0 {
-		if err := t.do(ctx, fmt.Sprintf("remove %d entries from %s", len(del), name), delCall(del), addCall(del)); err != nil {
-			return err
+	size := func(s *api.DefinedSet) int { return len(s.GetPrefixes()) + len(s.GetList()) }
+	remove := func() error {
+		if del == nil {
+			return nil
 		}
+		return t.do(ctx, fmt.Sprintf("remove %d entries from %s", size(del), del.Name), delCall(del), addCall(del))
 	}
-	if len(add) > 0 {
-		if err := t.do(ctx, fmt.Sprintf("add %d entries to %s", len(add), name), addCall(add), delCall(add)); err != nil {
-			return err
+	insert := func() error {
+		if add == nil {
+			return nil
 		}
+		return t.do(ctx, fmt.Sprintf("add %d entries to %s", size(add), add.Name), addCall(add), delCall(add))
 	}
-	return nil
+	first, second := remove, insert
+	if denyList {
+		first, second = insert, remove
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	return second()
 }
 
 // clean deletes our objects for one neighbor ID: the policy (with its
@@ -872,7 +1029,7 @@ func (t *txn) clean(ctx context.Context, id string, r *running) error {
 			return err
 		}
 	}
-	for _, s := range []string{stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+	for _, s := range stmtNames(id) {
 		if !r.statements[s] || inPolicy[s] {
 			continue
 		}
@@ -890,6 +1047,8 @@ func (t *txn) clean(ctx context.Context, id string, r *running) error {
 	}{
 		{api.DefinedType_PREFIX, prefixSetName(id), r.prefixSets},
 		{api.DefinedType_NEIGHBOR, neighborSetName(id), r.nbSets},
+		{api.DefinedType_PREFIX, bogonSwitchName(id), r.prefixSets},
+		{api.DefinedType_AS_PATH, firstASSetName(id), r.asPathSets},
 	} {
 		if _, ok := ds.have[ds.name]; !ok {
 			continue

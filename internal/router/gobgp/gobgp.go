@@ -2,13 +2,16 @@
 // typically an IX route server, over gobgpd's gRPC API.
 //
 // Per neighbor the driver owns a prefix set (po-in-<id>), for ordinary
-// peers a neighbor set (po-nb-<id>), and an import policy (po-in-<id>);
-// <id> is the neighbor address with "." and ":" replaced by "_". A
-// route-server client gets the policy as its own import policy with
-// default reject; an ordinary peer's policy goes into the global import
-// policy ahead of any policy configured by hand (which keeps its default).
-// Neighbors are marked by a description starting with "po[owner]".
-// Nothing without these marks is changed or deleted.
+// peers a neighbor set (po-nb-<id>), the switch of the bogon ASN check (a
+// prefix set, po-bg-<id>), the first-AS check (an AS_PATH set,
+// po-fa-<id>), and an import policy (po-in-<id>); <id> is the neighbor
+// address with "." and ":" replaced by "_". One AS_PATH set of bogon ASN
+// patterns (po-bogon-asns) serves every neighbor. A route-server client
+// gets the policy as its own import policy with default reject; an
+// ordinary peer's policy goes into the global import policy ahead of any
+// policy configured by hand (which keeps its default). Neighbors are
+// marked by a description starting with "po[owner]". Nothing without
+// these marks is changed or deleted.
 package gobgp
 
 import (

@@ -155,7 +155,7 @@ func objectsOf(t *testing.T, d *Driver, id string) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, m := range []map[string]*api.DefinedSet{r.prefixSets, r.nbSets} {
+	for _, m := range []map[string]*api.DefinedSet{r.prefixSets, r.nbSets, r.asPathSets} {
 		for n := range m {
 			if idOf(n) == id {
 				out = append(out, "set "+n)
@@ -340,7 +340,8 @@ func TestRemoveKeepsUnmanaged(t *testing.T) {
 	if left := objectsOf(t, d, neighborID(addrB)); len(left) != 0 {
 		t.Errorf("B's objects left behind: %v", left)
 	}
-	if left := objectsOf(t, d, neighborID(addrA)); len(left) != 4 {
+	// Three sets, the policy and its four statements.
+	if left := objectsOf(t, d, neighborID(addrA)); len(left) != 8 {
 		t.Errorf("A's objects: %v", left)
 	}
 	if _, err := rs.SessionState(ctx, addrB); err == nil {
@@ -371,10 +372,14 @@ func TestRemoveKeepsUnmanaged(t *testing.T) {
 	if d.Writes() != before {
 		t.Errorf("a conflicting Apply wrote %d times", d.Writes()-before)
 	}
-	// Removing everything leaves only what was made by hand.
+	// Removing everything leaves only what was made by hand, without the
+	// shared bogon ASN set too.
 	mustApply(t, d, desired())
 	if left := objectsOf(t, d, neighborID(addrA)); len(left) != 0 {
 		t.Errorf("A's objects left behind: %v", left)
+	}
+	if r, _ := d.readRunning(ctx); len(r.asPathSets) != 0 {
+		t.Errorf("AS path sets left behind: %v", r.asPathSets)
 	}
 	applyNoWrites(t, d, desired())
 }
@@ -430,10 +435,12 @@ func TestFailedApplyRollsBack(t *testing.T) {
 			nA := router.Neighbor{Address: addrA, PeerASN: 65001, Owner: "peering/a", MaxPrefixes: 10, Import: []router.Entry{exact("10.1.0.0/24"), exact("10.1.1.0/24")}}
 			nB := router.Neighbor{Address: addrB, PeerASN: 65002, Owner: "peering/b", Import: []router.Entry{exact("10.2.0.0/24")}}
 			before := desired(nA, nB)
-			// The change: A's filter and limit change, B goes, C and H come.
+			// The change: A's filter, limit and AS path checks change, B
+			// goes, C and H come.
 			nA2 := nA
 			nA2.MaxPrefixes, nA2.Import = 20, []router.Entry{exact("10.1.1.0/24"), exact("10.1.2.0/24")}
-			nC := router.Neighbor{Address: addrC, PeerASN: 65003, Owner: "peering/c", Import: []router.Entry{exact("10.3.0.0/24")}}
+			nA2.RejectBogonASNs, nA2.EnforceFirstAS = true, true
+			nC := router.Neighbor{Address: addrC, PeerASN: 65003, Owner: "peering/c", Import: []router.Entry{exact("10.3.0.0/24")}, EnforceFirstAS: true}
 			nH := router.Neighbor{Address: addrH, PeerASN: 65009, Owner: "peering/h"}
 			after := desired(nA2, nC, nH)
 			ctx := testCtx(t)
@@ -502,7 +509,7 @@ func without(r *running, id string) *running {
 		}
 		return out
 	}
-	c.prefixSets, c.nbSets = filter(r.prefixSets), filter(r.nbSets)
+	c.prefixSets, c.nbSets, c.asPathSets = filter(r.prefixSets), filter(r.nbSets), filter(r.asPathSets)
 	c.policies, c.statements, c.rsImport = map[string]*api.Policy{}, map[string]bool{}, map[string]*api.PolicyAssignment{}
 	for n, p := range r.policies {
 		if idOf(n) != id {
@@ -548,6 +555,10 @@ func compareRunning(a, b *running) string {
 		}
 		for n, s := range r.nbSets {
 			lines = append(lines, fmt.Sprintf("neighbor-set %s %v", n, s.List))
+		}
+		for n, s := range r.asPathSets {
+			es := slices.Sorted(slices.Values(s.List))
+			lines = append(lines, fmt.Sprintf("as-path-set %s %q", n, es))
 		}
 		for n, p := range r.policies {
 			lines = append(lines, fmt.Sprintf("policy %s %v", n, policySignature(p)))

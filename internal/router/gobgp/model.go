@@ -37,17 +37,34 @@ func prefixSetName(id string) string   { return NamePrefix + "in-" + id }
 func neighborSetName(id string) string { return NamePrefix + "nb-" + id }
 func policyName(id string) string      { return NamePrefix + "in-" + id }
 
+// bogonSwitchName is the prefix set that turns the bogon ASN check on:
+// every route of the neighbor's family when on, empty (never matches)
+// when off. The bogon ASN set is shared, so the switch has to be per
+// neighbor; GoBGP has no other per-neighbor condition that an empty set
+// turns off (an empty neighbor set matches every route).
+func bogonSwitchName(id string) string { return NamePrefix + "bg-" + id }
+
+// firstASSetName is the neighbor's AS_PATH set of first-AS patterns.
+func firstASSetName(id string) string { return NamePrefix + "fa-" + id }
+
 // Statement names are global in GoBGP (not per policy), so they carry the
 // neighbor ID too.
-func stmtRPKI(id string) string   { return policyName(id) + "-rpki" }
-func stmtAccept(id string) string { return policyName(id) + "-accept" }
-func stmtReject(id string) string { return policyName(id) + "-reject" }
+func stmtRPKI(id string) string    { return policyName(id) + "-rpki" }
+func stmtBogon(id string) string   { return policyName(id) + "-bogon" }
+func stmtFirstAS(id string) string { return policyName(id) + "-firstas" }
+func stmtAccept(id string) string  { return policyName(id) + "-accept" }
+func stmtReject(id string) string  { return policyName(id) + "-reject" }
 
-// idOf returns the neighbor ID in one of our object names, or "".
+func stmtNames(id string) []string {
+	return []string{stmtRPKI(id), stmtBogon(id), stmtFirstAS(id), stmtAccept(id), stmtReject(id)}
+}
+
+// idOf returns the neighbor ID in one of our per-neighbor object names,
+// or "" (also for the shared bogonASNSet).
 func idOf(name string) string {
-	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-"} {
+	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-", NamePrefix + "bg-", NamePrefix + "fa-"} {
 		if rest, ok := strings.CutPrefix(name, p); ok {
-			for _, suf := range []string{"-rpki", "-accept", "-reject"} {
+			for _, suf := range []string{"-rpki", "-bogon", "-firstas", "-accept", "-reject"} {
 				rest = strings.TrimSuffix(rest, suf)
 			}
 			return rest
@@ -173,6 +190,11 @@ type nbModel struct {
 	id       string
 	spec     peerSpec
 	prefixes []pfx
+	// bogonSwitch is the content of bogonSwitchName, firstAS that of
+	// firstASSetName.
+	bogonSwitch    []pfx
+	firstAS        []string
+	enforceFirstAS bool // for Render only: firstAS says it to GoBGP
 }
 
 // model is the complete desired state, derived purely from Desired and
@@ -182,6 +204,9 @@ type model struct {
 	routerID  netip.Addr
 	rpki      string
 	neighbors []nbModel // sorted by address
+	// bogonASNs is the content of the shared bogonASNSet; nil without
+	// neighbors (the set exists while any neighbor's policy uses it).
+	bogonASNs []string
 }
 
 func buildModel(d router.Desired, o Options) (*model, error) {
@@ -210,11 +235,28 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 				maxPrefixes:  n.MaxPrefixes,
 				thresholdPct: thresholdPct(n.MaxPrefixes, o.ShutdownThresholdPct),
 			},
-			prefixes: gobgpEntries(n.Import),
+			prefixes:       gobgpEntries(n.Import),
+			bogonSwitch:    bogonSwitch(n.RejectBogonASNs, n.Address.Is6()),
+			firstAS:        firstASPatterns(n.EnforceFirstAS, n.PeerASN),
+			enforceFirstAS: n.EnforceFirstAS,
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
+	if len(m.neighbors) > 0 {
+		m.bogonASNs = bogonASNPatterns
+	}
 	return m, nil
+}
+
+// bogonSwitch matches every route of the family when on, none when off.
+func bogonSwitch(on, v6 bool) []pfx {
+	if !on {
+		return nil
+	}
+	if v6 {
+		return []pfx{{prefix: netip.MustParsePrefix("::/0"), min: 0, max: 128}}
+	}
+	return []pfx{{prefix: netip.MustParsePrefix("0.0.0.0/0"), min: 0, max: 32}}
 }
 
 // thresholdPct only matters with a limit; GoBGP stores 0 otherwise.
@@ -230,6 +272,8 @@ type statement struct {
 	name      string
 	prefixSet string // match any entry of this prefix set
 	nbSet     string // match this neighbor set
+	asPathSet string // match any entry of this AS_PATH set
+	asPathInv bool   // ... inverted: match when no entry does
 	rpkiInv   bool   // match RPKI validation result "invalid"
 	accept    bool   // action: accept (else reject)
 }
@@ -241,6 +285,11 @@ func (s statement) String() string {
 	}
 	if s.prefixSet != "" {
 		conds = append(conds, "prefix-set "+s.prefixSet)
+	}
+	if s.asPathSet != "" && s.asPathInv {
+		conds = append(conds, "not as-path-set "+s.asPathSet)
+	} else if s.asPathSet != "" {
+		conds = append(conds, "as-path-set "+s.asPathSet)
 	}
 	if s.rpkiInv {
 		conds = append(conds, "rpki invalid")
@@ -256,30 +305,37 @@ func (s statement) String() string {
 }
 
 // statements returns the neighbor's import policy. The shape is fixed (it
-// never depends on the filter's content or on the RPKI option), because
-// GoBGP can only append statements to a live policy or drop it whole; the
-// filter changes inside the prefix set instead. Without an RTR server no
-// route is ever "invalid", so the RPKI statement is inert then.
+// never depends on the filter's content, the RPKI option or the AS path
+// checks), because GoBGP cannot insert a statement into a live policy,
+// only append one, remove one or drop the policy whole; what changes
+// lives in sets instead. Without an RTR server no route is ever
+// "invalid", so the RPKI statement is inert then; the bogon ASN statement
+// is inert while its switch prefix set is empty, the first-AS one while
+// its set holds ".*" (see bogonSwitchName, firstASPatterns).
 //
 //	route-server client (its own import policy, default reject):
-//	  rpki invalid -> reject; prefix-set -> accept
+//	  rpki invalid -> reject;
+//	  bogon switch and as-path-set bogon ASNs -> reject;
+//	  not as-path-set first AS -> reject;
+//	  prefix-set -> accept
 //	ordinary peer (one policy per neighbor in the global import policy,
-//	ahead of any policy configured by hand):
-//	  neighbor and rpki invalid -> reject; neighbor and prefix-set -> accept;
-//	  neighbor -> reject
+//	ahead of any policy configured by hand): the same, each statement
+//	also matching the neighbor set, then neighbor -> reject
 func (n nbModel) statements() []statement {
-	if n.spec.rsClient {
-		return []statement{
-			{name: stmtRPKI(n.id), rpkiInv: true},
-			{name: stmtAccept(n.id), prefixSet: prefixSetName(n.id), accept: true},
-		}
+	nb := ""
+	if !n.spec.rsClient {
+		nb = neighborSetName(n.id)
 	}
-	nb := neighborSetName(n.id)
-	return []statement{
+	out := []statement{
 		{name: stmtRPKI(n.id), nbSet: nb, rpkiInv: true},
+		{name: stmtBogon(n.id), nbSet: nb, prefixSet: bogonSwitchName(n.id), asPathSet: bogonASNSet},
+		{name: stmtFirstAS(n.id), nbSet: nb, asPathSet: firstASSetName(n.id), asPathInv: true},
 		{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true},
-		{name: stmtReject(n.id), nbSet: nb},
 	}
+	if !n.spec.rsClient {
+		out = append(out, statement{name: stmtReject(n.id), nbSet: nb})
+	}
+	return out
 }
 
 func (n nbModel) neighborSetMember() string {
@@ -293,6 +349,12 @@ func (m *model) render(o Options) []byte {
 	fmt.Fprintf(&b, "global as %d router-id %s\n", m.asn, m.routerID)
 	if m.rpki != "" {
 		fmt.Fprintf(&b, "rpki-server %s\n", m.rpki)
+	}
+	if m.bogonASNs != nil {
+		fmt.Fprintf(&b, "as-path-set %s (%d entries)\n", bogonASNSet, len(m.bogonASNs))
+		for _, e := range m.bogonASNs {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
 	}
 	var ordinary []string
 	for _, n := range m.neighbors {
@@ -326,6 +388,11 @@ func (m *model) render(o Options) []byte {
 		for _, p := range n.prefixes {
 			fmt.Fprintf(&b, "    %s\n", p)
 		}
+		fmt.Fprintf(&b, "  reject-bogon-asns %t: prefix-set %s (%d entries)\n", len(n.bogonSwitch) > 0, bogonSwitchName(n.id), len(n.bogonSwitch))
+		for _, p := range n.bogonSwitch {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
+		fmt.Fprintf(&b, "  enforce-first-as %t: as-path-set %s %q\n", n.enforceFirstAS, firstASSetName(n.id), n.firstAS)
 		if !s.rsClient {
 			fmt.Fprintf(&b, "  neighbor-set %s %s\n", neighborSetName(n.id), n.neighborSetMember())
 			ordinary = append(ordinary, policyName(n.id))

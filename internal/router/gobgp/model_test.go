@@ -32,11 +32,12 @@ func goldenDesired() router.Desired {
 			{
 				Address: ip("2001:db8::13"), PeerASN: 13335, Owner: "peering/as13335-decix-fra",
 				Description: "Cloudflare v6", Shutdown: true, MaxPrefixes: 2000, Password: "s3cr3t-md5",
-				Import: []router.Entry{upto("2606:4700::/32", 32, 48)},
+				Import:          []router.Entry{upto("2606:4700::/32", 32, 48)},
+				RejectBogonASNs: true, EnforceFirstAS: true,
 			},
 			{
 				Address: ip("192.0.2.10"), PeerASN: 64510, Owner: "peering/as64510", RouteServerClient: true,
-				MaxPrefixes: 5,
+				MaxPrefixes: 5, RejectBogonASNs: true,
 				Import: []router.Entry{
 					upto("10.0.0.0/16", 16, 25), exact("10.0.5.0/24"), exact("10.0.5.0/24"),
 					exact("198.51.100.0/24"), upto("198.51.100.0/24", 24, 24),
@@ -110,7 +111,8 @@ func TestNeighborID(t *testing.T) {
 		if id != want {
 			t.Errorf("neighborID(%s) = %s, want %s", in, id, want)
 		}
-		for _, name := range []string{prefixSetName(id), neighborSetName(id), policyName(id), stmtRPKI(id), stmtAccept(id), stmtReject(id)} {
+		names := append([]string{prefixSetName(id), neighborSetName(id), bogonSwitchName(id), firstASSetName(id), policyName(id)}, stmtNames(id)...)
+		for _, name := range names {
 			if idOf(name) != id || !owned(name) {
 				t.Errorf("idOf(%s) = %q, want %q", name, idOf(name), id)
 			}
@@ -118,6 +120,10 @@ func TestNeighborID(t *testing.T) {
 	}
 	if idOf("handmade") != "" || owned("handmade") {
 		t.Error("a name without our prefix is ours")
+	}
+	// The shared set is ours but no neighbor's.
+	if idOf(bogonASNSet) != "" || !owned(bogonASNSet) {
+		t.Errorf("idOf(%s) = %q", bogonASNSet, idOf(bogonASNSet))
 	}
 }
 
