@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -27,6 +28,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/metrics"
 	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
 	"github.com/peering-operator/peering-operator/internal/router/drivers"
 )
 
@@ -38,6 +40,7 @@ type RouterReconciler struct {
 	Reporter conditions.Reporter
 	Fleet    *Fleet
 	Filters  *FilterSource
+	Drivers  drivers.Opener
 	// ProbeInterval is the mean time between state polls (and, for
 	// routers without a driver, TCP probes); jittered ±20% so a fleet of
 	// routers is not polled in lockstep.
@@ -110,10 +113,10 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	poll := ctrl.Result{RequeueAfter: jitter(r.ProbeInterval)}
 
-	if !drivers.Supported(string(rt.Spec.Driver)) {
+	if !r.Drivers.Supported(string(rt.Spec.Driver)) {
 		// Nothing can be pushed; still say whether the router answers.
 		reach := r.probe(ctx, rt)
-		msg := fmt.Sprintf("the %s driver is not available in this operator, nothing is pushed to this router", rt.Spec.Driver)
+		msg := fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
 		r.setStatus(rt, reach, ReasonDriverUnavailable, msg)
 		return poll, nil
 	}
@@ -156,6 +159,9 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		r.Fleet.drop(rt.Name) // the session may be broken; reconnect next time
 		msg := fmt.Sprintf("apply of %d neighbors failed: %v", len(want.Desired.Neighbors), err)
 		r.recordApply(rt, "Failure", "", msg)
+		if unreachable(err) {
+			reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", target(rt), err))
+		}
 		r.setStatus(rt, reachable, ReasonApplyFailed, msg)
 		return ctrl.Result{RequeueAfter: r.MinApplyInterval + time.Second}, nil
 	}
@@ -175,6 +181,13 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	r.setStatus(rt, reachable, ReasonApplied, msg)
 	return poll, nil
+}
+
+// unreachable tells a connection failure (the SSH drivers connect on first
+// use) from a router that answered and refused the configuration.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, cli.ErrHostKey) || errors.Is(err, cli.ErrClosed)
 }
 
 // readState polls the sessions and hands them to the fleet.

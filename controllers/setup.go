@@ -82,7 +82,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return opts.Drivers.Open(ctx, drivers.Target{Driver: string(rt.Spec.Driver), Address: rt.Spec.Address,
 			Port: rt.Spec.DefaultPort(), RouteServer: rt.Spec.RouteServer}, creds)
 	})
-	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Filters: opts.Filters,
+	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Filters: opts.Filters, Drivers: opts.Drivers,
 		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}

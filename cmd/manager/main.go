@@ -68,6 +68,7 @@ func run() error {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time.")
 	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
 	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
+	enableDrivers := flag.String("enable-drivers", strings.Join(drivers.Proven, ","), "Router drivers to use (comma-separated, of "+strings.Join(drivers.All, ",")+"). junos, iosxr and eos are tested against recorded sessions only: enable them deliberately. Routers of other drivers are only probed.")
 	flag.BoolVar(&drv.GoBGPPassive, "gobgp-passive-neighbors", false, "Configure GoBGP neighbors passive (the peers dial in). For labs with peers on loopback.")
 	flag.DurationVar(&drv.GoBGPConnectRetry, "gobgp-connect-retry", 0, "GoBGP connect-retry timer for neighbors (0: GoBGP's 120s).")
 	flag.StringVar(&pdbURL, "peeringdb-url", peeringdb.DefaultBaseURL, "PeeringDB API root. The API key, if any, comes from the PEERINGDB_API_KEY environment variable (mount it from a Secret).")
@@ -129,6 +130,8 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("failed to configure the PeeringDB client: %w", err)
 	}
+	drv.Enabled = strings.Split(*enableDrivers, ",")
+	drv.Log = ctrl.Log.WithName("router")
 	irrClient, err := irr.New(irr.Config{Servers: strings.Split(irrServers, ","), ClientID: version.UserAgent()})
 	if err != nil {
 		return fmt.Errorf("failed to configure the IRR client: %w", err)

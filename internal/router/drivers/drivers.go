@@ -6,17 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/go-logr/logr"
 	"google.golang.org/grpc"
 
 	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+	"github.com/peering-operator/peering-operator/internal/router/eos"
+	"github.com/peering-operator/peering-operator/internal/router/frr"
 	"github.com/peering-operator/peering-operator/internal/router/gobgp"
+	"github.com/peering-operator/peering-operator/internal/router/iosxr"
+	"github.com/peering-operator/peering-operator/internal/router/junos"
 )
 
-// ErrUnsupported: no driver for this platform in this build.
-var ErrUnsupported = errors.New("no driver for this router platform")
+// ErrUnsupported: the driver is not enabled in this operator.
+var ErrUnsupported = errors.New("router driver not enabled")
+
+// Proven are the drivers tested against a real daemon (FRR, gobgpd); the
+// others are tested against recorded sessions only and must be enabled
+// explicitly (Options.Enabled).
+var Proven = []string{"frr", "gobgp"}
+
+// All drivers this build has.
+var All = []string{"eos", "frr", "gobgp", "iosxr", "junos"}
 
 // Target is what a driver needs to know about a router.
 type Target struct {
@@ -28,6 +43,8 @@ type Target struct {
 
 // Options tune drivers for labs and tests.
 type Options struct {
+	// Enabled drivers; nil means Proven.
+	Enabled []string
 	// GoBGPPassive configures GoBGP neighbors passive (peers dial in),
 	// for labs where the peers are on loopback.
 	GoBGPPassive bool
@@ -35,25 +52,51 @@ type Options struct {
 	GoBGPConnectRetry time.Duration
 	// GoBGPInterceptors see every gRPC call to gobgpd (tests count writes).
 	GoBGPInterceptors []grpc.UnaryClientInterceptor
+	// Log receives the SSH drivers' messages (never secrets).
+	Log logr.Logger
 }
 
 // Opener opens drivers with fixed options.
 type Opener struct{ Options Options }
 
-// Supported reports whether this build can configure routers of driver.
-func Supported(driver string) bool { return driver == "gobgp" }
+// Supported reports whether driver is enabled.
+func (o Opener) Supported(driver string) bool {
+	enabled := o.Options.Enabled
+	if enabled == nil {
+		enabled = Proven
+	}
+	return slices.Contains(enabled, driver) && slices.Contains(All, driver)
+}
 
-// Open connects to the router.
+// Open connects to the router (the SSH drivers connect on first use).
 func (o Opener) Open(ctx context.Context, t Target, creds *router.Credentials) (router.Driver, error) {
-	addr := net.JoinHostPort(t.Address, strconv.Itoa(int(t.Port)))
-	switch t.Driver {
-	case "gobgp":
+	if !o.Supported(t.Driver) {
+		return nil, fmt.Errorf("%w: %s (enabled: %v)", ErrUnsupported, t.Driver, o.enabled())
+	}
+	if t.Driver == "gobgp" {
 		return gobgp.New(ctx, gobgp.Options{
-			Address: addr, RouteServer: t.RouteServer,
+			Address: net.JoinHostPort(t.Address, strconv.Itoa(int(t.Port))), RouteServer: t.RouteServer,
 			Passive: o.Options.GoBGPPassive, ConnectRetry: o.Options.GoBGPConnectRetry,
 			Interceptors: o.Options.GoBGPInterceptors,
 		})
-	default:
-		return nil, fmt.Errorf("%w: %s", ErrUnsupported, t.Driver)
 	}
+	cfg := cli.ConfigFor(t.Address, int(t.Port), creds)
+	cfg.Log = o.Options.Log
+	switch t.Driver {
+	case "frr":
+		return frr.New(cfg), nil
+	case "junos":
+		return junos.New(cfg), nil
+	case "iosxr":
+		return iosxr.New(cfg), nil
+	default:
+		return eos.New(cfg), nil
+	}
+}
+
+func (o Opener) enabled() []string {
+	if o.Options.Enabled == nil {
+		return Proven
+	}
+	return o.Options.Enabled
 }

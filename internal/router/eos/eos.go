@@ -1,0 +1,573 @@
+// Package eos drives Arista EOS over SSH (scrapligo): per neighbor a
+// prefix-list and a route-map PO-IN-<address> and the neighbor under
+// "router bgp", all in one configuration session that is committed, or
+// aborted on any error. Tested against recorded sessions only: no EOS runs
+// here.
+package eos
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+)
+
+//go:embed platform.yaml
+var platformYAML []byte
+
+// Platform is the scrapligo platform definition of the EOS CLI.
+func Platform() cli.Platform { return cli.Platform{Definition: platformYAML} }
+
+const (
+	maxDesc = 100
+	// secretMark stands for a password: EOS shows it only encrypted
+	// ("password 7 ..."), so its fingerprint lives in the description.
+	secretMark = "password <secret>"
+	afSep      = "|"
+)
+
+// Driver configures one EOS router.
+type Driver struct {
+	conn *cli.Conn
+	// SessionName names each configuration session (default: "po-" and
+	// random hex, so a session left pending by a lost connection is never
+	// reused).
+	SessionName func() string
+}
+
+var _ router.Driver = (*Driver)(nil)
+
+// New returns a driver; it connects on first use.
+func New(cfg cli.Config) *Driver {
+	return &Driver{conn: cli.NewConn(cfg, Platform()), SessionName: func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return "po-" + hex.EncodeToString(b)
+	}}
+}
+
+// Stats counts the lines sent to the router.
+func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
+
+// Close ends the session.
+func (d *Driver) Close() error { return d.conn.Close() }
+
+func filterName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
+
+// bogonASNs names the shared as-path access-list of bogon ASNs.
+var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
+
+func check(des router.Desired) error {
+	if err := cli.Check(des); err != nil {
+		return err
+	}
+	for _, n := range des.Neighbors {
+		if n.RouteServerClient {
+			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the eos driver (use frr or gobgp)", router.ErrInvalid, n.Address)
+		}
+	}
+	return nil
+}
+
+// rangeText is a prefix range as EOS prints it.
+func rangeText(r cli.Range) string {
+	bits, max := r.Prefix.Bits(), r.Prefix.Addr().BitLen()
+	p := r.Prefix.String()
+	switch {
+	case r.Lo == bits && r.Hi == bits:
+		return p
+	case r.Lo == bits:
+		return fmt.Sprintf("%s le %d", p, r.Hi)
+	case r.Hi == max:
+		return fmt.Sprintf("%s ge %d", p, r.Lo)
+	default:
+		return fmt.Sprintf("%s ge %d le %d", p, r.Lo, r.Hi)
+	}
+}
+
+func plKind(a netip.Addr) string {
+	if a.Is4() {
+		return "ip prefix-list"
+	}
+	return "ipv6 prefix-list"
+}
+
+// wanted is the owned configuration: "ip[v6] prefix-list N" (entries
+// without their sequence numbers), "route-map N" and "neighbor A" (its
+// lines without "neighbor A", address-family lines as "af|line").
+func wanted(des router.Desired) (cli.Objects, map[string]string) {
+	objs := cli.Objects{}
+	pw := map[string]string{}
+	for _, n := range cli.Sorted(des.Neighbors) {
+		name := filterName(n.Address)
+		var pl []string
+		for _, r := range cli.Ranges(n.Import) {
+			pl = append(pl, "permit "+rangeText(r))
+		}
+		if len(pl) == 0 {
+			if n.Address.Is4() {
+				pl = []string{"deny 0.0.0.0/0 le 32"}
+			} else {
+				pl = []string{"deny ::/0 le 128"}
+			}
+		}
+		objs[plKind(n.Address)+" "+name] = pl
+		match := "match ip address prefix-list " + name
+		af := "address-family ipv4"
+		if n.Address.Is6() {
+			match = "match ipv6 address prefix-list " + name
+			af = "address-family ipv6"
+		}
+		// Entries as "ACTION SEQ" and their lines as "ACTION SEQ|line":
+		// bogon paths are denied first, then the prefix filter and the
+		// first AS are ANDed in the permit entry.
+		var rm []string
+		if n.RejectBogonASNs {
+			objs["ip as-path access-list "+bogonASNs] = []string{"permit " + cli.BogonASNRegex() + " any"}
+			rm = append(rm, "deny 5", "deny 5"+afSep+"match as-path "+bogonASNs)
+		}
+		rm = append(rm, "permit 10", "permit 10"+afSep+match)
+		if n.EnforceFirstAS {
+			fa := cli.ObjectName("FIRST", n.Address, false)
+			objs["ip as-path access-list "+fa] = []string{"permit ^" + strconv.FormatUint(uint64(n.PeerASN), 10) + "_ any"}
+			rm = append(rm, "permit 10"+afSep+"match as-path "+fa)
+		}
+		objs["route-map "+name] = rm
+
+		key := "neighbor " + n.Address.String()
+		lines := []string{
+			"remote-as " + strconv.FormatUint(uint64(n.PeerASN), 10),
+			"description " + cli.DescriptionWithFingerprint(n, maxDesc),
+			"route-map " + name + " in",
+			// maximum-routes counts what the peer sends; 0 is "no limit"
+			// (EOS would otherwise apply its default of 12000).
+			"maximum-routes " + strconv.FormatUint(uint64(n.MaxPrefixes), 10),
+		}
+		if n.Shutdown {
+			lines = append(lines, "shutdown")
+		}
+		if n.Password != "" {
+			lines = append(lines, secretMark)
+			pw[key] = n.Password.Reveal()
+		}
+		lines = append(lines, af+afSep+"activate")
+		objs[key] = lines
+	}
+	return objs, pw
+}
+
+func reveal(l, pw string) string {
+	if l == secretMark {
+		return "password " + pw
+	}
+	return l
+}
+
+// Render returns the owned configuration in EOS running-config form
+// (passwords in clear, as they would be entered).
+func (d *Driver) Render(des router.Desired) ([]byte, error) {
+	if err := check(des); err != nil {
+		return nil, err
+	}
+	objs, pw := wanted(des)
+	var b strings.Builder
+	for _, k := range sortedKeys(objs) {
+		if strings.HasPrefix(k, "neighbor ") {
+			continue
+		}
+		for _, l := range filterLines(k, objs[k]) {
+			switch {
+			case l == "exit":
+				l = "!"
+			case !strings.HasPrefix(l, "ip") && !strings.HasPrefix(l, "route-map"):
+				l = "   " + l
+			}
+			b.WriteString(l + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "router bgp %d\n   router-id %s\n", des.LocalASN, des.RouterID)
+	afs := map[string][]string{}
+	for _, k := range sortedKeys(objs) {
+		a, ok := strings.CutPrefix(k, "neighbor ")
+		if !ok {
+			continue
+		}
+		for _, l := range objs[k] {
+			if af, rest, ok := strings.Cut(l, afSep); ok {
+				afs[af] = append(afs[af], "neighbor "+a+" "+rest)
+				continue
+			}
+			fmt.Fprintf(&b, "   neighbor %s %s\n", a, reveal(l, pw[k]))
+		}
+	}
+	for _, af := range sortedKeys(afs) {
+		fmt.Fprintf(&b, "   !\n   %s\n", af)
+		for _, l := range afs[af] {
+			fmt.Fprintf(&b, "      %s\n", l)
+		}
+	}
+	b.WriteString("!\n")
+	return []byte(b.String()), nil
+}
+
+// filterLines are the commands that (re)create a filter object, each
+// block closed by "exit".
+func filterLines(key string, body []string) []string {
+	var out []string
+	switch {
+	case strings.HasPrefix(key, "ip as-path "):
+		for _, e := range body {
+			out = append(out, key+" "+e)
+		}
+	case strings.HasPrefix(key, "route-map "):
+		for _, l := range body {
+			if _, line, ok := strings.Cut(l, afSep); ok {
+				out = append(out, line)
+				continue
+			}
+			if len(out) > 0 {
+				out = append(out, "exit")
+			}
+			out = append(out, key+" "+l)
+		}
+		out = append(out, "exit")
+	default:
+		out = append(out, key)
+		for i, e := range body {
+			out = append(out, fmt.Sprintf("seq %d %s", 10*(i+1), e))
+		}
+		out = append(out, "exit")
+	}
+	return out
+}
+
+func sortedKeys[V any](o map[string]V) []string {
+	k := make([]string, 0, len(o))
+	for s := range o {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}
+
+type running struct {
+	objs  cli.Objects
+	asn   uint32
+	other map[netip.Addr]bool // neighbors without our marker
+}
+
+// parse reads "show running-config": owned prefix-lists, route-maps and
+// neighbors, and the neighbors configured by hand.
+func parse(out string) running {
+	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}}
+	nbrs := map[string][]string{}
+	var order []string
+	var block, af, entry string
+	for raw := range strings.SplitSeq(out, "\n") {
+		line := strings.TrimRight(raw, " \r")
+		t := strings.TrimSpace(line)
+		if t == "" || t == "!" {
+			continue
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		f := strings.Fields(t)
+		if indent == 0 {
+			block, af = "", ""
+			switch {
+			case (f[0] == "ip" || f[0] == "ipv6") && len(f) >= 3 && f[1] == "prefix-list":
+				block = strings.Join(f[:3], " ")
+				if len(f) > 3 && f[3] == "seq" { // one-line form
+					r.addEntry(block, f[4:])
+				}
+			case f[0] == "ip" && len(f) >= 5 && f[1] == "as-path" && f[2] == "access-list":
+				if strings.HasPrefix(f[3], cli.ObjectPrefix) {
+					k := strings.Join(f[:4], " ")
+					r.objs[k] = append(r.objs[k], strings.Join(f[4:], " "))
+				}
+			case f[0] == "route-map" && len(f) == 4:
+				block = "route-map " + f[1]
+				entry = f[2] + " " + f[3]
+				if strings.HasPrefix(f[1], cli.ObjectPrefix) {
+					r.objs[block] = append(r.objs[block], entry)
+				}
+			case f[0] == "router" && len(f) == 3 && f[1] == "bgp":
+				block = "router bgp"
+				asn, _ := strconv.ParseUint(f[2], 10, 32)
+				r.asn = uint32(asn)
+			}
+			continue
+		}
+		switch {
+		case strings.Contains(block, "prefix-list ") && f[0] == "seq" && len(f) >= 4:
+			r.addEntry(block, f[2:])
+		case strings.HasPrefix(block, "route-map "+cli.ObjectPrefix):
+			r.objs[block] = append(r.objs[block], entry+afSep+t)
+		case block == "router bgp":
+			if strings.HasPrefix(t, "address-family ") && indent <= 3 {
+				af = t
+				continue
+			}
+			if indent <= 3 {
+				af = ""
+			}
+			if f[0] != "neighbor" || len(f) < 3 {
+				continue
+			}
+			if _, err := netip.ParseAddr(f[1]); err != nil {
+				continue
+			}
+			rest := strings.Join(f[2:], " ")
+			if f[2] == "password" {
+				rest = secretMark
+			}
+			if af != "" {
+				rest = af + afSep + rest
+			}
+			if nbrs[f[1]] == nil {
+				order = append(order, f[1])
+			}
+			nbrs[f[1]] = append(nbrs[f[1]], rest)
+		}
+	}
+	for _, a := range order {
+		owned := slices.ContainsFunc(nbrs[a], func(l string) bool {
+			d, ok := strings.CutPrefix(l, "description ")
+			return ok && cli.Managed(d)
+		})
+		if owned {
+			r.objs["neighbor "+a] = nbrs[a]
+		} else {
+			r.other[netip.MustParseAddr(a)] = true
+		}
+	}
+	return r
+}
+
+// addEntry records "seq N ACTION PREFIX..." (f starts at ACTION) of an
+// owned prefix-list, normalised to how wanted writes it.
+func (r *running) addEntry(block string, f []string) {
+	if _, name, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(block, "ip "), "ipv6 "), " "); !strings.HasPrefix(name, cli.ObjectPrefix) {
+		return
+	}
+	if len(f) < 2 {
+		return
+	}
+	p, err := netip.ParsePrefix(f[1])
+	if err != nil {
+		return
+	}
+	rg := cli.Range{Prefix: p.Masked(), Lo: p.Bits(), Hi: p.Bits()}
+	ge, le := -1, -1
+	for i := 2; i+1 < len(f); i += 2 {
+		v, _ := strconv.Atoi(f[i+1])
+		if f[i] == "ge" {
+			ge = v
+		} else if f[i] == "le" {
+			le = v
+		}
+	}
+	switch {
+	case ge >= 0 && le >= 0:
+		rg.Lo, rg.Hi = ge, le
+	case ge >= 0:
+		rg.Lo, rg.Hi = ge, p.Addr().BitLen()
+	case le >= 0:
+		rg.Hi = le
+	}
+	r.objs[block] = append(r.objs[block], f[0]+" "+rangeText(rg))
+}
+
+// plan turns the difference into configuration lines for one session. A
+// commit is atomic, so filters that changed are simply replaced whole.
+func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []string, added, updated, removed int) {
+	var filters, bgp, gone []string
+	changed := map[string]bool{}
+	for _, c := range cli.DiffObjects(want, have) {
+		kind, name, _ := strings.Cut(c.Key, " ")
+		if kind != "neighbor" {
+			if c.Gone {
+				gone = append(gone, "no "+c.Key)
+				continue
+			}
+			if !c.New {
+				// Compare as sets: entries in another order are equal.
+				if sameSet(want[c.Key], have[c.Key]) {
+					continue
+				}
+				filters = append(filters, "no "+c.Key)
+				changed[strings.TrimPrefix(c.Key[strings.LastIndexByte(c.Key, ' ')+1:], cli.ObjectPrefix+"IN-")] = true
+			}
+			filters = append(filters, filterLines(c.Key, want[c.Key])...)
+			continue
+		}
+		p := "neighbor " + name + " "
+		switch {
+		case c.Gone:
+			bgp = append(bgp, "no "+strings.TrimSpace(p))
+			removed++
+			continue
+		case c.New:
+			added++
+		default:
+			changed[name] = true
+		}
+		add := slices.Clone(c.Add)
+		if !c.New && pw[c.Key] != "" && slices.ContainsFunc(add, func(l string) bool { return strings.HasPrefix(l, "description ") }) && !slices.Contains(add, secretMark) {
+			add = append(add, secretMark)
+		}
+		setKeys := map[string]bool{}
+		for _, l := range add {
+			setKeys[attr(l)] = true
+		}
+		for _, l := range c.Remove {
+			if setKeys[attr(l)] {
+				continue
+			}
+			if af, rest, ok := strings.Cut(l, afSep); ok {
+				bgp = append(bgp, af, "no "+p+rest, "exit")
+			} else {
+				bgp = append(bgp, "no "+p+attrName(l))
+			}
+		}
+		for _, l := range add {
+			if af, rest, ok := strings.Cut(l, afSep); ok {
+				bgp = append(bgp, af, p+rest, "exit")
+			} else {
+				bgp = append(bgp, p+reveal(l, pw[c.Key]))
+			}
+		}
+	}
+	for a := range changed {
+		if _, existed := have["neighbor "+a]; existed {
+			updated++
+		}
+	}
+	if len(bgp) > 0 {
+		bgp = append(append([]string{fmt.Sprintf("router bgp %d", asn)}, bgp...), "exit")
+	}
+	return append(append(filters, bgp...), gone...), added, updated, removed
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// attr identifies what a neighbor line sets ("remote-as", "route-map in",
+// "af|activate").
+func attr(l string) string {
+	af, rest, ok := strings.Cut(l, afSep)
+	if !ok {
+		af, rest = "", l
+	}
+	f := strings.Fields(rest)
+	k := f[0]
+	if k == "route-map" && len(f) == 3 {
+		k += " " + f[2]
+	}
+	return af + afSep + k
+}
+
+// attrName is the "no" form of a neighbor line.
+func attrName(l string) string {
+	if l == secretMark {
+		return "password"
+	}
+	f := strings.Fields(l)
+	switch f[0] {
+	case "description", "remote-as", "maximum-routes", "password":
+		return f[0]
+	}
+	return l
+}
+
+// Apply makes the owned configuration equal to des in one configuration
+// session.
+func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyResult, error) {
+	rendered, err := d.Render(des)
+	if err != nil {
+		return router.ApplyResult{}, err
+	}
+	res := router.ApplyResult{Digest: cli.Digest(rendered)}
+	want, pw := wanted(des)
+	err = d.conn.Do(ctx, func(s *cli.Session) error {
+		for _, n := range des.Neighbors {
+			s.AddSecret(n.Password)
+		}
+		have, err := read(ctx, s)
+		if err != nil {
+			return err
+		}
+		if have.asn != 0 && have.asn != des.LocalASN {
+			return fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, des.LocalASN)
+		}
+		for _, n := range des.Neighbors {
+			if have.other[n.Address] {
+				return fmt.Errorf("%w: neighbor %s exists without the %q description marker", cli.ErrConflict, n.Address, cli.Marker)
+			}
+		}
+		lines, a, u, r := plan(des.LocalASN, want, have.objs, pw)
+		if len(lines) == 0 {
+			return nil
+		}
+		if err := d.commit(ctx, s, lines); err != nil {
+			return err
+		}
+		have, err = read(ctx, s)
+		if err != nil {
+			return err
+		}
+		if left, _, _, _ := plan(des.LocalASN, want, have.objs, pw); len(left) > 0 {
+			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
+		}
+		res.Added, res.Updated, res.Removed = a, u, r
+		return nil
+	})
+	return res, err
+}
+
+func read(ctx context.Context, s *cli.Session) (running, error) {
+	out, err := s.Show(ctx, "show running-config")
+	if err != nil {
+		return running{}, err
+	}
+	return parse(out), nil
+}
+
+// commit runs lines in a new configuration session and commits it; any
+// refusal aborts the session, so nothing of it reaches the running
+// configuration.
+func (d *Driver) commit(ctx context.Context, s *cli.Session, lines []string) error {
+	if _, err := s.Exec(ctx, "configure session "+d.SessionName()); err != nil {
+		return err
+	}
+	for _, l := range append(slices.Clone(lines), "commit") {
+		if _, err := s.Exec(ctx, l); err != nil {
+			var ce *cli.CommandError
+			if !errors.As(err, &ce) {
+				return err // connection lost: the session stays pending, uncommitted
+			}
+			if _, aerr := s.Exec(ctx, "abort"); aerr != nil {
+				return fmt.Errorf("%w (and abort failed: %v)", err, aerr)
+			}
+			return fmt.Errorf("aborted: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package eos
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+	"github.com/peering-operator/peering-operator/internal/router/cli/clitest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\([^()]*\))?[#>]`)
+
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func sample() router.Desired {
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true},
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
+			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
+	}}
+}
+
+func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
+	cfg, rec := clitest.Open(t, fixture)
+	d := New(cfg)
+	d.SessionName = func() string { return "po-test" }
+	t.Cleanup(func() { d.Close() })
+	return d, rec
+}
+
+func mustRead(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRender(t *testing.T) {
+	out, err := New(cli.Config{}).Render(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render.golden", out)
+	want, pw := wanted(sample())
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	s := sample()
+	s.Neighbors[0].RouteServerClient = true
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("route-server client: %v", err)
+	}
+}
+
+func TestApplyCreate(t *testing.T) {
+	d, rec := recorded(t, "create.txt")
+	res, err := d.Apply(context.Background(), sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 2 || res.Updated+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if clitest.Index(t, sent, "configure session po-test") > clitest.Index(t, sent, "commit") {
+		t.Error("commit before the session")
+	}
+}
+
+func TestApplyNoChangeWritesNothing(t *testing.T) {
+	d, rec := recorded(t, "nochange.txt")
+	res, err := d.Apply(context.Background(), sample())
+	if err != nil || res.Changed() || d.Stats().Writes != 0 {
+		t.Fatalf("%+v %v %+v", res, err, d.Stats())
+	}
+	rec.AssertSent(t, prompt)
+}
+
+func TestApplyRefusedLineAborts(t *testing.T) {
+	d, rec := recorded(t, "refused.txt")
+	_, err := d.Apply(context.Background(), sample())
+	var ce *cli.CommandError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "aborted") {
+		t.Fatalf("got %v", err)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if sent[len(sent)-1] != "abort" || strings.Contains(strings.Join(sent, "\n"), "\ncommit") {
+		t.Errorf("not aborted: %q", sent[len(sent)-3:])
+	}
+}
+
+func TestApplyCommitFailureAborts(t *testing.T) {
+	d, rec := recorded(t, "commitfail.txt")
+	_, err := d.Apply(context.Background(), sample())
+	if err == nil || !strings.Contains(err.Error(), "aborted") || !strings.Contains(err.Error(), "Cannot commit") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-md5") {
+		t.Errorf("password in error: %v", err)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if sent[len(sent)-2] != "commit" || sent[len(sent)-1] != "abort" {
+		t.Errorf("ends with %q", sent[len(sent)-2:])
+	}
+}
+
+func TestPlanUpdates(t *testing.T) {
+	have := parse(mustRead(t, "nochange.txt"))
+	if !have.other[addr("192.0.2.99")] || have.asn != 65000 || len(have.other) != 1 {
+		t.Errorf("hand-made neighbors: %v", have.other)
+	}
+	s := sample()
+	s.Neighbors[1].Password = "n3w-secret"
+	s.Neighbors[1].Import = s.Neighbors[1].Import[:1]
+	s.Neighbors[0].Shutdown = false
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have.objs, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{
+		"no ip prefix-list PO-IN-192.0.2.2\nip prefix-list PO-IN-192.0.2.2\nseq 10 permit 203.0.113.0/24\nexit",
+		"neighbor 192.0.2.2 description po:peers/as65001 md5=" + cli.Fingerprint(addr("192.0.2.2"), "n3w-secret") + " Example Net",
+		"neighbor 192.0.2.2 password n3w-secret",
+		"no neighbor 2001:db8::3 shutdown",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if a != 0 || u != 2 || r != 0 {
+		t.Errorf("counts %d %d %d", a, u, r)
+	}
+	// Entries in another order with other sequence numbers are equal.
+	reordered := strings.Replace(mustRead(t, "nochange.txt"), "   seq 10 permit 10.0.0.0/8 le 24\n   seq 20 permit 198.51.100.0/24 ge 25\n   seq 30 permit 203.0.113.0/24",
+		"   seq 5 permit 203.0.113.0/24\n   seq 7 permit 198.51.100.0/24 ge 25 le 32\n   seq 9 permit 10.0.0.0/8 ge 8 le 24", 1)
+	want, pw = wanted(sample())
+	if lines, _, _, _ := plan(65000, want, parse(reordered).objs, pw); len(lines) != 0 {
+		t.Errorf("reordered entries: %q", lines)
+	}
+	s = sample()
+	s.Neighbors = s.Neighbors[1:]
+	want, pw = wanted(s)
+	lines, _, _, r = plan(65000, want, have.objs, pw)
+	if strings.Join(lines, "\n") != "router bgp 65000\nno neighbor 2001:db8::3\nexit\nno ipv6 prefix-list PO-IN-2001:db8::3\nno route-map PO-IN-2001:db8::3" || r != 1 {
+		t.Errorf("removal: %q", lines)
+	}
+}
+
+func TestState(t *testing.T) {
+	d, rec := recorded(t, "state.txt")
+	sts, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.AssertSent(t, prompt)
+	if len(sts) != 2 {
+		t.Fatalf("%+v", sts)
+	}
+	up, down := sts[0], sts[1]
+	if up.State != "Established" || up.Received != 2 || up.Accepted != 1 || up.Limit != 100 ||
+		!up.EstablishedSince.Equal(time.Unix(1767225600, 0)) || up.LastError != "" {
+		t.Errorf("established: %+v", up)
+	}
+	if down.Address != addr("2001:db8::3") || down.State != "Idle" || down.LastError != "" {
+		t.Errorf("shut down: %+v", down)
+	}
+	tripped, err := states([]string{`{"vrfs":{"default":{"peers":{"192.0.2.5":{"peerState":"Idle","peerStateIdleReason":"MaxRoutesExceeded"}}}}}`},
+		map[netip.Addr]int64{addr("192.0.2.5"): 2})
+	if err != nil || len(tripped) != 1 || !strings.HasPrefix(tripped[0].LastError, "maximum prefix limit 2 exceeded") {
+		t.Errorf("tripped: %+v %v", tripped, err)
+	}
+}
+
+func TestInjectionNeverSent(t *testing.T) {
+	for _, n := range cli.Injections() {
+		d, rec := recorded(t, "nochange.txt")
+		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
+		if !errors.Is(err, router.ErrInvalid) || len(rec.Sent()) != 0 {
+			t.Errorf("%q/%q: %v, %d lines sent", n.Description, n.Owner, err, len(rec.Sent()))
+		}
+	}
+}
+
+func TestASPathChecks(t *testing.T) {
+	s := sample()
+	for i := range s.Neighbors {
+		s.Neighbors[i].RejectBogonASNs, s.Neighbors[i].EnforceFirstAS = true, true
+	}
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-aspath.golden", out)
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	lines, _, u, _ := plan(65000, want, parse(mustRead(t, "nochange.txt")).objs, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{
+		"ip as-path access-list PO-BOGON-ASNS permit " + cli.BogonASNRegex() + " any",
+		"ip as-path access-list PO-FIRST-192.0.2.2 permit ^65001_ any",
+		"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 deny 5\nmatch as-path PO-BOGON-ASNS\nexit\nroute-map PO-IN-192.0.2.2 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\nexit",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if u != 2 {
+		t.Errorf("updated %d", u)
+	}
+}

@@ -1,0 +1,454 @@
+package frr
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+)
+
+// plan is the list of configuration lines that turns running into desired,
+// to be sent inside "configure terminal", and what it does to neighbors.
+type plan struct {
+	lines                   []string
+	added, updated, removed int
+}
+
+// emitter writes lines and walks FRR's CLI nodes explicitly. vtysh would
+// climb out of a node by itself when a command does not exist there, but
+// relying on that hides mistakes.
+type emitter struct {
+	asn   uint32
+	path  []string // commands that entered the current node
+	lines []string
+}
+
+const (
+	nodeConfig = ""
+	nodeBGP    = "bgp"
+)
+
+func nodeAF(f int) string { return "af:" + afName[f] }
+
+func (e *emitter) pathOf(node string) []string {
+	bgp := fmt.Sprintf("router bgp %d", e.asn)
+	switch {
+	case node == nodeConfig:
+		return nil
+	case node == nodeBGP:
+		return []string{bgp}
+	case strings.HasPrefix(node, "af:"):
+		return []string{bgp, "address-family " + strings.TrimPrefix(node, "af:")}
+	default: // a route-map entry: "route-map NAME ACTION SEQ"
+		return []string{node}
+	}
+}
+
+// at emits line in node, entering and leaving nodes as needed.
+func (e *emitter) at(node, line string) {
+	want := e.pathOf(node)
+	k := 0
+	for k < len(e.path) && k < len(want) && e.path[k] == want[k] {
+		k++
+	}
+	for len(e.path) > k {
+		if len(e.path) == 2 {
+			e.lines = append(e.lines, "exit-address-family")
+		} else {
+			e.lines = append(e.lines, "exit")
+		}
+		e.path = e.path[:len(e.path)-1]
+	}
+	for _, c := range want[k:] {
+		e.lines = append(e.lines, c)
+		e.path = append(e.path, c)
+	}
+	if line != "" {
+		e.lines = append(e.lines, line)
+	}
+}
+
+func (e *emitter) done() []string {
+	e.at(nodeConfig, "")
+	return e.lines
+}
+
+// managed reports whether a running neighbor is the operator's: it has our
+// description marker, or no description while its filter objects (which
+// are created before the neighbor and deleted after it) exist — a neighbor
+// an interrupted apply created.
+func managed(have *config, n *neighbor) bool {
+	if cli.Managed(n.desc) {
+		return true
+	}
+	return n.desc == "" && (have.plists[plistKey(n.addr)] != nil || have.rmaps[filterName(n.addr)] != nil)
+}
+
+// makePlan computes the lines that make have's managed part equal to want.
+// Order keeps every intermediate state safe, so a session that dies at any
+// line leaves nothing half-open:
+//  1. filters first: new prefix-list entries are added (old ones stay),
+//     route-maps are created or repaired;
+//  2. BGP: neighbors that go away are removed; new neighbors are born
+//     shut down ("bgp default shutdown", see below), then get their
+//     description (ownership), password, address family, limit and
+//     filter, and only then are enabled; changes to existing neighbors
+//     are single lines;
+//  3. filter entries and objects no longer used are removed last.
+func makePlan(want, have *config) (*plan, error) {
+	if have.asn != 0 && have.asn != want.asn {
+		return nil, fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, want.asn)
+	}
+	for a := range want.nbrs {
+		if h := have.nbrs[a]; h != nil && !managed(have, h) {
+			return nil, fmt.Errorf("%w: neighbor %s exists on the router without the %q description marker", cli.ErrConflict, a, cli.Marker)
+		}
+	}
+	p := &plan{}
+	e := &emitter{asn: want.asn}
+	touched := map[netip.Addr]bool{}
+
+	// New neighbors are born shut down: "bgp default shutdown" is on
+	// while they are created. If it is not the router's own setting we
+	// turn it on and off around the creations, with a journal object
+	// written first, so that an apply cut in between can tell that the
+	// setting is ours to undo.
+	var creating []netip.Addr
+	for _, a := range want.addrs() {
+		if have.nbrs[a] == nil {
+			creating = append(creating, a)
+		}
+	}
+	haveJournal := have.rmaps[journal] != nil
+	ownDefault := have.defaultShutdown && !haveJournal
+	toggle := len(creating) > 0 && !ownDefault
+	if toggle && !haveJournal {
+		e.at(journalNode, "")
+	}
+
+	// 1. Filters.
+	later := &emitter{asn: want.asn} // section 3, appended at the end
+	for _, k := range sortedKeys(want.aspaths) {
+		adds, removes := diffASPath(want.aspaths[k], have.aspaths[k])
+		for _, l := range adds {
+			e.at(nodeConfig, l)
+		}
+		for _, l := range removes {
+			later.at(nodeConfig, l)
+		}
+		if len(adds)+len(removes) > 0 {
+			touched[addrOfObject(k)] = true
+		}
+	}
+	for _, k := range sortedKeys(want.plists) {
+		wp, hp := want.plists[k], have.plists[k]
+		adds, removes := diffPrefixList(wp, hp)
+		for _, l := range adds {
+			e.at(nodeConfig, l)
+		}
+		for _, l := range removes {
+			later.at(nodeConfig, l)
+		}
+		if len(adds)+len(removes) > 0 {
+			touched[addrOfObject(wp.name)] = true
+		}
+	}
+	for _, k := range sortedKeys(want.rmaps) {
+		if fixRouteMap(e, want.rmaps[k], have.rmaps[k]) {
+			touched[addrOfObject(k)] = true
+		}
+	}
+
+	// 2. BGP.
+	if have.asn == 0 && len(want.nbrs) > 0 {
+		// No BGP instance yet (a fresh router): create it.
+		e.at(nodeBGP, "bgp router-id "+want.routerID)
+	}
+	for _, a := range have.addrs() {
+		if h := have.nbrs[a]; want.nbrs[a] == nil && managed(have, h) {
+			e.at(nodeBGP, "no neighbor "+a.String())
+			p.removed++
+		}
+	}
+	if toggle && !have.defaultShutdown {
+		e.at(nodeBGP, "bgp default shutdown")
+	}
+	for _, a := range creating {
+		e.at(nodeBGP, "neighbor "+a.String()+" remote-as "+want.nbrs[a].remoteAS)
+	}
+	if toggle || (haveJournal && have.defaultShutdown) {
+		e.at(nodeBGP, "no bgp default shutdown")
+	}
+	for _, a := range want.addrs() {
+		w, h := want.nbrs[a], have.nbrs[a]
+		if h == nil {
+			completeNeighbor(e, w, have.defaultV4)
+			p.added++
+			continue
+		}
+		if updateNeighbor(e, w, h) || touched[a] {
+			p.updated++
+		}
+	}
+
+	// 3. Leftovers.
+	e.at(nodeConfig, "")
+	e.lines = append(e.lines, later.done()...)
+	orphans := map[string]bool{}
+	for _, k := range sortedKeys(have.rmaps) {
+		if strings.HasPrefix(k, cli.ObjectPrefix) && want.rmaps[k] == nil {
+			e.at(nodeConfig, "no route-map "+k)
+			orphans[k] = true
+		}
+	}
+	for _, k := range sortedKeys(have.plists) {
+		if hp := have.plists[k]; strings.HasPrefix(hp.name, cli.ObjectPrefix) && want.plists[k] == nil {
+			e.at(nodeConfig, "no "+k)
+			orphans[hp.name] = true
+		}
+	}
+	for _, k := range sortedKeys(have.aspaths) {
+		if strings.HasPrefix(k, cli.ObjectPrefix) && want.aspaths[k] == nil {
+			e.at(nodeConfig, "no bgp as-path access-list "+k)
+			if a := addrOfObject(k); a.IsValid() {
+				orphans[filterName(a)] = true
+			}
+		}
+	}
+	if toggle && !haveJournal {
+		e.at(nodeConfig, "no route-map "+journal)
+	}
+	// Filters left by a removal that was cut short count as that
+	// removal finishing now.
+	for name := range orphans {
+		if name == journal {
+			continue
+		}
+		if a := addrOfObject(name); !a.IsValid() || have.nbrs[a] == nil {
+			p.removed++
+		}
+	}
+	p.lines = e.done()
+	return p, nil
+}
+
+// addrOfObject recovers the neighbor address from a PO-IN-<addr> or
+// PO-FIRST-<addr> name.
+func addrOfObject(name string) netip.Addr {
+	s := strings.TrimPrefix(name, cli.ObjectPrefix)
+	_, s, _ = strings.Cut(s, "-")
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+// diffASPath is diffPrefixList for as-path lists.
+func diffASPath(want, have *asPathList) (adds, removes []string) {
+	keep := map[string]bool{}
+	var maxSeq int64
+	if have != nil {
+		for _, seq := range sortedSeqs(have.entries) {
+			maxSeq = max(maxSeq, seq)
+		}
+	}
+	wanted := map[string]bool{}
+	for _, e := range want.entries {
+		wanted[e] = true
+	}
+	if have != nil {
+		for _, seq := range sortedSeqs(have.entries) {
+			e := have.entries[seq]
+			if wanted[e] && !keep[e] {
+				keep[e] = true
+				continue
+			}
+			removes = append(removes, fmt.Sprintf("no bgp as-path access-list %s seq %d %s", have.name, seq, e))
+		}
+	}
+	seq := (maxSeq/5 + 1) * 5
+	for _, s := range sortedSeqs(want.entries) {
+		if e := want.entries[s]; !keep[e] {
+			adds = append(adds, fmt.Sprintf("bgp as-path access-list %s seq %d %s", want.name, seq, e))
+			seq += 5
+		}
+	}
+	return adds, removes
+}
+
+// diffPrefixList returns the lines adding want's missing entries (numbered
+// after every existing one, so they never replace an entry in place) and
+// the lines removing running entries want does not have.
+func diffPrefixList(want, have *prefixList) (adds, removes []string) {
+	haveKeys := map[string]bool{}
+	var maxSeq int64
+	if have != nil {
+		for _, e := range have.entries {
+			maxSeq = max(maxSeq, e.seq)
+		}
+	}
+	wantKeys := map[string]bool{}
+	for _, e := range want.entries {
+		wantKeys[e.key()] = true
+	}
+	if have != nil {
+		entries := slices.Clone(have.entries)
+		slices.SortFunc(entries, func(a, b plEntry) int { return int(a.seq - b.seq) })
+		for _, e := range entries {
+			k := e.key()
+			if wantKeys[k] && !haveKeys[k] {
+				haveKeys[k] = true
+				continue
+			}
+			// Unwanted, or a duplicate of an entry we keep.
+			removes = append(removes, fmt.Sprintf("no %s seq %d", have.cmd(), e.seq))
+		}
+	}
+	seq := (maxSeq/5 + 1) * 5
+	for _, e := range want.entries {
+		if haveKeys[e.key()] {
+			continue
+		}
+		adds = append(adds, fmt.Sprintf("%s seq %d %s", want.cmd(), seq, e.key()))
+		seq += 5
+	}
+	return adds, removes
+}
+
+// fixRouteMap emits what makes have's route-map equal to want's; it
+// reports whether anything was needed.
+func fixRouteMap(e *emitter, want, have *routeMap) bool {
+	changed := false
+	wantSeq := map[int64]rmEntry{}
+	for _, w := range want.entries {
+		wantSeq[w.seq] = w
+	}
+	haveSeq := map[int64]rmEntry{}
+	if have != nil {
+		for _, h := range have.entries {
+			if w, ok := wantSeq[h.seq]; ok && w.action == h.action {
+				haveSeq[h.seq] = h
+				continue
+			}
+			// An entry we did not write could permit anything: drop it
+			// before the neighbor uses the map.
+			e.at(nodeConfig, fmt.Sprintf("no route-map %s %s %d", have.name, h.action, h.seq))
+			changed = true
+		}
+	}
+	for _, w := range want.entries {
+		node := fmt.Sprintf("route-map %s %s %d", want.name, w.action, w.seq)
+		h, ok := haveSeq[w.seq]
+		if !ok {
+			e.at(node, "")
+			for _, l := range w.lines {
+				e.at(node, l)
+			}
+			changed = true
+			continue
+		}
+		for _, l := range h.lines {
+			if !slices.Contains(w.lines, l) {
+				e.at(node, "no "+l)
+				changed = true
+			}
+		}
+		for _, l := range w.lines {
+			if !slices.Contains(h.lines, l) {
+				e.at(node, l)
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// journal is the route-map entry that records "bgp default shutdown was
+// turned on by the operator"; it never matches anything (no neighbor uses
+// it).
+const journal = cli.ObjectPrefix + "TXN-DEFAULT-SHUTDOWN"
+
+var journalNode = "route-map " + journal + " deny 1"
+
+// completeNeighbor configures a neighbor just created (born shut down):
+// description (ownership), password, address families, limit and filter,
+// and only then enables it.
+func completeNeighbor(e *emitter, w *neighbor, defaultV4 bool) {
+	p := "neighbor " + w.addr.String() + " "
+	e.at(nodeBGP, p+"description "+w.desc)
+	if w.password != "" {
+		e.at(nodeBGP, p+"password "+w.password)
+	}
+	for f := range afName {
+		for _, l := range afLines(w, f, defaultV4) {
+			e.at(nodeAF(f), l)
+		}
+	}
+	if !w.shutdown {
+		e.at(nodeBGP, "no "+p+"shutdown")
+	}
+}
+
+// updateNeighbor emits single-line changes to an existing neighbor; a
+// neighbor being shut down is shut first, one being enabled is enabled
+// last. It reports whether anything was needed.
+func updateNeighbor(e *emitter, w, h *neighbor) bool {
+	n0 := len(e.lines)
+	p := "neighbor " + w.addr.String() + " "
+	if w.shutdown && !h.shutdown {
+		e.at(nodeBGP, p+"shutdown")
+	}
+	if w.remoteAS != h.remoteAS {
+		e.at(nodeBGP, p+"remote-as "+w.remoteAS)
+	}
+	if w.desc != h.desc {
+		e.at(nodeBGP, p+"description "+w.desc)
+	}
+	if w.password != h.password {
+		if w.password == "" {
+			e.at(nodeBGP, "no "+p+"password")
+		} else {
+			e.at(nodeBGP, p+"password "+w.password)
+		}
+	}
+	for f := range afName {
+		wa, ha := w.af[f], h.af[f]
+		node := nodeAF(f)
+		if !wa.active {
+			if ha.active {
+				e.at(node, "no "+p+"activate")
+			}
+			continue
+		}
+		if !ha.active {
+			e.at(node, p+"activate")
+		}
+		if wa.softIn != ha.softIn {
+			e.at(node, neg(!wa.softIn)+p+"soft-reconfiguration inbound")
+		}
+		if wa.maxPrefix != ha.maxPrefix {
+			if wa.maxPrefix == "" {
+				e.at(node, "no "+p+"maximum-prefix")
+			} else {
+				e.at(node, p+"maximum-prefix "+wa.maxPrefix)
+			}
+		}
+		if wa.rsClient != ha.rsClient {
+			e.at(node, neg(!wa.rsClient)+p+"route-server-client")
+		}
+		if wa.routeMapIn != ha.routeMapIn {
+			e.at(node, p+"route-map "+wa.routeMapIn+" in")
+		}
+	}
+	if !w.shutdown && h.shutdown {
+		e.at(nodeBGP, "no "+p+"shutdown")
+	}
+	return len(e.lines) > n0
+}
+
+func neg(no bool) string {
+	if no {
+		return "no "
+	}
+	return ""
+}

@@ -1,0 +1,514 @@
+// Package iosxr drives Cisco IOS-XR over SSH (scrapligo): per neighbor a
+// prefix-set and a route-policy PO-IN-<address> and the neighbor under
+// "router bgp", all in one target configuration that is committed, or
+// aborted on any error. Tested against recorded sessions only: no IOS-XR
+// runs here.
+package iosxr
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+)
+
+//go:embed platform.yaml
+var platformYAML []byte
+
+// Platform is the scrapligo platform definition of the IOS-XR CLI.
+func Platform() cli.Platform { return cli.Platform{Definition: platformYAML} }
+
+const (
+	maxDesc = 255
+	// secretMark stands for a password: IOS-XR shows it only encrypted,
+	// so the password's fingerprint lives in the description.
+	secretMark = "password <secret>"
+	afSep      = "|"
+)
+
+// Driver configures one IOS-XR router.
+type Driver struct{ conn *cli.Conn }
+
+var _ router.Driver = (*Driver)(nil)
+
+// New returns a driver; it connects on first use.
+func New(cfg cli.Config) *Driver { return &Driver{conn: cli.NewConn(cfg, Platform())} }
+
+// Stats counts the lines sent to the router.
+func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
+
+// Close ends the session.
+func (d *Driver) Close() error { return d.conn.Close() }
+
+// policyName: RPL names take letters, digits, '_' and '-'.
+func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, true) }
+
+// bogonASNs names the shared as-path-set of bogon ASNs.
+var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
+
+func check(des router.Desired) error {
+	if err := cli.Check(des); err != nil {
+		return err
+	}
+	for _, n := range des.Neighbors {
+		if n.RouteServerClient {
+			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the iosxr driver (use frr or gobgp)", router.ErrInvalid, n.Address)
+		}
+	}
+	return nil
+}
+
+// rangeText is a prefix range in prefix-set syntax.
+func rangeText(r cli.Range) string {
+	bits, max := r.Prefix.Bits(), r.Prefix.Addr().BitLen()
+	p := r.Prefix.String()
+	switch {
+	case r.Lo == bits && r.Hi == bits:
+		return p
+	case r.Lo == bits:
+		return fmt.Sprintf("%s le %d", p, r.Hi)
+	case r.Lo == r.Hi:
+		return fmt.Sprintf("%s eq %d", p, r.Lo)
+	case r.Hi == max:
+		return fmt.Sprintf("%s ge %d", p, r.Lo)
+	default:
+		return fmt.Sprintf("%s ge %d le %d", p, r.Lo, r.Hi)
+	}
+}
+
+func afOf(a netip.Addr) string {
+	if a.Is4() {
+		return "address-family ipv4 unicast"
+	}
+	return "address-family ipv6 unicast"
+}
+
+// wanted is the owned configuration: objects "prefix-set N", "route-policy
+// N" (their body lines) and "neighbor A" (its lines, address-family lines
+// as "address-family ...|line").
+func wanted(des router.Desired) (cli.Objects, map[string]string) {
+	objs := cli.Objects{}
+	pw := map[string]string{}
+	for _, n := range cli.Sorted(des.Neighbors) {
+		name := policyName(n.Address)
+		var set []string
+		for _, r := range cli.Ranges(n.Import) {
+			set = append(set, rangeText(r))
+		}
+		if len(set) > 0 {
+			objs["prefix-set "+name] = set
+			var body []string
+			if n.RejectBogonASNs {
+				objs["as-path-set "+bogonASNs] = []string{"ios-regex '" + cli.BogonASNRegex() + "'"}
+				body = append(body, "if as-path in "+bogonASNs+" then", "drop", "endif")
+			}
+			if n.EnforceFirstAS {
+				// neighbor-is compares the path's first AS.
+				body = append(body, "if not as-path neighbor-is '"+strconv.FormatUint(uint64(n.PeerASN), 10)+"' then", "drop", "endif")
+			}
+			objs["route-policy "+name] = append(body, "if destination in "+name+" then", "pass", "else", "drop", "endif")
+		} else {
+			// An empty filter rejects everything.
+			objs["route-policy "+name] = []string{"drop"}
+		}
+		key := "neighbor " + n.Address.String()
+		af := afOf(n.Address)
+		lines := []string{
+			"remote-as " + strconv.FormatUint(uint64(n.PeerASN), 10),
+			"description " + cli.DescriptionWithFingerprint(n, maxDesc),
+		}
+		if n.Password != "" {
+			lines = append(lines, secretMark)
+			pw[key] = n.Password.Reveal()
+		}
+		if n.Shutdown {
+			lines = append(lines, "shutdown")
+		}
+		lines = append(lines, af, af+afSep+"route-policy "+name+" in")
+		if n.MaxPrefixes > 0 {
+			// IOS-XR prints the default warning threshold (75%); the
+			// default action tears the session down and keeps it down.
+			lines = append(lines, af+afSep+"maximum-prefix "+strconv.FormatUint(uint64(n.MaxPrefixes), 10)+" 75")
+		}
+		objs[key] = lines
+	}
+	return objs, pw
+}
+
+// Render returns the owned configuration in IOS-XR running-config form
+// (passwords in clear, as they would be entered).
+func (d *Driver) Render(des router.Desired) ([]byte, error) {
+	if err := check(des); err != nil {
+		return nil, err
+	}
+	objs, pw := wanted(des)
+	var b strings.Builder
+	for _, k := range sortedKeys(objs) {
+		kind, name, _ := strings.Cut(k, " ")
+		switch kind {
+		case "as-path-set", "prefix-set", "route-policy":
+			b.WriteString(strings.Join(block(kind, name, objs[k]), "\n") + "\n!\n")
+		}
+	}
+	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n", des.LocalASN, des.RouterID)
+	for _, k := range sortedKeys(objs) {
+		if !strings.HasPrefix(k, "neighbor ") {
+			continue
+		}
+		fmt.Fprintf(&b, " %s\n", k)
+		af := ""
+		for _, l := range objs[k] {
+			l = reveal(l, pw[k])
+			if p, rest, ok := strings.Cut(l, afSep); ok {
+				if p != af {
+					af = p
+				}
+				fmt.Fprintf(&b, "   %s\n", rest)
+				continue
+			}
+			if strings.HasPrefix(l, "address-family ") {
+				b.WriteString("  !\n")
+			}
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+		b.WriteString("  !\n !\n")
+	}
+	b.WriteString("!\n")
+	return []byte(b.String()), nil
+}
+
+// block is how a prefix-set or route-policy is entered (and printed).
+func block(kind, name string, body []string) []string {
+	out := []string{kind + " " + name}
+	for i, l := range body {
+		ind := "  "
+		switch {
+		case kind == "prefix-set" && i < len(body)-1:
+			l += ","
+		case kind == "route-policy" && len(body) > 1 && (l == "pass" || l == "drop"):
+			ind = "    " // inside if/else
+		}
+		out = append(out, ind+l)
+	}
+	if kind != "route-policy" {
+		return append(out, "end-set")
+	}
+	return append(out, "end-policy")
+}
+
+func reveal(l, pw string) string {
+	if l == secretMark {
+		return "password clear " + pw
+	}
+	return l
+}
+
+func sortedKeys(o cli.Objects) []string {
+	k := make([]string, 0, len(o))
+	for s := range o {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// running is what parse reads from the router.
+type running struct {
+	objs  cli.Objects
+	asn   uint32
+	other map[netip.Addr]bool // neighbors without our marker
+}
+
+// parse reads "show running-config" output of router bgp, prefix-sets and
+// route-policies.
+func parse(out string) running {
+	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}}
+	var (
+		block   string // "prefix-set N" / "route-policy N" being read
+		nbr     string // neighbor address being read
+		af      string
+		nbrBody []string
+	)
+	flush := func() {
+		if nbr == "" {
+			return
+		}
+		a, _ := netip.ParseAddr(nbr)
+		owned := false
+		for _, l := range nbrBody {
+			if strings.HasPrefix(l, "description ") && cli.Managed(strings.TrimPrefix(l, "description ")) {
+				owned = true
+			}
+		}
+		if owned {
+			r.objs["neighbor "+nbr] = nbrBody
+		} else {
+			r.other[a] = true
+		}
+		nbr, nbrBody, af = "", nil, ""
+	}
+	for raw := range strings.SplitSeq(out, "\n") {
+		line := strings.TrimRight(raw, " \r")
+		t := strings.TrimSpace(line)
+		if t == "" {
+			continue
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		switch {
+		case block != "":
+			if t == "end-set" || t == "end-policy" {
+				block = ""
+				continue
+			}
+			if _, name, _ := strings.Cut(block, " "); strings.HasPrefix(name, cli.ObjectPrefix) {
+				r.objs[block] = append(r.objs[block], strings.TrimSuffix(t, ","))
+			}
+			continue
+		case indent == 0:
+			flush()
+			f := strings.Fields(t)
+			switch {
+			case len(f) == 2 && (f[0] == "prefix-set" || f[0] == "route-policy" || f[0] == "as-path-set"):
+				block = t
+				if strings.HasPrefix(f[1], cli.ObjectPrefix) && r.objs[t] == nil {
+					r.objs[t] = []string{}
+				}
+			case len(f) == 3 && f[0] == "router" && f[1] == "bgp":
+				asn, _ := strconv.ParseUint(f[2], 10, 32)
+				r.asn = uint32(asn)
+			}
+		case indent == 1:
+			flush()
+			if a, ok := strings.CutPrefix(t, "neighbor "); ok {
+				if _, err := netip.ParseAddr(a); err == nil {
+					nbr = a
+				}
+			}
+		case nbr != "" && indent == 2:
+			if t == "!" {
+				continue
+			}
+			af = ""
+			if strings.HasPrefix(t, "address-family ") {
+				af = t
+			}
+			if strings.HasPrefix(t, "password ") {
+				t = secretMark
+			}
+			nbrBody = append(nbrBody, t)
+		case nbr != "" && indent >= 3 && af != "":
+			if t != "!" {
+				nbrBody = append(nbrBody, af+afSep+t)
+			}
+		}
+	}
+	flush()
+	return r
+}
+
+// plan turns the difference into configuration lines. A commit is atomic:
+// the order only has to be valid (filters before the neighbors that use
+// them, removals of filters after the neighbors that used them).
+func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []string, added, updated, removed int) {
+	var filters, nbrs, gone []string
+	bgp := fmt.Sprintf("router bgp %d ", asn)
+	addrOf := map[string]string{} // filter name → neighbor address
+	for k := range want {
+		if a, ok := strings.CutPrefix(k, "neighbor "); ok {
+			addrOf[policyName(netip.MustParseAddr(a))] = a
+		}
+	}
+	changed := map[string]bool{}
+	changes := cli.DiffObjects(want, have)
+	// A route-policy is a program: the same lines in another order are
+	// another policy.
+	for _, k := range sortedKeys(want) {
+		if h, ok := have[k]; ok && strings.HasPrefix(k, "route-policy ") && !slices.Equal(want[k], h) &&
+			!slices.ContainsFunc(changes, func(c cli.Change) bool { return c.Key == k }) {
+			changes = append(changes, cli.Change{Key: k})
+		}
+	}
+	for _, c := range changes {
+		kind, name, _ := strings.Cut(c.Key, " ")
+		switch kind {
+		case "as-path-set", "prefix-set", "route-policy":
+			if c.Gone {
+				gone = append(gone, "no "+c.Key)
+				continue
+			}
+			// RPL objects are replaced whole.
+			for _, l := range block(kind, name, want[c.Key]) {
+				filters = append(filters, strings.TrimSpace(l))
+			}
+			changed[addrOf[name]] = true
+		case "neighbor":
+			p := bgp + "neighbor " + name + " "
+			switch {
+			case c.Gone:
+				nbrs = append(nbrs, "no "+strings.TrimSpace(p))
+				removed++
+				continue
+			case c.New:
+				added++
+			default:
+				changed[name] = true
+			}
+			add := slices.Clone(c.Add)
+			// A new fingerprint in the description means a new password.
+			if !c.New && pw[c.Key] != "" && slices.ContainsFunc(add, func(l string) bool { return strings.HasPrefix(l, "description ") }) && !slices.Contains(add, secretMark) {
+				add = append(add, secretMark)
+			}
+			setKeys := map[string]bool{}
+			for _, l := range add {
+				setKeys[lineKey(l)] = true
+			}
+			for _, l := range c.Remove {
+				if !setKeys[lineKey(l)] {
+					nbrs = append(nbrs, "no "+p+flat(noValue(l)))
+				}
+			}
+			for _, l := range add {
+				nbrs = append(nbrs, p+flat(reveal(l, pw[c.Key])))
+			}
+		}
+	}
+	for a := range changed {
+		if _, existed := have["neighbor "+a]; existed && a != "" {
+			updated++
+		}
+	}
+	return append(append(filters, nbrs...), gone...), added, updated, removed
+}
+
+// lineKey identifies the attribute a line sets (its value replaced by a
+// new one, not added next to it).
+func lineKey(l string) string {
+	p, rest, ok := strings.Cut(l, afSep)
+	if !ok {
+		rest, p = l, ""
+	}
+	f := strings.Fields(rest)
+	k := f[0]
+	if k == "route-policy" && len(f) == 3 {
+		k += " " + f[2] // in / out
+	}
+	return p + afSep + k
+}
+
+// noValue is the "no" form of a line: attributes are removed by name.
+func noValue(l string) string {
+	if l == secretMark {
+		return "password"
+	}
+	p, rest, ok := strings.Cut(l, afSep)
+	if !ok {
+		p, rest = "", l
+	}
+	if f := strings.Fields(rest); len(f) > 0 && (f[0] == "description" || f[0] == "remote-as" || f[0] == "maximum-prefix") {
+		rest = f[0]
+	}
+	if p == "" {
+		return rest
+	}
+	return p + afSep + rest
+}
+
+// flat turns "address-family X|line" into one full-path command.
+func flat(l string) string { return strings.Replace(l, afSep, " ", 1) }
+
+func read(ctx context.Context, s *cli.Session) (running, error) {
+	var all strings.Builder
+	for _, c := range []string{"show running-config prefix-set", "show running-config route-policy", "show running-config router bgp"} {
+		out, err := s.Show(ctx, c)
+		if err != nil {
+			return running{}, err
+		}
+		all.WriteString(out + "\n")
+	}
+	return parse(all.String()), nil
+}
+
+// Apply makes the owned configuration equal to des in one commit.
+func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyResult, error) {
+	rendered, err := d.Render(des)
+	if err != nil {
+		return router.ApplyResult{}, err
+	}
+	res := router.ApplyResult{Digest: cli.Digest(rendered)}
+	want, pw := wanted(des)
+	err = d.conn.Do(ctx, func(s *cli.Session) error {
+		for _, n := range des.Neighbors {
+			s.AddSecret(n.Password)
+		}
+		have, err := read(ctx, s)
+		if err != nil {
+			return err
+		}
+		if have.asn != 0 && have.asn != des.LocalASN {
+			return fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, des.LocalASN)
+		}
+		for _, n := range des.Neighbors {
+			if have.other[n.Address] {
+				return fmt.Errorf("%w: neighbor %s exists without the %q description marker", cli.ErrConflict, n.Address, cli.Marker)
+			}
+		}
+		lines, a, u, r := plan(des.LocalASN, want, have.objs, pw)
+		if len(lines) == 0 {
+			return nil
+		}
+		if err := commit(ctx, s, lines); err != nil {
+			return err
+		}
+		have, err = read(ctx, s)
+		if err != nil {
+			return err
+		}
+		if left, _, _, _ := plan(des.LocalASN, want, have.objs, pw); len(left) > 0 {
+			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
+		}
+		res.Added, res.Updated, res.Removed = a, u, r
+		return nil
+	})
+	return res, err
+}
+
+// commit enters the target configuration, commits it, and aborts it on any
+// refusal (with the router's reason from "show configuration failed").
+func commit(ctx context.Context, s *cli.Session, lines []string) error {
+	if _, err := s.Exec(ctx, "configure"); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if _, err := s.Exec(ctx, l); err != nil {
+			return abort(ctx, s, err, false)
+		}
+	}
+	if _, err := s.Exec(ctx, "commit"); err != nil {
+		return abort(ctx, s, err, true)
+	}
+	_, err := s.Exec(ctx, "end")
+	return err
+}
+
+func abort(ctx context.Context, s *cli.Session, cause error, committing bool) error {
+	var ce *cli.CommandError
+	if !errors.As(cause, &ce) {
+		return cause // connection lost: the target configuration dies with it
+	}
+	if committing {
+		if why, err := s.Show(ctx, "show configuration failed"); err == nil && strings.TrimSpace(why) != "" {
+			cause = fmt.Errorf("%w: %s", cause, s.Redact(strings.TrimSpace(why)))
+		}
+	}
+	if _, err := s.Exec(ctx, "abort"); err != nil {
+		return fmt.Errorf("%w (and abort failed: %v)", cause, err)
+	}
+	return fmt.Errorf("aborted: %w", cause)
+}

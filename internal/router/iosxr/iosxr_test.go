@@ -1,0 +1,229 @@
+package iosxr
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+	"github.com/peering-operator/peering-operator/internal/router/cli/clitest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\(config[\w.\-@/:+]*\))?#`)
+
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func sample() router.Desired {
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true},
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
+			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
+	}}
+}
+
+func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
+	cfg, rec := clitest.Open(t, fixture)
+	d := New(cfg)
+	t.Cleanup(func() { d.Close() })
+	return d, rec
+}
+
+func TestRender(t *testing.T) {
+	out, err := New(cli.Config{}).Render(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render.golden", out)
+	s := sample()
+	s.Neighbors[0].RouteServerClient = true
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("route-server client: %v", err)
+	}
+	// The render reads back as converged.
+	want, pw := wanted(sample())
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+}
+
+func TestApplyCreate(t *testing.T) {
+	d, rec := recorded(t, "create.txt")
+	res, err := d.Apply(context.Background(), sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 2 || res.Updated+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if clitest.Index(t, sent, "configure") > clitest.Index(t, sent, "commit") || clitest.Index(t, sent, "commit") > clitest.Index(t, sent, "end") {
+		t.Error("commit sequence out of order")
+	}
+}
+
+func TestApplyNoChangeWritesNothing(t *testing.T) {
+	d, rec := recorded(t, "nochange.txt")
+	res, err := d.Apply(context.Background(), sample())
+	if err != nil || res.Changed() || d.Stats().Writes != 0 {
+		t.Fatalf("%+v %v %+v", res, err, d.Stats())
+	}
+	rec.AssertSent(t, prompt)
+}
+
+func TestApplyRefusedLineAborts(t *testing.T) {
+	d, rec := recorded(t, "refused.txt")
+	_, err := d.Apply(context.Background(), sample())
+	var ce *cli.CommandError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "aborted") || !strings.Contains(err.Error(), "Invalid input") {
+		t.Fatalf("got %v", err)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if sent[len(sent)-1] != "abort" || strings.Contains(strings.Join(sent, "\n"), "\ncommit") {
+		t.Errorf("not aborted: %q", sent)
+	}
+}
+
+func TestApplyCommitFailureAborts(t *testing.T) {
+	d, rec := recorded(t, "commitfail.txt")
+	_, err := d.Apply(context.Background(), sample())
+	if err == nil || !strings.Contains(err.Error(), "aborted") || !strings.Contains(err.Error(), "4-byte AS numbers are not enabled") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-md5") {
+		t.Errorf("password in error: %v", err)
+	}
+	sent := rec.AssertSent(t, prompt)
+	if sent[len(sent)-2] != "show configuration failed" || sent[len(sent)-1] != "abort" {
+		t.Errorf("ends with %q", sent[len(sent)-2:])
+	}
+}
+
+func TestPlanUpdates(t *testing.T) {
+	have := parse(string(mustRead(t, "nochange.txt")))
+	if !have.other[addr("192.0.2.99")] || have.asn != 65000 {
+		t.Errorf("hand-made neighbor not seen: %+v", have.other)
+	}
+	s := sample()
+	s.Neighbors[1].Password = "n3w-secret"
+	s.Neighbors[1].MaxPrefixes = 0
+	s.Neighbors[1].Import = s.Neighbors[1].Import[:1]
+	s.Neighbors[0].Shutdown = false
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have.objs, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{
+		"prefix-set PO-IN-192_0_2_2\n203.0.113.0/24\nend-set",
+		"router bgp 65000 neighbor 192.0.2.2 description po:peers/as65001 md5=" + cli.Fingerprint(addr("192.0.2.2"), "n3w-secret") + " Example Net",
+		"router bgp 65000 neighbor 192.0.2.2 password clear n3w-secret",
+		"no router bgp 65000 neighbor 192.0.2.2 address-family ipv4 unicast maximum-prefix",
+		"no router bgp 65000 neighbor 2001:db8::3 shutdown",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if strings.Contains(got, "no router bgp 65000 neighbor 192.0.2.2 description") {
+		t.Errorf("a replaced value is removed first:\n%s", got)
+	}
+	if a != 0 || u != 2 || r != 0 {
+		t.Errorf("counts %d %d %d", a, u, r)
+	}
+	s = sample()
+	s.Neighbors = s.Neighbors[1:]
+	want, pw = wanted(s)
+	lines, _, _, r = plan(65000, want, have.objs, pw)
+	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3" || r != 1 {
+		t.Errorf("removal: %q", lines)
+	}
+}
+
+func TestState(t *testing.T) {
+	d, rec := recorded(t, "state.txt")
+	sts, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.AssertSent(t, prompt)
+	if len(sts) != 2 {
+		t.Fatalf("%+v", sts)
+	}
+	up, tripped := sts[0], sts[1]
+	if up.State != "Established" || up.Accepted != 1 || up.Received != 2 || up.Limit != 100 || up.LastError != "" ||
+		time.Since(up.EstablishedSince) < time.Hour || time.Since(up.EstablishedSince) > 2*time.Hour {
+		t.Errorf("established: %+v", up)
+	}
+	if tripped.State != "Idle" || tripped.Limit != 2 || !strings.HasPrefix(tripped.LastError, "maximum prefix limit 2 exceeded") {
+		t.Errorf("tripped: %+v", tripped)
+	}
+	for in, want := range map[string]time.Duration{"01:02:03": time.Hour + 2*time.Minute + 3*time.Second, "1d02h": 26 * time.Hour, "3w2d": 23 * 24 * time.Hour} {
+		if got, ok := uptime(in); !ok || got != want {
+			t.Errorf("uptime(%q) = %v", in, got)
+		}
+	}
+}
+
+func TestInjectionNeverSent(t *testing.T) {
+	for _, n := range cli.Injections() {
+		d, rec := recorded(t, "nochange.txt")
+		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
+		if !errors.Is(err, router.ErrInvalid) || len(rec.Sent()) != 0 {
+			t.Errorf("%q/%q: %v, %d lines sent", n.Description, n.Owner, err, len(rec.Sent()))
+		}
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestASPathChecks(t *testing.T) {
+	s := sample()
+	for i := range s.Neighbors {
+		s.Neighbors[i].RejectBogonASNs, s.Neighbors[i].EnforceFirstAS = true, true
+	}
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-aspath.golden", out)
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	lines, _, u, _ := plan(65000, want, parse(string(mustRead(t, "nochange.txt"))).objs, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{
+		"as-path-set PO-BOGON-ASNS\nios-regex '" + cli.BogonASNRegex() + "'\nend-set",
+		"route-policy PO-IN-192_0_2_2\nif as-path in PO-BOGON-ASNS then\ndrop\nendif\nif not as-path neighbor-is '65001' then\ndrop\nendif\nif destination in PO-IN-192_0_2_2 then",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if u != 1 { // 2001:db8::3 has no prefixes: its policy drops everything anyway
+		t.Errorf("updated %d", u)
+	}
+	// The same lines in another order are another policy.
+	h := parse(string(out)).objs
+	k := "route-policy PO-IN-192_0_2_2"
+	h[k] = append(h[k][3:6], append(h[k][:3], h[k][6:]...)...)
+	if lines, _, _, _ := plan(65000, want, h, pw); len(lines) == 0 {
+		t.Error("reordered route-policy not replaced")
+	}
+}

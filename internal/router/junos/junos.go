@@ -1,0 +1,454 @@
+// Package junos drives Junos over SSH (scrapligo): neighbors live in two
+// groups the operator owns (PO-V4, PO-V6), each with an import
+// policy-statement PO-IN-<address>; changes go through a private candidate
+// configuration, "commit check", "commit confirmed" and a confirming
+// "commit", and are rolled back on any error. Tested against recorded
+// sessions only: no Junos daemon runs here.
+package junos
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/peering-operator/peering-operator/internal/router"
+	"github.com/peering-operator/peering-operator/internal/router/cli"
+)
+
+//go:embed platform.yaml
+var platformYAML []byte
+
+// Platform is the scrapligo platform definition of the Junos CLI.
+func Platform() cli.Platform { return cli.Platform{Definition: platformYAML} }
+
+// Junos descriptions are at most 255 characters.
+const maxDesc = 255
+
+// secretMark stands for an authentication key: Junos shows it only
+// encrypted ("$9$..."), so lines are compared with it and the password's
+// fingerprint lives in the description.
+const secretMark = "<secret>"
+
+// Driver configures one Junos router.
+type Driver struct {
+	conn *cli.Conn
+	// ConfirmMinutes is the "commit confirmed" window (default 5): if the
+	// confirming commit never arrives (the session died), Junos rolls
+	// back by itself.
+	ConfirmMinutes int
+}
+
+var _ router.Driver = (*Driver)(nil)
+
+// New returns a driver; it connects on first use.
+func New(cfg cli.Config) *Driver {
+	return &Driver{conn: cli.NewConn(cfg, Platform()), ConfirmMinutes: 5}
+}
+
+// Stats counts the lines sent to the router.
+func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
+
+// Close ends the session.
+func (d *Driver) Close() error { return d.conn.Close() }
+
+func group(a netip.Addr) string {
+	if a.Is4() {
+		return "PO-V4"
+	}
+	return "PO-V6"
+}
+
+func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
+
+func firstASName(a netip.Addr) string { return cli.ObjectName("FIRST", a, false) }
+
+// bogonASNs names the shared as-path of bogon ASNs.
+var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
+
+// bogonRegex is a Junos as-path regular expression: AS numbers are tokens
+// and ranges are native (".* (0|23456|64496-131071|...) .*").
+func bogonRegex() string {
+	var alts []string
+	for _, r := range cli.BogonASNRuns() {
+		if r.From == r.To {
+			alts = append(alts, strconv.FormatUint(r.From, 10))
+		} else {
+			alts = append(alts, fmt.Sprintf("%d-%d", r.From, r.To))
+		}
+	}
+	return ".* (" + strings.Join(alts, "|") + ") .*"
+}
+
+func check(des router.Desired) error {
+	if err := cli.Check(des); err != nil {
+		return err
+	}
+	for _, n := range des.Neighbors {
+		if n.RouteServerClient {
+			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the junos driver (use frr or gobgp)", router.ErrInvalid, n.Address)
+		}
+	}
+	return nil
+}
+
+// quote writes a value as "display set" prints it.
+func quote(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t;{}") {
+		return `"` + s + `"`
+	}
+	return s
+}
+
+// routeFilter is a prefix range in Junos route-filter words.
+func routeFilter(r cli.Range) string {
+	bits, max := r.Prefix.Bits(), r.Prefix.Addr().BitLen()
+	p := r.Prefix.String()
+	switch {
+	case r.Lo == bits && r.Hi == bits:
+		return p + " exact"
+	case r.Lo == bits && r.Hi == max:
+		return p + " orlonger"
+	case r.Lo == bits+1 && r.Hi == max:
+		return p + " longer"
+	case r.Lo == bits:
+		return fmt.Sprintf("%s upto /%d", p, r.Hi)
+	default:
+		return fmt.Sprintf("%s prefix-length-range /%d-/%d", p, r.Lo, r.Hi)
+	}
+}
+
+// wanted is the owned configuration for des, as objects of "display set"
+// lines (authentication keys as secretMark), plus the passwords by
+// neighbor key.
+func wanted(des router.Desired) (cli.Objects, map[string]string) {
+	objs := cli.Objects{}
+	pw := map[string]string{}
+	for _, n := range cli.Sorted(des.Neighbors) {
+		g := group(n.Address)
+		objs["group "+g] = []string{"set protocols bgp group " + g + " type external"}
+		key := "neighbor " + g + " " + n.Address.String()
+		p := "set protocols bgp group " + g + " neighbor " + n.Address.String() + " "
+		fam := "inet"
+		if n.Address.Is6() {
+			fam = "inet6"
+		}
+		lines := []string{
+			p + "description " + quote(cli.DescriptionWithFingerprint(n, maxDesc)),
+			p + "import " + policyName(n.Address),
+		}
+		if n.MaxPrefixes > 0 {
+			// prefix-limit counts what the peer sends (before import
+			// policy); teardown keeps the session down, as FRR does.
+			lines = append(lines,
+				p+"family "+fam+" unicast prefix-limit maximum "+strconv.FormatUint(uint64(n.MaxPrefixes), 10),
+				p+"family "+fam+" unicast prefix-limit teardown idle-timeout forever")
+		} else {
+			lines = append(lines, p+"family "+fam+" unicast")
+		}
+		if n.Password != "" {
+			lines = append(lines, p+"authentication-key "+secretMark)
+			pw[key] = n.Password.Reveal()
+		}
+		lines = append(lines, p+"peer-as "+strconv.FormatUint(uint64(n.PeerASN), 10))
+		if n.Shutdown {
+			lines = append(lines, "deactivate protocols bgp group "+g+" neighbor "+n.Address.String())
+		}
+		objs[key] = lines
+
+		q := "set policy-options policy-statement " + policyName(n.Address) + " "
+		var pl []string
+		if n.RejectBogonASNs {
+			// First term: a path with a bogon ASN is rejected whatever
+			// its prefix.
+			objs["aspath "+bogonASNs] = []string{"set policy-options as-path " + bogonASNs + " " + quote(bogonRegex())}
+			pl = append(pl, q+"term BOGON-ASNS from as-path "+bogonASNs, q+"term BOGON-ASNS then reject")
+		}
+		var terms []string
+		for _, r := range cli.Ranges(n.Import) {
+			terms = append(terms, q+"term PREFIXES from route-filter "+routeFilter(r))
+		}
+		if len(terms) > 0 {
+			if n.EnforceFirstAS {
+				// ANDed with the route-filters of the same term.
+				fa := firstASName(n.Address)
+				objs["aspath "+fa] = []string{"set policy-options as-path " + fa + " " + quote(strconv.FormatUint(uint64(n.PeerASN), 10)+" .*")}
+				terms = append([]string{q + "term PREFIXES from as-path " + fa}, terms...)
+			}
+			pl = append(append(pl, terms...), q+"term PREFIXES then accept")
+		}
+		// Default deny: anything the term did not accept.
+		pl = append(pl, q+"then reject")
+		objs["policy "+policyName(n.Address)] = pl
+	}
+	return objs, pw
+}
+
+// Render returns the owned configuration as "set" commands (passwords in
+// clear, as they would be loaded).
+func (d *Driver) Render(des router.Desired) ([]byte, error) {
+	if err := check(des); err != nil {
+		return nil, err
+	}
+	objs, pw := wanted(des)
+	var b strings.Builder
+	for _, k := range sortedKeys(objs) {
+		for _, l := range objs[k] {
+			fmt.Fprintln(&b, reveal(l, pw[k]))
+		}
+	}
+	return []byte(b.String()), nil
+}
+
+func reveal(line, pw string) string {
+	if strings.HasSuffix(line, " authentication-key "+secretMark) {
+		return strings.TrimSuffix(line, secretMark) + `"` + pw + `"`
+	}
+	return line
+}
+
+func sortedKeys(o cli.Objects) []string {
+	k := make([]string, 0, len(o))
+	for s := range o {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// parse reads "display set" output: the owned objects, and the neighbor
+// addresses configured in groups the operator does not own.
+func parse(out string) (cli.Objects, map[netip.Addr]bool) {
+	objs := cli.Objects{}
+	foreign := map[netip.Addr]bool{}
+	for raw := range strings.SplitSeq(out, "\n") {
+		l := strings.TrimSpace(raw)
+		f := strings.Fields(l)
+		if len(f) < 4 {
+			continue
+		}
+		verb := f[0]
+		if verb != "set" && verb != "deactivate" {
+			continue
+		}
+		switch {
+		case f[1] == "protocols" && f[2] == "bgp" && f[3] == "group" && len(f) >= 5:
+			g := f[4]
+			if !strings.HasPrefix(g, cli.ObjectPrefix) {
+				if len(f) >= 7 && f[5] == "neighbor" {
+					if a, err := netip.ParseAddr(f[6]); err == nil {
+						foreign[a] = true
+					}
+				}
+				continue
+			}
+			key := "group " + g
+			if len(f) >= 7 && f[5] == "neighbor" {
+				key = "neighbor " + g + " " + f[6]
+				if len(f) >= 8 && f[7] == "authentication-key" {
+					l = strings.Join(f[:8], " ") + " " + secretMark
+				}
+			}
+			objs[key] = append(objs[key], l)
+		case verb == "set" && f[1] == "policy-options" && f[2] == "policy-statement" && strings.HasPrefix(f[3], cli.ObjectPrefix):
+			objs["policy "+f[3]] = append(objs["policy "+f[3]], l)
+		case verb == "set" && f[1] == "policy-options" && f[2] == "as-path" && strings.HasPrefix(f[3], cli.ObjectPrefix):
+			objs["aspath "+f[3]] = append(objs["aspath "+f[3]], l)
+		}
+	}
+	return objs, foreign
+}
+
+// plan turns the difference into configuration commands and neighbor
+// counts. A Junos commit is atomic, so the order only has to be valid:
+// removals, then line changes, then additions.
+func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, updated, removed int) {
+	var dels, sets []string
+	changed := map[string]bool{}
+	changes := cli.DiffObjects(want, have)
+	goneGroup := map[string]bool{}
+	for _, c := range changes {
+		if c.Gone && strings.HasPrefix(c.Key, "group ") {
+			goneGroup[strings.TrimPrefix(c.Key, "group ")] = true
+		}
+	}
+	for _, c := range changes {
+		kind, rest, _ := strings.Cut(c.Key, " ")
+		switch {
+		case c.Gone:
+			switch kind {
+			case "neighbor":
+				g, a, _ := strings.Cut(rest, " ")
+				if !goneGroup[g] { // deleting the group deletes it
+					dels = append(dels, "delete protocols bgp group "+g+" neighbor "+a)
+				}
+				removed++
+			case "policy":
+				dels = append(dels, "delete policy-options policy-statement "+rest)
+			case "aspath":
+				dels = append(dels, "delete policy-options as-path "+rest)
+			case "group":
+				dels = append(dels, "delete protocols bgp group "+rest)
+			}
+			continue
+		case c.New:
+			if kind == "neighbor" {
+				added++
+			}
+		default:
+			if kind == "neighbor" || kind == "policy" {
+				changed[addrOf(c.Key)] = true
+			}
+		}
+		for _, l := range c.Remove {
+			if strings.HasPrefix(l, "deactivate ") {
+				dels = append(dels, "activate "+strings.TrimPrefix(l, "deactivate "))
+			} else {
+				dels = append(dels, "delete "+strings.TrimPrefix(l, "set "))
+			}
+		}
+		add := c.Add
+		// A new password fingerprint means a new password: send it even
+		// though the (encrypted) key line reads the same.
+		if !c.New && pw[c.Key] != "" && slices.ContainsFunc(c.Add, func(l string) bool { return strings.Contains(l, " description ") }) {
+			for _, l := range want[c.Key] {
+				if strings.HasSuffix(l, " authentication-key "+secretMark) && !slices.Contains(add, l) {
+					add = append(add, l)
+				}
+			}
+		}
+		for _, l := range add {
+			sets = append(sets, reveal(l, pw[c.Key]))
+		}
+		// Junos appends a new term at the end: the bogon term must come
+		// before the accepting one.
+		if kind == "policy" && !c.New && slices.ContainsFunc(c.Add, func(l string) bool { return strings.Contains(l, " term BOGON-ASNS ") }) &&
+			slices.ContainsFunc(want[c.Key], func(l string) bool { return strings.Contains(l, " term PREFIXES ") }) {
+			sets = append(sets, "insert policy-options policy-statement "+rest+" term BOGON-ASNS before term PREFIXES")
+		}
+	}
+	for k := range changed {
+		if k != "" && !isNew(want, have, k) {
+			updated++
+		}
+	}
+	return append(dels, sets...), added, updated, removed
+}
+
+// addrOf is the neighbor address a key is about ("" for groups).
+func addrOf(key string) string {
+	f := strings.Fields(key)
+	switch f[0] {
+	case "neighbor":
+		return f[2]
+	case "policy":
+		return strings.TrimPrefix(f[1], cli.ObjectPrefix+"IN-")
+	}
+	return ""
+}
+
+// isNew: a policy change of a neighbor created in the same apply is part of
+// its creation.
+func isNew(want, have cli.Objects, addr string) bool {
+	for k := range want {
+		if strings.HasPrefix(k, "neighbor ") && addrOf(k) == addr {
+			_, ok := have[k]
+			return !ok
+		}
+	}
+	return false
+}
+
+// read fetches the owned configuration.
+func read(ctx context.Context, s *cli.Session) (cli.Objects, map[netip.Addr]bool, error) {
+	var all strings.Builder
+	for _, c := range []string{"show configuration protocols bgp | display set", "show configuration policy-options | display set"} {
+		out, err := s.Show(ctx, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		all.WriteString(out + "\n")
+	}
+	o, f := parse(all.String())
+	return o, f, nil
+}
+
+// Apply makes the owned configuration equal to des in one commit.
+func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyResult, error) {
+	rendered, err := d.Render(des)
+	if err != nil {
+		return router.ApplyResult{}, err
+	}
+	res := router.ApplyResult{Digest: cli.Digest(rendered)}
+	want, pw := wanted(des)
+	err = d.conn.Do(ctx, func(s *cli.Session) error {
+		for _, n := range des.Neighbors {
+			s.AddSecret(n.Password)
+		}
+		have, foreign, err := read(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, n := range des.Neighbors {
+			if foreign[n.Address] {
+				return fmt.Errorf("%w: neighbor %s is configured in a group peering-operator does not own", cli.ErrConflict, n.Address)
+			}
+		}
+		lines, a, u, r := plan(want, have, pw)
+		if len(lines) == 0 {
+			return nil
+		}
+		if err := d.commit(ctx, s, lines); err != nil {
+			return err
+		}
+		have, _, err = read(ctx, s)
+		if err != nil {
+			return err
+		}
+		if left, _, _, _ := plan(want, have, pw); len(left) > 0 {
+			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
+		}
+		res.Added, res.Updated, res.Removed = a, u, r
+		return nil
+	})
+	return res, err
+}
+
+// commit loads lines into a private candidate and commits it: check,
+// confirmed, confirm. Any refusal discards the candidate.
+func (d *Driver) commit(ctx context.Context, s *cli.Session, lines []string) error {
+	if _, err := s.Exec(ctx, "configure private"); err != nil {
+		return err
+	}
+	steps := append(slices.Clone(lines), "commit check",
+		fmt.Sprintf("commit confirmed %d comment peering-operator", max(1, d.ConfirmMinutes)))
+	for _, l := range steps {
+		if _, err := s.Exec(ctx, l); err != nil {
+			return rollback(ctx, s, err)
+		}
+	}
+	// The candidate is live now; this commit only confirms it. If it
+	// fails, Junos rolls back when the confirmed window ends.
+	if _, err := s.Exec(ctx, "commit"); err != nil {
+		return fmt.Errorf("confirming commit failed, Junos rolls back in %d minutes: %w", d.ConfirmMinutes, err)
+	}
+	_, err := s.Exec(ctx, "exit configuration-mode")
+	return err
+}
+
+func rollback(ctx context.Context, s *cli.Session, cause error) error {
+	var ce *cli.CommandError
+	if !errors.As(cause, &ce) {
+		return cause // connection lost: the private candidate dies with it
+	}
+	_, err1 := s.Exec(ctx, "rollback 0")
+	_, err2 := s.Exec(ctx, "exit configuration-mode")
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("%w (and rollback failed: %v)", cause, err)
+	}
+	return fmt.Errorf("rolled back: %w", cause)
+}
