@@ -9,6 +9,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +18,7 @@ import (
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
+	"github.com/peering-operator/peering-operator/internal/metrics"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
 
@@ -86,6 +89,15 @@ func TestGoBGPRouteServerEndToEnd(t *testing.T) {
 		g.Expect(s.Accepted).To(HaveValue(BeEquivalentTo(1)))
 		g.Expect(s.Limit).To(HaveValue(BeEquivalentTo(207)))
 	}, timeout).Should(Succeed())
+
+	// The metrics a NOC alerts on.
+	owner := "default/" + l.request.Name
+	labels := prometheus.Labels{"router": l.router.Name, "request": owner, "peer_asn": "8763", "address": "127.0.0.11"}
+	g.Eventually(func() float64 { return testutil.ToFloat64(metrics.SessionUp.With(labels)) }, timeout).Should(Equal(1.0))
+	g.Expect(testutil.ToFloat64(metrics.PrefixesReceived.With(labels))).To(Equal(2.0))
+	g.Expect(testutil.ToFloat64(metrics.PrefixesAccepted.With(labels))).To(Equal(1.0))
+	g.Expect(testutil.ToFloat64(metrics.PrefixLimit.With(labels))).To(Equal(207.0))
+	g.Expect(testutil.CollectAndCount(metrics.ApplyDuration)).To(BeNumerically(">", 0))
 
 	// On the route server itself.
 	routes, err := l.rs.Received(ctx, netip.MustParseAddr("127.0.0.11"))
