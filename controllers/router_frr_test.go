@@ -12,25 +12,8 @@ import (
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/frrtest"
-	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
-
-// The FRR lab IX: the LAN of internal/frrtest's network namespaces
-// (192.0.2.0/24), with DENIC's port at 192.0.2.2 in the PeeringDB test data.
-const frrIXID = 90003
-
-var frrIXOnce bool
-
-func addFRRIX() {
-	if frrIXOnce {
-		return
-	}
-	frrIXOnce = true
-	pdb.AddIX(peeringdb.IX{ID: frrIXID, Name: "FRR lab IX (netns)"})
-	pdb.AddIXLAN(peeringdb.IXLAN{ID: frrIXID, IXID: frrIXID})
-	pdb.AddIXPrefix(peeringdb.IXPrefix{IXLANID: frrIXID, Protocol: "IPv4", Prefix: netip.MustParsePrefix("192.0.2.0/24")})
-	pdb.AddNetIXLAN(peeringdb.NetIXLAN{NetID: 270, IXID: frrIXID, IXLANID: frrIXID, ASN: 8763, IPAddr4: netip.MustParseAddr("192.0.2.2"), Operational: true})
-}
 
 // created → approved → Established on a real FRR reached over SSH; the
 // route inside the IRR filter is accepted and the one outside rejected, on
@@ -38,7 +21,6 @@ func addFRRIX() {
 // filter while a neighbor configured by hand stays.
 func TestFRREndToEnd(t *testing.T) {
 	frrtest.RequirePrerequisites(t)
-	addFRRIX()
 	r := frrtest.StartFRR(t, frrtest.Options{LocalASN: 64500, BGPConfig: []string{
 		"neighbor 192.0.2.99 remote-as 64999", "neighbor 192.0.2.99 description configured by hand",
 	}})
@@ -56,7 +38,7 @@ func TestFRREndToEnd(t *testing.T) {
 	o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
 	o.router.Spec.RouterID = r.RouterID.String()
 	o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
-	o.port.Spec.IX.PeeringDBID = frrIXID
+	o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
 	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
 	o.request.Spec.Addresses = nil
 	create(t, o.router)

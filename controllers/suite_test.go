@@ -187,4 +187,7 @@ func seedPeeringDB(s *pdbtest.Server) {
 	if err := s.AddLabIX(pdbtest.LabPorts...); err != nil {
 		panic(err)
 	}
+	if err := s.AddFRRLabIX(); err != nil {
+		panic(err)
+	}
 }

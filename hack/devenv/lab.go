@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peering-operator/peering-operator/internal/bgptest"
+	"github.com/peering-operator/peering-operator/internal/frrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
 
@@ -56,4 +57,77 @@ func startLab(ctx context.Context, dir string) (func(), error) {
 		stops = append(stops, peer.Stop)
 	}
 	return stopAll, nil
+}
+
+// frrManifests are the objects of the FRR lab: the router's SSH Secret,
+// the Router, its IXPort on the FRR lab IX and a request for DENIC.
+const frrManifests = `apiVersion: v1
+kind: Secret
+metadata:
+  name: frr1-ssh
+  namespace: default
+stringData:
+  username: %q
+  password: %q
+  known_hosts: %q
+---
+apiVersion: peering.dev/v1alpha1
+kind: Router
+metadata:
+  name: frr1
+spec:
+  driver: frr
+  address: %q
+  port: %d
+  localASN: 64500
+  routerID: %q
+  credentialsSecretRef: {namespace: default, name: frr1-ssh}
+---
+apiVersion: peering.dev/v1alpha1
+kind: IXPort
+metadata:
+  name: frr-lab
+spec:
+  ix: {peeringdbID: %d}
+  routerRef: {name: frr1}
+  ipv4Address: 192.0.2.1/24
+  peerDefaults: {irrSources: [RIPE, RADB, ARIN]}
+---
+apiVersion: peering.dev/v1alpha1
+kind: PeeringRequest
+metadata:
+  name: as8763-frr-lab
+  namespace: default
+spec:
+  peerASN: 8763
+  ixPortRef: {name: frr-lab}
+  description: DENIC eG (FRR lab)
+`
+
+// startFRRLab runs FRR with sshd in network namespaces and one FRR peer
+// (DENIC) on their LAN, when this machine can (root, FRR, sshd). It returns
+// the manifests to apply and a stop function; nil, "" with the reason
+// printed when it cannot.
+func startFRRLab(ctx context.Context) (func(), string) {
+	if err := frrtest.Prerequisites(); err != nil {
+		fmt.Println("    (no FRR router: " + err.Error() + ")")
+		return nil, ""
+	}
+	r, err := frrtest.Start(ctx, frrtest.Options{LocalASN: 64500})
+	if err != nil {
+		fmt.Println("    (no FRR router: " + err.Error() + ")")
+		return nil, ""
+	}
+	var routes []netip.Prefix
+	for _, p := range labRoutes[pdbtest.FRRLabPeer.ASN] {
+		routes = append(routes, netip.MustParsePrefix(p))
+	}
+	peer, err := r.StartPeer(pdbtest.FRRLabPeer.ASN, pdbtest.FRRLabPeer.Addr, routes...)
+	if err != nil {
+		_ = r.Stop()
+		fmt.Println("    (no FRR router: " + err.Error() + ")")
+		return nil, ""
+	}
+	stop := func() { peer.Stop(); _ = r.Stop() }
+	return stop, fmt.Sprintf(frrManifests, r.User, r.Password, string(r.KnownHosts), r.Host, r.Port, r.RouterID.String(), pdbtest.FRRLabIXID)
 }

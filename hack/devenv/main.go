@@ -97,6 +97,15 @@ func run(root, dir string) error {
 	}
 	defer stopBGP()
 
+	step("starting FRR with sshd in network namespaces (192.0.2.0/24) and an FRR peer, if this machine can")
+	stopFRR, frrObjects := startFRRLab(ctx)
+	if stopFRR != nil {
+		defer stopFRR()
+	}
+	if err := pdb.AddFRRLabIX(); err != nil {
+		return err
+	}
+
 	step("starting the operator (log: .dev/manager.log)")
 	wh := env.WebhookInstallOptions
 	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr(),
@@ -138,8 +147,17 @@ func run(root, dir string) error {
 	if err := apply.Run(); err != nil {
 		return fmt.Errorf("failed to apply the samples: %w", err)
 	}
-	step("approving the lab IX requests (the DE-CIX ones wait for you)")
-	for _, pr := range []string{"as8763-lab", "as6939-lab", "as8560-lab"} {
+	labRequests := []string{"as8763-lab", "as6939-lab", "as8560-lab"}
+	if frrObjects != "" {
+		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", "-")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(frrObjects), os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("failed to apply the FRR lab: %w", err)
+		}
+		labRequests = append(labRequests, "as8763-frr-lab")
+	}
+	step("approving the lab requests (the DE-CIX ones wait for you)")
+	for _, pr := range labRequests {
 		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":"Approved","status":"True","reason":"MakeDev","message":"approved by make dev for the lab","lastTransitionTime":%q}]}}`,
 			time.Now().UTC().Format(time.RFC3339))
 		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "patch", "pr", pr, "--subresource=status", "--type=merge", "-p", patch)

@@ -53,3 +53,27 @@ func (s *Server) AddLabIX(ports ...LabPort) error {
 	}
 	return nil
 }
+
+// The FRR lab IX is the LAN of internal/frrtest's network namespaces
+// (192.0.2.0/24, documentation space), with DENIC's port at 192.0.2.2.
+const FRRLabIXID = 90003
+
+// FRRLabPeer is DENIC's port on the FRR lab IX.
+var FRRLabPeer = LabPort{NetID: 270, ASN: 8763, Addr: netip.MustParseAddr("192.0.2.2")}
+
+// AddFRRLabIX adds the FRR lab IX and DENIC's port on it.
+func (s *Server) AddFRRLabIX() error {
+	if _, err := s.Add(peeringdb.ObjIX, peeringdb.IX{ID: FRRLabIXID, Name: "FRR lab IX (netns)", City: "Localhost", Country: "ZZ"}); err != nil {
+		return fmt.Errorf("FRR lab IX: %w", err)
+	}
+	if _, err := s.Add(peeringdb.ObjIXLAN, peeringdb.IXLAN{ID: FRRLabIXID, IXID: FRRLabIXID, Name: "FRR lab LAN"}); err != nil {
+		return err
+	}
+	if _, err := s.Add(peeringdb.ObjIXPrefix, peeringdb.IXPrefix{IXLANID: FRRLabIXID, Protocol: "IPv4", Prefix: netip.MustParsePrefix("192.0.2.0/24")}); err != nil {
+		return err
+	}
+	p := FRRLabPeer
+	_, err := s.Add(peeringdb.ObjNetIXLAN, netIXLANRecord(peeringdb.NetIXLAN{NetID: p.NetID, IXID: FRRLabIXID, IXLANID: FRRLabIXID,
+		ASN: p.ASN, IPAddr4: p.Addr, Speed: 10000, Operational: true}))
+	return err
+}
