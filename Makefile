@@ -55,7 +55,9 @@ vet: ## gofmt check and go vet.
 
 .PHONY: test-go
 test-go: ## go test ./... (needs bin/ from `make controlplane`).
-	go test -count=1 ./... 2>&1 | tee $(BIN)/test.log
+	@# One package at a time: the live suites (FRR, gobgpd, envtest) each load
+	@# both cores, and timing-sensitive BGP tests should not share them.
+	go test -count=1 -p 1 -timeout 20m ./... 2>&1 | tee $(BIN)/test.log
 	@echo; echo "== go test summary =="; grep -E '^(ok|FAIL|---|\?)' $(BIN)/test.log | grep -v '^?' || true
 
 .PHONY: bench

@@ -173,14 +173,6 @@ func filterStatus(f *policy.CachedFilter, sources []string) *peeringv1.FilterSta
 
 // Start prunes filters nobody has rebuilt for a day.
 func (s *FilterSource) Start(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			s.Cache.Prune(24 * time.Hour)
-		}
-	}
+	every(ctx, time.Hour, func() { s.Cache.Prune(24 * time.Hour) })
+	return nil
 }

@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
@@ -40,9 +41,7 @@ type routerRecord struct {
 	known bool
 	// owners maps a request (namespace/name) to its configured addresses.
 	owners map[string][]netip.Addr
-	// uids maps owner to the request's UID, to wake it.
-	uids  map[string]types.UID
-	state map[netip.Addr]router.NeighborState
+	state  map[netip.Addr]router.NeighborState
 	// rejected requests with the reason they are not pushed.
 	rejected map[string]rejection
 }
@@ -72,7 +71,7 @@ func (f *Fleet) driverFor(ctx context.Context, rt *peeringv1.Router, creds *rout
 	if rec != nil && rec.driver != nil {
 		_ = rec.driver.Close()
 	}
-	f.routers[rt.Name] = &routerRecord{spec: key, driver: d, owners: map[string][]netip.Addr{}, uids: map[string]types.UID{}}
+	f.routers[rt.Name] = &routerRecord{spec: key, driver: d, owners: map[string][]netip.Addr{}}
 	return d, nil
 }
 
@@ -95,65 +94,58 @@ func (f *Fleet) forget(name string) {
 	f.mu.Unlock()
 }
 
-// applied records a successful Apply of d (whose neighbors' owners are
-// listed with their request UIDs) and wakes the requests it changed.
-func (f *Fleet) applied(name string, d router.Desired, uids map[string]types.UID) {
+// applied records a successful Apply of d and wakes the requests whose
+// neighbors it changed.
+func (f *Fleet) applied(name string, d router.Desired) {
 	owners := map[string][]netip.Addr{}
 	for _, n := range d.Neighbors {
 		owners[n.Owner] = append(owners[n.Owner], n.Address)
 	}
-	f.mu.Lock()
-	rec := f.routers[name]
-	if rec == nil {
-		f.mu.Unlock()
-		return
-	}
-	var wake []string
-	for o := range owners {
-		if !sameAddrs(owners[o], rec.owners[o]) {
-			wake = append(wake, o)
-		}
-	}
-	for o := range rec.owners {
-		if _, ok := owners[o]; !ok {
-			wake = append(wake, o)
-		}
-	}
-	all := map[string]types.UID{}
-	for o, u := range rec.uids {
-		all[o] = u
-	}
-	for o, u := range uids {
-		all[o] = u
-	}
-	rec.known, rec.owners, rec.uids = true, owners, uids
-	f.mu.Unlock()
-	f.wake(wake, all)
+	f.update(name, func(rec *routerRecord) []string {
+		wake := changedKeys(rec.owners, owners, slices.Equal[[]netip.Addr])
+		rec.known, rec.owners = true, owners
+		return wake
+	})
 }
 
 // rejected records the requests the router controller refused to push, and
 // wakes those whose reason changed.
 func (f *Fleet) rejected(name string, rej map[string]rejection) {
+	f.update(name, func(rec *routerRecord) []string {
+		wake := changedKeys(rec.rejected, rej, func(a, b rejection) bool { return a == b })
+		rec.rejected = rej
+		return wake
+	})
+}
+
+// update changes a router's record under the lock and wakes the requests
+// (namespace/name) change returns.
+func (f *Fleet) update(name string, change func(*routerRecord) []string) {
 	f.mu.Lock()
 	rec := f.routers[name]
 	if rec == nil {
 		f.mu.Unlock()
 		return
 	}
-	var wake []string
-	for o, r := range rej {
-		if rec.rejected[o] != r {
-			wake = append(wake, o)
-		}
-	}
-	for o := range rec.rejected {
-		if _, ok := rej[o]; !ok {
-			wake = append(wake, o)
-		}
-	}
-	rec.rejected = rej
+	wake := change(rec)
 	f.mu.Unlock()
-	f.wake(wake, nil)
+	f.wake(wake)
+}
+
+// changedKeys lists the keys added, removed or changed between two maps.
+func changedKeys[V any](old, cur map[string]V, equal func(a, b V) bool) []string {
+	var out []string
+	for k, v := range cur {
+		if o, ok := old[k]; !ok || !equal(o, v) {
+			out = append(out, k)
+		}
+	}
+	for k := range old {
+		if _, ok := cur[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Rejection returns why the router controller refused to push a request.
@@ -174,35 +166,26 @@ func (f *Fleet) observed(name string, states []router.NeighborState) {
 	for _, s := range states {
 		next[s.Address] = s
 	}
-	f.mu.Lock()
-	rec := f.routers[name]
-	if rec == nil {
-		f.mu.Unlock()
-		return
-	}
-	var wake []string
-	for o, addrs := range rec.owners {
-		for _, a := range addrs {
-			if rec.state[a] != next[a] {
+	f.update(name, func(rec *routerRecord) []string {
+		var wake []string
+		for o, addrs := range rec.owners {
+			if slices.ContainsFunc(addrs, func(a netip.Addr) bool { return rec.state[a] != next[a] }) {
 				wake = append(wake, o)
-				break
 			}
 		}
-	}
-	rec.state = next
-	uids := rec.uids
-	f.mu.Unlock()
-	f.wake(wake, uids)
+		rec.state = next
+		return wake
+	})
 }
 
-func (f *Fleet) wake(owners []string, uids map[string]types.UID) {
+func (f *Fleet) wake(owners []string) {
 	for _, o := range owners {
 		ns, name, ok := cutOwner(o)
 		if !ok {
 			continue
 		}
 		pr := &peeringv1.PeeringRequest{}
-		pr.Namespace, pr.Name, pr.UID = ns, name, uids[o]
+		pr.Namespace, pr.Name = ns, name
 		select {
 		case f.events <- event.TypedGenericEvent[client.Object]{Object: pr}:
 		default: // the queue is full: the periodic resync catches up
@@ -231,26 +214,7 @@ func (f *Fleet) Sessions(routerName, owner string) (known bool, configured []net
 // Events is the source of wake-ups for the PeeringRequest controller.
 func (f *Fleet) Events() <-chan event.TypedGenericEvent[client.Object] { return f.events }
 
-func sameAddrs(a, b []netip.Addr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func cutOwner(o string) (ns, name string, ok bool) {
-	for i := 0; i < len(o); i++ {
-		if o[i] == '/' {
-			return o[:i], o[i+1:], true
-		}
-	}
-	return "", "", false
-}
+func cutOwner(o string) (ns, name string, ok bool) { return strings.Cut(o, "/") }
 
 // specKey hashes what a driver connection depends on; secrets are hashed,
 // never stored.

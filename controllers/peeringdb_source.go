@@ -40,20 +40,14 @@ func (s *PeeringDBSource) Start(ctx context.Context) error {
 		return nil
 	}
 	log := ctrl.Log.WithName("peeringdb")
-	t := time.NewTicker(s.RefreshInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.Cache.Refresh(ctx); err != nil {
-				// The cache keeps serving the previous data and marks itself
-				// stale; the status of each object says so.
-				log.Error(err, "incremental PeeringDB refresh failed")
-			}
+	every(ctx, s.RefreshInterval, func() {
+		if err := s.Cache.Refresh(ctx); err != nil {
+			// The cache keeps serving the previous data and marks itself
+			// stale; the status of each object says so.
+			log.Error(err, "incremental PeeringDB refresh failed")
 		}
-	}
+	})
+	return nil
 }
 
 // NeedLeaderElection: only the leader talks to PeeringDB.

@@ -169,7 +169,7 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "added").Add(float64(out.Added))
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "updated").Add(float64(out.Updated))
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "removed").Add(float64(out.Removed))
-	r.Fleet.applied(rt.Name, want.Desired, want.UIDs)
+	r.Fleet.applied(rt.Name, want.Desired)
 	rt.Status.Neighbors = int32(len(want.Desired.Neighbors))
 	msg := fmt.Sprintf("%d neighbors configured", len(want.Desired.Neighbors))
 	if out.Changed() {

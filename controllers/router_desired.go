@@ -36,7 +36,6 @@ type candidate struct {
 // desiredResult is the router's desired neighbor set.
 type desiredResult struct {
 	Desired router.Desired
-	UIDs    map[string]types.UID
 	// Rejected requests, by owner, with the reason they are not pushed.
 	Rejected map[string]rejection
 	// Waiting lists owners whose filters are not in memory: the router is
@@ -70,7 +69,6 @@ func eligible(pr *peeringv1.PeeringRequest) bool {
 func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, int) *policy.CachedFilter) desiredResult {
 	res := desiredResult{
 		Desired:  router.Desired{LocalASN: uint32(rt.Spec.LocalASN), RouterID: netip.MustParseAddr(rt.Spec.RouterID)},
-		UIDs:     map[string]types.UID{},
 		Rejected: map[string]rejection{},
 	}
 	seen := map[netip.Addr]string{}
@@ -140,7 +138,6 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, in
 				seen[n.Address] = owner
 			}
 			res.Desired.Neighbors = append(res.Desired.Neighbors, ns...)
-			res.UIDs[owner] = pr.UID
 		}
 	}
 	return res

@@ -33,8 +33,10 @@ var (
 	addrH  = ip("127.0.0.9") // configured by hand, not by the driver
 )
 
+// testCtx bounds one wait; generous because CI machines are small and
+// gobgpd's retry timers are seconds long.
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
