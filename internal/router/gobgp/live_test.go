@@ -670,14 +670,25 @@ func TestOrdinaryPeers(t *testing.T) {
 }
 
 // TestRPKIInvalidRejected: with an RTR cache serving a VRP, a route the VRP
-// makes invalid is rejected; not-found and valid ones pass the filter.
+// makes invalid is rejected; not-found and valid ones pass the filter. The
+// cache is stayrtr (Debian) on a local VRP file, and our own small RTR
+// server.
 func TestRPKIInvalidRejected(t *testing.T) {
-	rtr := bgptest.StartRTR(t, []bgptest.VRP{
+	vrps := []bgptest.VRP{
 		{Prefix: pp("10.20.0.0/16"), MaxLen: 24, ASN: 65099}, // 10.20.1.0/24 from 65001: invalid
 		{Prefix: pp("10.40.0.0/16"), MaxLen: 24, ASN: 65001}, // 10.40.1.0/24 from 65001: valid
-	})
+	}
+	for name, start := range map[string]func(*testing.T) string{
+		"stayrtr": func(t *testing.T) string { return bgptest.StartStayRTR(t, vrps) },
+		"bgptest": func(t *testing.T) string { return bgptest.StartRTR(t, vrps).Addr().String() },
+	} {
+		t.Run(name, func(t *testing.T) { testRPKIInvalidRejected(t, start(t)) })
+	}
+}
+
+func testRPKIInvalidRejected(t *testing.T, rtrAddr string) {
 	rs := startRS(t)
-	d := newDriver(t, rs, Options{RouteServer: true, Passive: true, RPKIServer: rtr.Addr().String()})
+	d := newDriver(t, rs, Options{RouteServer: true, Passive: true, RPKIServer: rtrAddr})
 	n := router.Neighbor{Address: addrA, PeerASN: 65001, Owner: "peering/a", Import: []router.Entry{upto("10.0.0.0/8", 8, 24)}}
 	mustApply(t, d, desired(n))
 	applyNoWrites(t, d, desired(n))
