@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -37,7 +36,7 @@ const (
 
 // Driver configures one EOS router.
 type Driver struct {
-	conn *cli.Conn
+	cli.Base
 	// SessionName names each configuration session (default: "po-" and
 	// random hex, so a session left pending by a lost connection is never
 	// reused).
@@ -48,35 +47,19 @@ var _ router.Driver = (*Driver)(nil)
 
 // New returns a driver; it connects on first use.
 func New(cfg cli.Config) *Driver {
-	return &Driver{conn: cli.NewConn(cfg, Platform()), SessionName: func() string {
+	return &Driver{Base: cli.NewBase(cfg, Platform()), SessionName: func() string {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		return "po-" + hex.EncodeToString(b)
 	}}
 }
 
-// Stats counts the lines sent to the router.
-func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
-
-// Close ends the session.
-func (d *Driver) Close() error { return d.conn.Close() }
-
 func filterName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 
 // bogonASNs names the shared as-path access-list of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
-func check(des router.Desired) error {
-	if err := cli.Check(des); err != nil {
-		return err
-	}
-	for _, n := range des.Neighbors {
-		if n.RouteServerClient {
-			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the eos driver (use frr or gobgp)", router.ErrInvalid, n.Address)
-		}
-	}
-	return nil
-}
+func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "eos") }
 
 // rangeText is a prefix range as EOS prints it.
 func rangeText(r cli.Range) string {
@@ -504,42 +487,15 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 	if err != nil {
 		return router.ApplyResult{}, err
 	}
-	res := router.ApplyResult{Digest: cli.Digest(rendered)}
 	want, pw := wanted(des)
-	err = d.conn.Do(ctx, func(s *cli.Session) error {
-		for _, n := range des.Neighbors {
-			s.AddSecret(n.Password)
-		}
-		have, err := read(ctx, s)
-		if err != nil {
-			return err
-		}
-		if have.asn != 0 && have.asn != des.LocalASN {
-			return fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, des.LocalASN)
-		}
-		for _, n := range des.Neighbors {
-			if have.other[n.Address] {
-				return fmt.Errorf("%w: neighbor %s exists without the %q description marker", cli.ErrConflict, n.Address, cli.Marker)
-			}
-		}
-		lines, a, u, r := plan(des.LocalASN, want, have.objs, pw)
-		if len(lines) == 0 {
-			return nil
-		}
-		if err := d.commit(ctx, s, lines); err != nil {
-			return err
-		}
-		have, err = read(ctx, s)
-		if err != nil {
-			return err
-		}
-		if left, _, _, _ := plan(des.LocalASN, want, have.objs, pw); len(left) > 0 {
-			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
-		}
-		res.Added, res.Updated, res.Removed = a, u, r
-		return nil
+	return cli.Apply(ctx, &d.Base, des, rendered, cli.Steps[running]{
+		Read:     read,
+		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
+		Plan: func(have running) ([]string, int, int, int) {
+			return plan(des.LocalASN, want, have.objs, pw)
+		},
+		Commit: d.commit,
 	})
-	return res, err
 }
 
 func read(ctx context.Context, s *cli.Session) (running, error) {
@@ -559,14 +515,8 @@ func (d *Driver) commit(ctx context.Context, s *cli.Session, lines []string) err
 	}
 	for _, l := range append(slices.Clone(lines), "commit") {
 		if _, err := s.Exec(ctx, l); err != nil {
-			var ce *cli.CommandError
-			if !errors.As(err, &ce) {
-				return err // connection lost: the session stays pending, uncommitted
-			}
-			if _, aerr := s.Exec(ctx, "abort"); aerr != nil {
-				return fmt.Errorf("%w (and abort failed: %v)", err, aerr)
-			}
-			return fmt.Errorf("aborted: %w", err)
+			// A lost connection leaves the session pending, uncommitted.
+			return cli.Discard(ctx, s, err, "aborted", "abort", "abort")
 		}
 	}
 	return nil

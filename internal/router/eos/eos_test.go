@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,32 +19,14 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\([^()]*\))?[#>]`)
 
-func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
-func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func sample() router.Desired {
-	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
-		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true},
-		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
-			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
-	}}
-}
+func sample() router.Desired { return clitest.Sample() }
 
 func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
-	cfg, rec := clitest.Open(t, fixture)
-	d := New(cfg)
+	d, rec := clitest.Recorded(t, fixture, New)
 	d.SessionName = func() string { return "po-test" }
-	t.Cleanup(func() { d.Close() })
 	return d, rec
-}
-
-func mustRead(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestRender(t *testing.T) {
@@ -119,7 +99,7 @@ func TestApplyCommitFailureAborts(t *testing.T) {
 }
 
 func TestPlanUpdates(t *testing.T) {
-	have := parse(mustRead(t, "nochange.txt"))
+	have := parse(string(clitest.Read(t, "nochange.txt")))
 	if !have.other[addr("192.0.2.99")] || have.asn != 65000 || len(have.other) != 1 {
 		t.Errorf("hand-made neighbors: %v", have.other)
 	}
@@ -144,7 +124,7 @@ func TestPlanUpdates(t *testing.T) {
 		t.Errorf("counts %d %d %d", a, u, r)
 	}
 	// Entries in another order with other sequence numbers are equal.
-	reordered := strings.Replace(mustRead(t, "nochange.txt"), "   seq 10 permit 10.0.0.0/8 le 24\n   seq 20 permit 198.51.100.0/24 ge 25\n   seq 30 permit 203.0.113.0/24",
+	reordered := strings.Replace(string(clitest.Read(t, "nochange.txt")), "   seq 10 permit 10.0.0.0/8 le 24\n   seq 20 permit 198.51.100.0/24 ge 25\n   seq 30 permit 203.0.113.0/24",
 		"   seq 5 permit 203.0.113.0/24\n   seq 7 permit 198.51.100.0/24 ge 25 le 32\n   seq 9 permit 10.0.0.0/8 ge 8 le 24", 1)
 	want, pw = wanted(sample())
 	if lines, _, _, _ := plan(65000, want, parse(reordered).objs, pw); len(lines) != 0 {
@@ -185,13 +165,9 @@ func TestState(t *testing.T) {
 }
 
 func TestInjectionNeverSent(t *testing.T) {
-	for _, n := range cli.Injections() {
-		d, rec := recorded(t, "nochange.txt")
-		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
-		if !errors.Is(err, router.ErrInvalid) || len(rec.Sent()) != 0 {
-			t.Errorf("%q/%q: %v, %d lines sent", n.Description, n.Owner, err, len(rec.Sent()))
-		}
-	}
+	clitest.InjectionsNeverSent(t, func(t *testing.T) (router.Driver, *clitest.Recording) {
+		return recorded(t, "nochange.txt")
+	})
 }
 
 func TestASPathChecks(t *testing.T) {
@@ -208,7 +184,7 @@ func TestASPathChecks(t *testing.T) {
 	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
 		t.Errorf("render does not read back: %q", lines)
 	}
-	lines, _, u, _ := plan(65000, want, parse(mustRead(t, "nochange.txt")).objs, pw)
+	lines, _, u, _ := plan(65000, want, parse(string(clitest.Read(t, "nochange.txt"))).objs, pw)
 	got := strings.Join(lines, "\n")
 	for _, l := range []string{
 		"ip as-path access-list PO-BOGON-ASNS permit " + cli.BogonASNRegex() + " any",

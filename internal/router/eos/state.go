@@ -92,22 +92,19 @@ func limits(objs cli.Objects) map[netip.Addr]int64 {
 
 // State reads the sessions of the owned neighbors.
 func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
-	var out []router.NeighborState
-	err := d.conn.Do(ctx, func(s *cli.Session) error {
+	return cli.Query(ctx, &d.Base, func(s *cli.Session) ([]router.NeighborState, error) {
 		have, err := read(ctx, s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var sums []string
 		for _, c := range []string{"show ip bgp summary | json", "show ipv6 bgp summary | json"} {
 			o, err := s.Show(ctx, c)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			sums = append(sums, o)
 		}
-		out, err = states(sums, limits(have.objs))
-		return err
+		return states(sums, limits(have.objs))
 	})
-	return out, err
 }

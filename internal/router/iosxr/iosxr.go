@@ -34,18 +34,12 @@ const (
 )
 
 // Driver configures one IOS-XR router.
-type Driver struct{ conn *cli.Conn }
+type Driver struct{ cli.Base }
 
 var _ router.Driver = (*Driver)(nil)
 
 // New returns a driver; it connects on first use.
-func New(cfg cli.Config) *Driver { return &Driver{conn: cli.NewConn(cfg, Platform())} }
-
-// Stats counts the lines sent to the router.
-func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
-
-// Close ends the session.
-func (d *Driver) Close() error { return d.conn.Close() }
+func New(cfg cli.Config) *Driver { return &Driver{Base: cli.NewBase(cfg, Platform())} }
 
 // policyName: RPL names take letters, digits, '_' and '-'.
 func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, true) }
@@ -53,17 +47,7 @@ func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, true) }
 // bogonASNs names the shared as-path-set of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
-func check(des router.Desired) error {
-	if err := cli.Check(des); err != nil {
-		return err
-	}
-	for _, n := range des.Neighbors {
-		if n.RouteServerClient {
-			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the iosxr driver (use frr or gobgp)", router.ErrInvalid, n.Address)
-		}
-	}
-	return nil
-}
+func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "iosxr") }
 
 // rangeText is a prefix range in prefix-set syntax.
 func rangeText(r cli.Range) string {
@@ -441,42 +425,15 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 	if err != nil {
 		return router.ApplyResult{}, err
 	}
-	res := router.ApplyResult{Digest: cli.Digest(rendered)}
 	want, pw := wanted(des)
-	err = d.conn.Do(ctx, func(s *cli.Session) error {
-		for _, n := range des.Neighbors {
-			s.AddSecret(n.Password)
-		}
-		have, err := read(ctx, s)
-		if err != nil {
-			return err
-		}
-		if have.asn != 0 && have.asn != des.LocalASN {
-			return fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, des.LocalASN)
-		}
-		for _, n := range des.Neighbors {
-			if have.other[n.Address] {
-				return fmt.Errorf("%w: neighbor %s exists without the %q description marker", cli.ErrConflict, n.Address, cli.Marker)
-			}
-		}
-		lines, a, u, r := plan(des.LocalASN, want, have.objs, pw)
-		if len(lines) == 0 {
-			return nil
-		}
-		if err := commit(ctx, s, lines); err != nil {
-			return err
-		}
-		have, err = read(ctx, s)
-		if err != nil {
-			return err
-		}
-		if left, _, _, _ := plan(des.LocalASN, want, have.objs, pw); len(left) > 0 {
-			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
-		}
-		res.Added, res.Updated, res.Removed = a, u, r
-		return nil
+	return cli.Apply(ctx, &d.Base, des, rendered, cli.Steps[running]{
+		Read:     read,
+		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
+		Plan: func(have running) ([]string, int, int, int) {
+			return plan(des.LocalASN, want, have.objs, pw)
+		},
+		Commit: commit,
 	})
-	return res, err
 }
 
 // commit enters the target configuration, commits it, and aborts it on any
@@ -507,8 +464,5 @@ func abort(ctx context.Context, s *cli.Session, cause error, committing bool) er
 			cause = fmt.Errorf("%w: %s", cause, s.Redact(strings.TrimSpace(why)))
 		}
 	}
-	if _, err := s.Exec(ctx, "abort"); err != nil {
-		return fmt.Errorf("%w (and abort failed: %v)", cause, err)
-	}
-	return fmt.Errorf("aborted: %w", cause)
+	return cli.Discard(ctx, s, cause, "aborted", "abort", "abort")
 }

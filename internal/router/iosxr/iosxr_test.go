@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,22 +19,12 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\(config[\w.\-@/:+]*\))?#`)
 
-func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
-func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func sample() router.Desired {
-	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
-		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true},
-		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
-			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
-	}}
-}
+func sample() router.Desired { return clitest.Sample() }
 
 func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
-	cfg, rec := clitest.Open(t, fixture)
-	d := New(cfg)
-	t.Cleanup(func() { d.Close() })
-	return d, rec
+	return clitest.Recorded(t, fixture, New)
 }
 
 func TestRender(t *testing.T) {
@@ -110,7 +98,7 @@ func TestApplyCommitFailureAborts(t *testing.T) {
 }
 
 func TestPlanUpdates(t *testing.T) {
-	have := parse(string(mustRead(t, "nochange.txt")))
+	have := parse(string(clitest.Read(t, "nochange.txt")))
 	if !have.other[addr("192.0.2.99")] || have.asn != 65000 {
 		t.Errorf("hand-made neighbor not seen: %+v", have.other)
 	}
@@ -174,22 +162,9 @@ func TestState(t *testing.T) {
 }
 
 func TestInjectionNeverSent(t *testing.T) {
-	for _, n := range cli.Injections() {
-		d, rec := recorded(t, "nochange.txt")
-		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
-		if !errors.Is(err, router.ErrInvalid) || len(rec.Sent()) != 0 {
-			t.Errorf("%q/%q: %v, %d lines sent", n.Description, n.Owner, err, len(rec.Sent()))
-		}
-	}
-}
-
-func mustRead(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	clitest.InjectionsNeverSent(t, func(t *testing.T) (router.Driver, *clitest.Recording) {
+		return recorded(t, "nochange.txt")
+	})
 }
 
 func TestASPathChecks(t *testing.T) {
@@ -206,7 +181,7 @@ func TestASPathChecks(t *testing.T) {
 	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
 		t.Errorf("render does not read back: %q", lines)
 	}
-	lines, _, u, _ := plan(65000, want, parse(string(mustRead(t, "nochange.txt"))).objs, pw)
+	lines, _, u, _ := plan(65000, want, parse(string(clitest.Read(t, "nochange.txt"))).objs, pw)
 	got := strings.Join(lines, "\n")
 	for _, l := range []string{
 		"as-path-set PO-BOGON-ASNS\nios-regex '" + cli.BogonASNRegex() + "'\nend-set",

@@ -113,14 +113,11 @@ func parseNeighbors(out string, now time.Time) []router.NeighborState {
 
 // State reads the sessions of the owned neighbors.
 func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
-	var out []router.NeighborState
-	err := d.conn.Do(ctx, func(s *cli.Session) error {
+	return cli.Query(ctx, &d.Base, func(s *cli.Session) ([]router.NeighborState, error) {
 		text, err := s.Show(ctx, "show bgp neighbors")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = parseNeighbors(text, time.Now())
-		return nil
+		return parseNeighbors(text, time.Now()), nil
 	})
-	return out, err
 }

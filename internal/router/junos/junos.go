@@ -9,7 +9,6 @@ package junos
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -36,7 +35,7 @@ const secretMark = "<secret>"
 
 // Driver configures one Junos router.
 type Driver struct {
-	conn *cli.Conn
+	cli.Base
 	// ConfirmMinutes is the "commit confirmed" window (default 5): if the
 	// confirming commit never arrives (the session died), Junos rolls
 	// back by itself.
@@ -47,14 +46,8 @@ var _ router.Driver = (*Driver)(nil)
 
 // New returns a driver; it connects on first use.
 func New(cfg cli.Config) *Driver {
-	return &Driver{conn: cli.NewConn(cfg, Platform()), ConfirmMinutes: 5}
+	return &Driver{Base: cli.NewBase(cfg, Platform()), ConfirmMinutes: 5}
 }
-
-// Stats counts the lines sent to the router.
-func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
-
-// Close ends the session.
-func (d *Driver) Close() error { return d.conn.Close() }
 
 func group(a netip.Addr) string {
 	if a.Is4() {
@@ -84,17 +77,7 @@ func bogonRegex() string {
 	return ".* (" + strings.Join(alts, "|") + ") .*"
 }
 
-func check(des router.Desired) error {
-	if err := cli.Check(des); err != nil {
-		return err
-	}
-	for _, n := range des.Neighbors {
-		if n.RouteServerClient {
-			return fmt.Errorf("%w: neighbor %s: route-server clients are not supported by the junos driver (use frr or gobgp)", router.ErrInvalid, n.Address)
-		}
-	}
-	return nil
-}
+func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "junos") }
 
 // quote writes a value as "display set" prints it.
 func quote(s string) string {
@@ -363,18 +346,25 @@ func isNew(want, have cli.Objects, addr string) bool {
 	return false
 }
 
+// running is the owned configuration and the neighbors configured in
+// groups we do not own.
+type running struct {
+	objs    cli.Objects
+	foreign map[netip.Addr]bool
+}
+
 // read fetches the owned configuration.
-func read(ctx context.Context, s *cli.Session) (cli.Objects, map[netip.Addr]bool, error) {
+func read(ctx context.Context, s *cli.Session) (running, error) {
 	var all strings.Builder
 	for _, c := range []string{"show configuration protocols bgp | display set", "show configuration policy-options | display set"} {
 		out, err := s.Show(ctx, c)
 		if err != nil {
-			return nil, nil, err
+			return running{}, err
 		}
 		all.WriteString(out + "\n")
 	}
 	o, f := parse(all.String())
-	return o, f, nil
+	return running{objs: o, foreign: f}, nil
 }
 
 // Apply makes the owned configuration equal to des in one commit.
@@ -383,39 +373,20 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 	if err != nil {
 		return router.ApplyResult{}, err
 	}
-	res := router.ApplyResult{Digest: cli.Digest(rendered)}
 	want, pw := wanted(des)
-	err = d.conn.Do(ctx, func(s *cli.Session) error {
-		for _, n := range des.Neighbors {
-			s.AddSecret(n.Password)
-		}
-		have, foreign, err := read(ctx, s)
-		if err != nil {
-			return err
-		}
-		for _, n := range des.Neighbors {
-			if foreign[n.Address] {
-				return fmt.Errorf("%w: neighbor %s is configured in a group peering-operator does not own", cli.ErrConflict, n.Address)
+	return cli.Apply(ctx, &d.Base, des, rendered, cli.Steps[running]{
+		Read: read,
+		Conflict: func(have running) error {
+			for _, n := range des.Neighbors {
+				if have.foreign[n.Address] {
+					return fmt.Errorf("%w: neighbor %s is configured in a group peering-operator does not own", cli.ErrConflict, n.Address)
+				}
 			}
-		}
-		lines, a, u, r := plan(want, have, pw)
-		if len(lines) == 0 {
 			return nil
-		}
-		if err := d.commit(ctx, s, lines); err != nil {
-			return err
-		}
-		have, _, err = read(ctx, s)
-		if err != nil {
-			return err
-		}
-		if left, _, _, _ := plan(want, have, pw); len(left) > 0 {
-			return fmt.Errorf("%w: still to change: %s", cli.ErrVerify, s.Redact(strings.Join(left[:min(5, len(left))], "; ")))
-		}
-		res.Added, res.Updated, res.Removed = a, u, r
-		return nil
+		},
+		Plan:   func(have running) ([]string, int, int, int) { return plan(want, have.objs, pw) },
+		Commit: d.commit,
 	})
-	return res, err
 }
 
 // commit loads lines into a private candidate and commits it: check,
@@ -440,15 +411,8 @@ func (d *Driver) commit(ctx context.Context, s *cli.Session, lines []string) err
 	return err
 }
 
+// rollback discards the private candidate (which dies with a lost
+// connection anyway).
 func rollback(ctx context.Context, s *cli.Session, cause error) error {
-	var ce *cli.CommandError
-	if !errors.As(cause, &ce) {
-		return cause // connection lost: the private candidate dies with it
-	}
-	_, err1 := s.Exec(ctx, "rollback 0")
-	_, err2 := s.Exec(ctx, "exit configuration-mode")
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("%w (and rollback failed: %v)", cause, err)
-	}
-	return fmt.Errorf("rolled back: %w", cause)
+	return cli.Discard(ctx, s, cause, "rolled back", "rollback", "rollback 0", "exit configuration-mode")
 }

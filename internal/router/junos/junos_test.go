@@ -1,103 +1,35 @@
 package junos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/scrapli/scrapligo/transport"
 
 	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/router/cli"
+	"github.com/peering-operator/peering-operator/internal/router/cli/clitest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs (-update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
-func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func sample() router.Desired {
-	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
-		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true,
-			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}},
-		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
-			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
-	}}
+	s := clitest.Sample()
+	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:f000::/36"), GE: 36, LE: 48}}
+	return s
 }
 
-// fileDriver runs a driver against a recorded session (scrapligo's file
-// transport): the file is what the device prints, our input included.
-func fileDriver(t *testing.T, fixture string) (*Driver, *transport.File) {
-	t.Helper()
-	ft, _ := transport.NewFileTransport()
-	ft.F = filepath.Join("testdata", fixture)
-	d := New(cli.Config{Host: "r1", Username: "po", Password: "login-pw", Transport: ft, CommandTimeout: 10 * time.Second, ReadDelay: time.Nanosecond})
-	t.Cleanup(func() { d.Close() })
-	return d, ft
+func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
+	return clitest.Recorded(t, fixture, New)
 }
 
-var promptLine = regexp.MustCompile(`^(?:[\w\-@()/:.]{1,63}[>#]) ?(.*)$`)
-
-// commandsIn lists what a recorded session shows being typed after each
-// prompt: exactly what the driver must send.
-func commandsIn(t *testing.T, fixture string) []string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cmds []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if m := promptLine.FindStringSubmatch(l); m != nil && m[1] != "" {
-			cmds = append(cmds, strings.TrimSpace(m[1]))
-		}
-	}
-	return cmds
-}
-
-func written(ft *transport.File) []string {
-	var out []string
-	for _, l := range strings.Split(string(bytes.Join(ft.Writes, nil)), "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func assertSent(t *testing.T, ft *transport.File, fixture string) []string {
-	t.Helper()
-	got, want := written(ft), commandsIn(t, fixture)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("sent:\n%s\n--- the recording expects:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	return got
-}
+// prompt matches a Junos prompt at the start of a recorded line.
+var prompt = regexp.MustCompile(`^[\w\-@()/:.]{1,63}[>#]`)
 
 func TestRender(t *testing.T) {
 	d := New(cli.Config{})
@@ -105,7 +37,7 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "render.golden", out)
+	clitest.Golden(t, *update, "render.golden", out)
 	s := sample()
 	s.Neighbors[0].RouteServerClient = true
 	if _, err := d.Render(s); !errors.Is(err, router.ErrInvalid) {
@@ -114,7 +46,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestApplyCreate(t *testing.T) {
-	d, ft := fileDriver(t, "create.txt")
+	d, rec := recorded(t, "create.txt")
 	res, err := d.Apply(context.Background(), sample())
 	if err != nil {
 		t.Fatal(err)
@@ -122,23 +54,15 @@ func TestApplyCreate(t *testing.T) {
 	if res.Added != 2 || res.Updated+res.Removed != 0 {
 		t.Errorf("result %+v", res)
 	}
-	sent := assertSent(t, ft, "create.txt")
-	i := func(s string) int {
-		for k, l := range sent {
-			if l == s {
-				return k
-			}
-		}
-		t.Fatalf("not sent: %q", s)
-		return 0
-	}
+	sent := rec.AssertSent(t, prompt)
+	i := func(l string) int { return clitest.Index(t, sent, l) }
 	if !(i("configure private") < i("commit check") && i("commit check") < i("commit confirmed 5 comment peering-operator") && i("commit confirmed 5 comment peering-operator") < i("commit")) {
 		t.Error("commit sequence out of order")
 	}
 }
 
 func TestApplyNoChangeWritesNothing(t *testing.T) {
-	d, ft := fileDriver(t, "nochange.txt")
+	d, rec := recorded(t, "nochange.txt")
 	res, err := d.Apply(context.Background(), sample())
 	if err != nil || res.Changed() {
 		t.Fatalf("%+v %v", res, err)
@@ -146,18 +70,18 @@ func TestApplyNoChangeWritesNothing(t *testing.T) {
 	if d.Stats().Writes != 0 {
 		t.Errorf("%d writes", d.Stats().Writes)
 	}
-	assertSent(t, ft, "nochange.txt")
+	rec.AssertSent(t, prompt)
 }
 
 // A refused line discards the candidate: nothing is committed.
 func TestApplyRefusedLineRollsBack(t *testing.T) {
-	d, ft := fileDriver(t, "refused.txt")
+	d, rec := recorded(t, "refused.txt")
 	_, err := d.Apply(context.Background(), sample())
 	var ce *cli.CommandError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("got %v", err)
 	}
-	sent := assertSent(t, ft, "refused.txt")
+	sent := rec.AssertSent(t, prompt)
 	for _, l := range sent {
 		if strings.HasPrefix(l, "commit") {
 			t.Errorf("committed after a refusal: %q", l)
@@ -170,37 +94,26 @@ func TestApplyRefusedLineRollsBack(t *testing.T) {
 
 // "commit check" failing stops before anything is committed.
 func TestApplyCommitCheckFailsRollsBack(t *testing.T) {
-	d, ft := fileDriver(t, "checkfail.txt")
+	d, rec := recorded(t, "checkfail.txt")
 	_, err := d.Apply(context.Background(), sample())
 	if err == nil || !strings.Contains(err.Error(), "rolled back") || !strings.Contains(err.Error(), "commit check") {
 		t.Fatalf("got %v", err)
 	}
-	sent := assertSent(t, ft, "checkfail.txt")
+	sent := rec.AssertSent(t, prompt)
 	if last := sent[len(sent)-2:]; last[0] != "rollback 0" || last[1] != "exit configuration-mode" {
 		t.Errorf("ends with %q", last)
 	}
 }
 
 func TestInjectionNeverSent(t *testing.T) {
-	for _, n := range cli.Injections() {
-		d, ft := fileDriver(t, "nochange.txt")
-		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
-		if !errors.Is(err, router.ErrInvalid) {
-			t.Errorf("%q/%q: %v", n.Description, n.Owner, err)
-		}
-		if len(ft.Writes) != 0 {
-			t.Errorf("%q: %d writes", n.Description, len(ft.Writes))
-		}
-	}
+	clitest.InjectionsNeverSent(t, func(t *testing.T) (router.Driver, *clitest.Recording) {
+		return recorded(t, "nochange.txt")
+	})
 }
 
 func ownedRunning(t *testing.T) cli.Objects {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "nochange.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, foreign := parse(string(b))
+	o, foreign := parse(string(clitest.Read(t, "nochange.txt")))
 	if !foreign[addr("192.0.2.99")] || len(foreign) != 1 {
 		t.Errorf("foreign neighbors %v", foreign)
 	}
@@ -248,12 +161,12 @@ func TestPlanUpdates(t *testing.T) {
 }
 
 func TestState(t *testing.T) {
-	d, ft := fileDriver(t, "state.txt")
+	d, rec := recorded(t, "state.txt")
 	sts, err := d.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSent(t, ft, "state.txt")
+	rec.AssertSent(t, prompt)
 	if len(sts) != 2 {
 		t.Fatalf("want the 2 owned neighbors, got %+v", sts)
 	}
@@ -283,7 +196,7 @@ func TestASPathChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "render-aspath.golden", out)
+	clitest.Golden(t, *update, "render-aspath.golden", out)
 	want, pw := wanted(s)
 	have, _ := parse(string(out))
 	if lines, _, _, _ := plan(want, have, pw); len(lines) != 0 {

@@ -154,23 +154,20 @@ func states(detail, summary string, limit map[netip.Addr]int64, now time.Time) (
 
 // State reads the sessions of the owned neighbors.
 func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
-	var out []router.NeighborState
-	err := d.conn.Do(ctx, func(s *cli.Session) error {
+	return cli.Query(ctx, &d.Base, func(s *cli.Session) ([]router.NeighborState, error) {
 		cfg, err := s.Show(ctx, "show configuration protocols bgp | display set")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		objs, _ := parse(cfg)
 		detail, err := s.Show(ctx, "show bgp neighbor | display json")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		summary, err := s.Show(ctx, "show bgp summary | display json")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = states(detail, summary, limits(objs), time.Now())
-		return err
+		return states(detail, summary, limits(objs), time.Now())
 	})
-	return out, err
 }

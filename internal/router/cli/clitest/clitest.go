@@ -4,6 +4,10 @@ package clitest
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/scrapli/scrapligo/transport"
 
+	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/router/cli"
 )
 
@@ -105,5 +110,49 @@ func Golden(t testing.TB, update bool, name string, got []byte) {
 	}
 	if !bytes.Equal(want, got) {
 		t.Errorf("%s differs (-update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// Read returns testdata/name.
+func Read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Recorded returns a driver made by newDriver that runs against the
+// recorded session testdata/fixture, closed when the test ends.
+func Recorded[D io.Closer](t testing.TB, fixture string, newDriver func(cli.Config) D) (D, *Recording) {
+	t.Helper()
+	cfg, rec := Open(t, fixture)
+	d := newDriver(cfg)
+	t.Cleanup(func() { d.Close() })
+	return d, rec
+}
+
+// Sample is the desired state the driver tests apply: an IPv6 neighbor
+// shut down and an IPv4 one with a password, a prefix limit and imports.
+func Sample() router.Desired {
+	addr, pfx := netip.MustParseAddr, netip.MustParsePrefix
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001", Shutdown: true},
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
+			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
+	}}
+}
+
+// InjectionsNeverSent applies each of cli.Injections through a driver
+// from open: each must be refused as invalid before anything is written.
+func InjectionsNeverSent(t *testing.T, open func(t *testing.T) (router.Driver, *Recording)) {
+	t.Helper()
+	for _, n := range cli.Injections() {
+		d, rec := open(t)
+		_, err := d.Apply(context.Background(), router.Desired{LocalASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), Neighbors: []router.Neighbor{n}})
+		if !errors.Is(err, router.ErrInvalid) || len(rec.File.Writes) != 0 {
+			t.Errorf("%q/%q: %v, %d lines sent", n.Description, n.Owner, err, len(rec.Sent()))
+		}
 	}
 }
