@@ -88,4 +88,3 @@ func StartStayRTR(t testing.TB, vrps []VRP) string {
 		time.Sleep(50 * time.Millisecond) // polling a port that is about to open
 	}
 }
-
