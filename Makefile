@@ -57,7 +57,7 @@ vet: ## gofmt check and go vet.
 test-go: ## go test ./... (needs bin/ from `make controlplane`).
 	@# One package at a time: the live suites (FRR, gobgpd, envtest) each load
 	@# both cores, and timing-sensitive BGP tests should not share them.
-	go test -count=1 -p 1 -timeout 20m ./... 2>&1 | tee $(BIN)/test.log
+	go test -count=1 -p 1 -timeout 40m ./... 2>&1 | tee $(BIN)/test.log
 	@echo; echo "== go test summary =="; grep -E '^(ok|FAIL|---|\?)' $(BIN)/test.log | grep -v '^?' || true
 
 .PHONY: bench

@@ -4,11 +4,15 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -16,6 +20,7 @@ import (
 	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
+	"github.com/peering-operator/peering-operator/internal/webhook"
 )
 
 // userClient returns a client authenticated as name (real RBAC applies).
@@ -46,6 +51,18 @@ var (
 	readWritePRs = rbacv1.PolicyRule{APIGroups: []string{"peering.dev"}, Resources: []string{"peeringrequests"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}}
 	writeStatus  = rbacv1.PolicyRule{APIGroups: []string{"peering.dev"}, Resources: []string{"peeringrequests/status"}, Verbs: []string{"get", "update", "patch"}}
 )
+
+// onFresh runs write on a fresh copy of pr, again while it loses to a
+// concurrent writer (a conflict), and returns its last error.
+func onFresh(pr *peeringv1.PeeringRequest, write func(*peeringv1.PeeringRequest) error) error {
+	return retry.OnError(wait.Backoff{Steps: 20, Duration: 50 * time.Millisecond, Factor: 1.2, Jitter: 0.1}, apierrors.IsConflict, func() error {
+		cur := &peeringv1.PeeringRequest{}
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pr), cur); err != nil {
+			return err
+		}
+		return write(cur)
+	})
+}
 
 func decide(c client.Client, pr *peeringv1.PeeringRequest, typ string) error {
 	cur := &peeringv1.PeeringRequest{}
@@ -98,22 +115,41 @@ func TestApprovalIsAnAuthorisedAct(t *testing.T) {
 	g.Expect(pr.Status.Approval.User).To(Equal(alice))
 	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
 
-	// The decision is final, and cannot be rewritten by anyone.
-	pr = getPR(g, l.request)
-	meta.RemoveStatusCondition(&pr.Status.Conditions, "Approved")
-	g.Expect(aliceC.Status().Update(ctx, pr)).To(MatchError(ContainSubstring("cannot be changed or removed")))
-	pr = getPR(g, l.request)
-	pr.Status.Approval.User = bob
-	g.Expect(bobC.Status().Update(ctx, pr)).To(MatchError(ContainSubstring("cannot change")))
+	// The decision is final, and cannot be rewritten by anyone. (The
+	// operator writes the status too: a write that lost the race to it is
+	// retried on a fresh read.)
+	g.Expect(onFresh(l.request, func(pr *peeringv1.PeeringRequest) error {
+		meta.RemoveStatusCondition(&pr.Status.Conditions, "Approved")
+		return aliceC.Status().Update(ctx, pr)
+	})).To(MatchError(ContainSubstring("cannot be changed or removed")))
+	g.Expect(onFresh(l.request, func(pr *peeringv1.PeeringRequest) error {
+		pr.Status.Approval.User = bob
+		return bobC.Status().Update(ctx, pr)
+	})).To(MatchError(ContainSubstring("cannot change")))
 
 	// What was approved cannot change; the description can.
-	pr = getPR(g, l.request)
-	pr.Spec.Addresses = []string{"127.0.0.12"}
-	g.Expect(gitopsC.Update(ctx, pr)).To(MatchError(ContainSubstring("is approved")))
-	pr = getPR(g, l.request)
-	pr.Spec.Description = "DENIC eG, renamed"
-	g.Expect(gitopsC.Update(ctx, pr)).To(Succeed())
+	g.Expect(onFresh(l.request, func(pr *peeringv1.PeeringRequest) error {
+		pr.Spec.Addresses = []string{"127.0.0.12"}
+		return gitopsC.Update(ctx, pr)
+	})).To(MatchError(ContainSubstring("is approved")))
+	g.Expect(onFresh(l.request, func(pr *peeringv1.PeeringRequest) error {
+		pr.Spec.Description = "DENIC eG, renamed"
+		return gitopsC.Update(ctx, pr)
+	})).To(Succeed())
 	g.Expect(getPR(g, l.request).Spec.Requester.Username).To(Equal(gitops), "an update keeps the requester")
+
+	// Accepting a held change may remove a session: like an approval, only
+	// for those who may approve, and recorded.
+	acceptAs := func(c client.Client, token string) error {
+		return onFresh(l.request, func(pr *peeringv1.PeeringRequest) error {
+			pr.Annotations = map[string]string{peeringv1.AnnotationAcceptDrift: token}
+			return c.Update(ctx, pr)
+		})
+	}
+	g.Expect(acceptAs(gitopsC, "0123456789abcdef")).To(MatchError(ContainSubstring("may not accept a held change")))
+	g.Expect(acceptAs(bobC, "0123456789abcdef")).To(MatchError(ContainSubstring(`needs verb "approve"`)))
+	g.Expect(acceptAs(aliceC, "0123456789abcdef")).To(Succeed())
+	g.Expect(getPR(g, l.request).Annotations[webhook.AnnotationAcceptedBy]).To(Equal(alice))
 }
 
 // With the IXPort's AutoOpen policy the operator approves a clean request

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr"
@@ -18,7 +16,7 @@ import (
 // AnnotationAcceptFilter lets a human accept a filter the guard held: its
 // value lists the digests (comma-separated) of the filters to accept, as
 // the FiltersReady message shows them.
-const AnnotationAcceptFilter = "peering.dev/accept-filter"
+const AnnotationAcceptFilter = peeringv1.AnnotationAcceptFilter
 
 // Reasons of FiltersReady besides the guard's (policy.ReasonFilter*).
 const (
@@ -27,9 +25,10 @@ const (
 	ReasonFilterAccepted = "FilterAcceptedByHuman"
 )
 
-// FilterSource builds import filters from the IRR. Prefix lists live only
-// here, in memory: objects carry their count and digest (etcd objects are
-// limited to 1.5 MiB, and a large peer's list is bigger).
+// FilterSource builds import filters from the IRR. It keeps no per-request
+// state: the filter a request uses is the one its status names (pinned once
+// approved, its entries persisted in PrefixLists), so a restart or a new
+// leader starts from what was pushed, not from memory.
 type FilterSource struct {
 	IRR *irr.Client
 	// Cache shares expansions between requests with the same AS-SETs;
@@ -40,50 +39,27 @@ type FilterSource struct {
 	// MaxShrink is the largest drop in prefixes accepted without a human
 	// (default half).
 	MaxShrink float64
-
-	mu   sync.Mutex
-	live map[liveKey]*policy.CachedFilter
-}
-
-type liveKey struct {
-	uid    types.UID
-	family int
 }
 
 // familyFilter is the outcome for one address family of one request.
 type familyFilter struct {
 	Family int
 	Sets   []string
-	// InUse is the filter the request uses now: the new one, or the last
-	// good one when the new one is held or the IRR failed. Nil when there
-	// is none in memory.
-	InUse *policy.CachedFilter
-	// OK: the filter is current. Otherwise Reason and Message say why not.
+	// Candidate is the filter built from the IRR now (fresh or the last
+	// good expansion); nil when the IRR never answered since the start.
+	Candidate *policy.CachedFilter
+	// OK: Candidate may replace the baseline (the guard passed, or a human
+	// accepted it). Otherwise Reason and Message say why not.
 	OK              bool
 	Reason, Message string
 	// Retry: the IRR failed; try again soon.
 	Retry bool
 }
 
-// Live returns the filter a request uses for a family, if any.
-func (s *FilterSource) Live(uid types.UID, family int) *policy.CachedFilter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live[liveKey{uid, family}]
-}
-
-// Forget drops a deleted request's filters.
-func (s *FilterSource) Forget(uid types.UID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.live, liveKey{uid, 4})
-	delete(s.live, liveKey{uid, 6})
-}
-
-// Build brings the request's filter for one family up to date. old is what
-// the request's status says is live (it survives an operator restart, the
-// in-memory list does not), accepted the digests a human accepted.
-func (s *FilterSource) Build(ctx context.Context, uid types.UID, family int, sets, sources []string, old *peeringv1.FilterStatus, accepted string) familyFilter {
+// Build brings the request's filter for one family up to date against
+// baseline, the filter the request uses now (its status), and accepted,
+// the digests a human accepted.
+func (s *FilterSource) Build(ctx context.Context, family int, sets, sources []string, baseline *peeringv1.FilterStatus, accepted string) familyFilter {
 	out := familyFilter{Family: family, Sets: sets}
 	key := policy.NewFilterKey(sets, family, sources)
 	candidate, fresh := s.Cache.Get(key)
@@ -96,39 +72,26 @@ func (s *FilterSource) Build(ctx context.Context, uid types.UID, family int, set
 			candidate = built
 		}
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.live == nil {
-		s.live = map[liveKey]*policy.CachedFilter{}
-	}
-	lk := liveKey{uid, family}
-	out.InUse = s.live[lk]
 	if candidate == nil {
 		out.Reason, out.Retry = ReasonIRRUnavailable, true
 		out.Message = fmt.Sprintf("IPv%d filter for %s: %v; retrying by itself", family, strings.Join(sets, " "), irrErr)
 		return out
 	}
-
+	out.Candidate = candidate
 	var prev policy.FilterSummary
-	switch {
-	case out.InUse != nil:
-		prev = out.InUse.Summary
-	case old != nil:
-		prev = policy.FilterSummary{Prefixes: int(old.Prefixes), Entries: int(old.Entries), Digest: old.Digest}
+	if baseline != nil {
+		prev = policy.FilterSummary{Prefixes: int(baseline.Prefixes), Entries: int(baseline.Entries), Digest: baseline.Digest}
 	}
 	ok, reason, msg := policy.Guard(prev, candidate.Summary, s.MaxShrink)
 	if !ok && acceptedDigest(accepted, candidate.Summary.Digest) {
 		ok, reason = true, ReasonFilterAccepted
 		msg = fmt.Sprintf("a human accepted this filter (%s): %d prefixes in %d entries", AnnotationAcceptFilter, candidate.Summary.Prefixes, candidate.Summary.Entries)
 	}
-	out.Reason, out.Message = reason, fmt.Sprintf("IPv%d: %s", family, msg)
+	out.Reason, out.Message, out.OK = reason, fmt.Sprintf("IPv%d: %s", family, msg), ok
 	if !ok {
-		out.Message += fmt.Sprintf("; to accept it: kubectl annotate pr NAME %s=%s --overwrite", AnnotationAcceptFilter, candidate.Summary.Digest)
+		out.Message += fmt.Sprintf("; to accept it: kubectl peering accept NAME (or kubectl annotate pr NAME %s=%s --overwrite)", AnnotationAcceptFilter, candidate.Summary.Digest)
 		return out
 	}
-	s.live[lk] = candidate
-	out.InUse, out.OK = candidate, true
 	if irrErr != nil {
 		// The last good expansion stays in use while the IRR is down.
 		out.Message += fmt.Sprintf(" (built %s; the IRR failed since: %v)", candidate.Built.UTC().Format(time.RFC3339), irrErr)

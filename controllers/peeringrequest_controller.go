@@ -4,17 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
@@ -29,17 +31,23 @@ type PeeringRequestReconciler struct {
 	Reporter  conditions.Reporter
 	PeeringDB *PeeringDBSource
 	Filters   *FilterSource
-	Fleet     *Fleet
+	// Store persists the filters a request pins (PrefixLists).
+	Store FilterStore
 	// RetryInterval is how soon a request waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled requests against the refreshed
 	// PeeringDB cache (jittered).
 	ResyncInterval time.Duration
+
+	mu sync.Mutex
+	// pruned: per request, the pin whose superseded PrefixLists are gone.
+	pruned map[types.UID]string
 }
 
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/finalizers,verbs=update
+// +kubebuilder:rbac:groups=peering.dev,resources=prefixlists,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=peering.dev,resources=ixports,verbs=get;list;watch
 // +kubebuilder:rbac:groups=peering.dev,resources=routers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -67,15 +75,27 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	st := computePeeringRequestStatus(pr, obs)
+	// A new pin's filters are persisted before the pin is written, so the
+	// Router controller (this replica or the next leader) can always read
+	// what the pin names.
+	for _, f := range st.Pin.Save {
+		if err := r.Store.Save(ctx, pr, f, obs.FilterSources); err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to persist the IPv%d filter %s of PeeringRequest %s/%s (the pinned configuration stays as it was): %w",
+				f.Key.Family, f.Summary.Digest, pr.Namespace, pr.Name, err)
+		}
+	}
 	conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
 	pr.Status.Approval = &st.Approval
 	pr.Status.Peer = st.Peer
-	pr.Status.Sessions = st.Sessions
+	if st.Sessions != nil || st.Pin.Config == nil {
+		pr.Status.Sessions = st.Sessions
+	}
 	pr.Status.SessionSummary = st.SessionSummary
 	pr.Status.Filters = st.Filters
-	if obs.Router != nil {
-		exportSessionMetrics(obs.Router.Name, pr)
-	}
+	pr.Status.Config = st.Pin.Config
+	pr.Status.Drift = st.Pin.Drift
+	exportDriftMetric(pr, st.Pin)
+	r.pruneSuperseded(ctx, pr)
 	if st.Retry {
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	}
@@ -84,7 +104,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 // observe reads what the request depends on.
 func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.PeeringRequest) (prObserved, error) {
-	var obs prObserved
+	obs := prObserved{Now: time.Now()}
 	port := &peeringv1.IXPort{}
 	switch err := r.Get(ctx, client.ObjectKey{Name: pr.Spec.IXPortRef.Name}, port); {
 	case apierrors.IsNotFound(err):
@@ -105,10 +125,6 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	default:
 		obs.Router = router
 	}
-	owner := pr.Namespace + "/" + pr.Name
-	obs.RouterKnown, obs.Configured, obs.State = r.Fleet.Sessions(router.Name, owner)
-	obs.RejectReason, obs.RejectMessage, _ = r.Fleet.Rejection(router.Name, owner)
-
 	ixID := int(port.Spec.IX.PeeringDBID)
 	obs.PDBErr = r.PeeringDB.Ensure(ctx, ixID, uint32(pr.Spec.PeerASN))
 	obs.PDB = r.PeeringDB.Cache.Status()
@@ -135,11 +151,11 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	obs.FilterSets, obs.FilterBadSets = filterSets(pr, v.Peer.IRRASSet)
 	obs.FilterSources = port.Spec.PeerDefaults.IRRSources
 	for _, fam := range families(v.Sessions) {
-		var old *peeringv1.FilterStatus
+		var baseline *peeringv1.FilterStatus
 		if f := pr.Status.Filters; f != nil {
-			old = map[int]*peeringv1.FilterStatus{4: f.IPv4, 6: f.IPv6}[fam]
+			baseline = map[int]*peeringv1.FilterStatus{4: f.IPv4, 6: f.IPv6}[fam]
 		}
-		obs.Filters = append(obs.Filters, r.Filters.Build(ctx, pr.UID, fam, obs.FilterSets, obs.FilterSources, old,
+		obs.Filters = append(obs.Filters, r.Filters.Build(ctx, fam, obs.FilterSets, obs.FilterSources, baseline,
 			pr.Annotations[AnnotationAcceptFilter]))
 	}
 	return obs, nil
@@ -178,23 +194,29 @@ func families(ss []validation.Session) []int {
 	return out
 }
 
-// reconcileDelete waits until the Router controller has removed the
-// request's neighbors (it leaves deleted requests out of the desired set),
-// then lets the request go. A request that was never approved was never
-// pushed and goes at once.
+// reconcileDelete waits until the Router controller reports that the
+// router no longer has the request's neighbors (status.applied: Removed),
+// then deletes the request's PrefixLists and lets it go. A request that
+// never reached a router goes at once.
 func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peeringv1.PeeringRequest) (ctrl.Result, error) {
 	gone := func() (ctrl.Result, error) {
-		r.Filters.Forget(pr.UID)
+		if err := r.Store.Prune(ctx, pr); err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to delete the PrefixLists of PeeringRequest %s/%s: %w", pr.Namespace, pr.Name, err)
+		}
 		deleteSessionMetrics(pr)
+		deleteDriftMetric(pr)
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
 	}
-	if !meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestApproved) {
+	if !mayBeOnRouter(pr) {
+		return gone()
+	}
+	if a := pr.Status.Applied; a != nil && a.Result == peeringv1.AppliedResultRemoved {
 		return gone()
 	}
 	port := &peeringv1.IXPort{}
 	if err := r.Get(ctx, client.ObjectKey{Name: pr.Spec.IXPortRef.Name}, port); err != nil {
 		if apierrors.IsNotFound(err) {
-			return gone() // no port, no router: nothing was pushed
+			return gone() // no port, no router: nothing to remove
 		}
 		return ctrl.Result{}, err
 	}
@@ -205,17 +227,50 @@ func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peer
 		}
 		return ctrl.Result{}, err
 	}
-	known, configured, _ := r.Fleet.Sessions(rt.Name, pr.Namespace+"/"+pr.Name)
-	if known && len(configured) == 0 {
-		return gone()
-	}
-	msg := fmt.Sprintf("deleting: waiting for Router %q to remove the neighbors", rt.Name)
-	if !known {
-		msg = fmt.Sprintf("deleting: waiting for Router %q to be reachable, so its neighbors can be removed", rt.Name)
-	}
+	msg := fmt.Sprintf("deleting: waiting for Router %q to remove the neighbors (it reports it in status.applied)", rt.Name)
 	conditions.Apply(&pr.Status.Conditions, pr.Generation,
 		kstatus(conditions.False(peeringv1.ConditionReady, ReasonNeighborRemovalWaits, msg), false, true)...)
 	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+}
+
+// mayBeOnRouter: the request was approved and pinned, or the router
+// reported sessions for it (a request approved by an operator version that
+// did not pin).
+func mayBeOnRouter(pr *peeringv1.PeeringRequest) bool {
+	if !meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestApproved) {
+		return false
+	}
+	if pr.Status.Config != nil || pr.Status.Applied != nil {
+		return true
+	}
+	return len(legacyAddresses(pr)) > 0
+}
+
+// pruneSuperseded deletes the request's PrefixLists that no longer back its
+// pin, once the router has the pin. It runs once per pin this replica saw
+// change, not on every reconcile.
+func (r *PeeringRequestReconciler) pruneSuperseded(ctx context.Context, pr *peeringv1.PeeringRequest) {
+	pin, a := pr.Status.Config, pr.Status.Applied
+	if pin == nil || a == nil || a.Result != peeringv1.AppliedResultApplied || a.ConfigDigest != pin.Digest {
+		return
+	}
+	r.mu.Lock()
+	done := r.pruned[pr.UID] == pin.Digest
+	r.mu.Unlock()
+	if done {
+		return
+	}
+	keep := slices.DeleteFunc([]string{pin.IPv4Filter, pin.IPv6Filter}, func(d string) bool { return d == "" })
+	if err := r.Store.Prune(ctx, pr, keep...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "failed to delete superseded PrefixLists; retried on the next reconcile")
+		return
+	}
+	r.mu.Lock()
+	if r.pruned == nil {
+		r.pruned = map[types.UID]string{}
+	}
+	r.pruned[pr.UID] = pin.Digest
+	r.mu.Unlock()
 }
 
 // SetupWithManager registers the controller; a change to an IXPort wakes the
@@ -226,8 +281,6 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// write must wake the controller.
 		For(&peeringv1.PeeringRequest{}).
 		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
-		// The Router controller wakes a request when its sessions change.
-		WatchesRawSource(source.Channel(r.Fleet.Events(), &handler.EnqueueRequestForObject{})).
 		Named("peeringrequest").
 		// IRR queries can take seconds for a large AS-SET; one slow peer
 		// must not hold up the others.

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,13 +10,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
-	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/validation"
+	"github.com/peering-operator/peering-operator/internal/webhook"
 )
 
 // Ready reasons of a PeeringRequest, in the order the gates are checked.
@@ -56,15 +58,8 @@ type prObserved struct {
 	// of the AS-SET field that are not names; FilterSources the IRR
 	// sources queried.
 	FilterSets, FilterBadSets, FilterSources []string
-	// RouterKnown: the Router controller has applied the router since the
-	// operator started, so Configured lists what is on it.
-	RouterKnown bool
-	// Configured addresses of this request on the router, and their state.
-	Configured []netip.Addr
-	State      map[netip.Addr]router.NeighborState
-	// RejectReason/Message: the Router controller refused to push the
-	// request (a value no router CLI may take, a missing password Secret).
-	RejectReason, RejectMessage string
+	// Now is the time of the reconcile.
+	Now time.Time
 }
 
 // prStatus is the computed status of a PeeringRequest.
@@ -75,6 +70,10 @@ type prStatus struct {
 	Sessions       []peeringv1.SessionStatus
 	SessionSummary string
 	Filters        *peeringv1.Filters
+	// Sessions is nil once the request is pinned: from then on the Router
+	// controller writes status.sessions from what the router reports.
+	// Pin is the pinned configuration and what it needs saved first.
+	Pin pinResult
 	// Retry: the request waits on something that resolves by itself
 	// (PeeringDB outage); requeue soon.
 	Retry bool
@@ -91,40 +90,91 @@ type gate struct {
 // computePeeringRequestStatus walks the gates a request passes on its way to
 // the router and stops at the first that holds it. Nothing after a failed
 // gate is reported as done: a request that is not approved and validated is
-// never Configured.
+// never Configured. Once a request is pinned, PeeringDB and the IRR no
+// longer gate it: what they say is reported (PeeringDBValidated,
+// FiltersReady, DriftHeld), and Ready follows the router.
 func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) prStatus {
 	st := prStatus{Approval: approvalOf(pr)}
 	validated := validatedCondition(pr, obs)
 	st.Retry = validated.Reason == ReasonPeeringDBUnavailable
+	st.Peer = pr.Status.Peer // kept while PeeringDB does not answer
 	if v := obs.Validation; v != nil && v.PeerFound {
 		st.Peer = peerInfo(v.Peer)
 	}
-	st.Sessions = sessionsOf(pr, obs.Validation)
+	candidates := sessionsOf(pr, obs.Validation)
 	if obs.IXPort != nil && st.Peer != nil {
-		setLimits(st.Sessions, pr, obs.IXPort, st.Peer)
+		setLimits(candidates, pr, obs.IXPort, st.Peer)
 	}
-	setSessionState(st.Sessions, obs)
-	st.SessionSummary = sessionSummary(st.Sessions)
 	filters := filtersCondition(obs, validated)
 	st.Retry = st.Retry || filters.Reason == ReasonIRRUnavailable
-	st.Filters = filtersStatus(pr, obs)
 
-	if c, ok := autoApproval(pr, obs, st.Approval.State, validated, filters); ok {
-		st.Conditions = append(st.Conditions, c)
+	approved := st.Approval.State == peeringv1.ApprovalStateApproved
+	auto, autoOK := autoApproval(pr, obs, st.Approval.State, validated, filters)
+	if autoOK {
+		st.Conditions = append(st.Conditions, auto)
 	}
-	configured := configuredCondition(st, obs, validated, filters)
+	in := pinInput{Now: obs.Now, Approved: approved, Pinned: pr.Status.Config, Drift: pr.Status.Drift,
+		Filters: obs.Filters, AcceptDrift: pr.Annotations[peeringv1.AnnotationAcceptDrift], AcceptedBy: pr.Annotations[webhook.AnnotationAcceptedBy]}
+	switch {
+	case validated.Status == metav1.ConditionTrue || (obs.Validation != nil && !obs.Validation.OK()):
+		in.Validation = obs.Validation
+	case validated.Reason == validation.ReasonIXNotFound:
+		// PeeringDB answered that the IX is gone: a change to hold.
+		in.Validation = &validation.Result{Failures: []validation.Failure{{Reason: validated.Reason, Final: true, Message: validated.Message}}}
+	}
+	if in.Validation != nil && in.Validation.OK() {
+		in.Sessions = pinnedSessions(candidates)
+	}
+	st.Pin = decidePin(in)
+	st.Filters = filtersStatus(pr, obs, st.Pin.Config)
+
+	pinned := st.Pin.Config
+	if pinned == nil {
+		st.Sessions = candidates
+		st.SessionSummary = sessionSummary(candidates)
+	} else {
+		st.SessionSummary = pinnedSummary(pinned, pr.Status.Sessions)
+	}
+	configured := configuredCondition(pr, st, obs, validated, filters)
 	established := establishedCondition(pr, st, configured)
+	drift := driftCondition(pr, st.Pin)
 	g := prGate(pr, obs, st.Approval.State, validated, filters, configured, established)
+	if pinned != nil && st.Approval.State == peeringv1.ApprovalStateApproved {
+		g = pinnedGate(pr, configured, established, drift)
+	}
 	ready := conditions.False(peeringv1.ConditionReady, g.reason, g.message)
 	if g.ready {
 		ready = conditions.True(peeringv1.ConditionReady, g.reason, g.message)
 	}
-	st.Conditions = append(st.Conditions, validated, filters, configured, established)
+	st.Conditions = append(st.Conditions, validated, filters, configured, established, drift)
 	st.Conditions = append(st.Conditions, kstatus(ready, g.stalled, g.progressing)...)
 	return st
 }
 
-// prGate returns the first gate that holds the request.
+// pinnedGate is Ready for a pinned request: it follows the router, whatever
+// PeeringDB and the IRR say now (their news is in DriftHeld and the other
+// conditions, and in Ready's message).
+func pinnedGate(pr *peeringv1.PeeringRequest, configured, established, drift conditions.Set) gate {
+	note := ""
+	if drift.Status == metav1.ConditionTrue {
+		note = "; held for a human: " + drift.Message
+	}
+	switch {
+	case configured.Reason == ReasonInvalidForRouter || configured.Reason == ReasonAddressInUse || configured.Reason == ReasonPasswordSecretError:
+		// A human must fix these (the request, the Secret).
+		return gate{configured.Reason, configured.Message + note, true, false, false}
+	case established.Status == metav1.ConditionTrue:
+		return gate{established.Reason, established.Message + note, false, false, true}
+	case pr.Spec.Shutdown && configured.Status == metav1.ConditionTrue:
+		return gate{ReasonAdminShutdown, established.Message + note, false, false, true}
+	case configured.Status != metav1.ConditionTrue:
+		return gate{configured.Reason, configured.Message + note, false, true, false}
+	default:
+		return gate{established.Reason, established.Message + note, false, true, false}
+	}
+}
+
+// prGate returns the first gate that holds a request that is not pinned.
 func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters, configured, established conditions.Set) gate {
 	switch {
 	case obs.IXPort == nil:
@@ -143,8 +193,7 @@ func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, valid
 	case approval != peeringv1.ApprovalStateApproved:
 		return gate{ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false, false}
 	case configured.Status != metav1.ConditionTrue:
-		final := configured.Reason == ReasonInvalidForRouter || configured.Reason == ReasonPasswordSecretError
-		return gate{configured.Reason, configured.Message, final, !final, false}
+		return gate{configured.Reason, configured.Message, false, true, false}
 	case established.Status != metav1.ConditionTrue && established.Reason != ReasonAdminShutdown:
 		return gate{established.Reason, established.Message, false, true, false}
 	default:
@@ -217,23 +266,30 @@ func sourcesLabel(src []string) string {
 	return strings.Join(src, ",")
 }
 
-// filtersStatus is status.filters: the filters in use, or what the status
-// said before when the operator has none in memory (after a restart, while
-// the IRR is down).
-func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved) *peeringv1.Filters {
+// filtersStatus is status.filters: per family the filter the request uses,
+// which is the pinned one once approved (a held or unpinned candidate does
+// not show here but in FiltersReady and DriftHeld), else the latest one the
+// guard passed. What the status said stays when the IRR has not answered.
+func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peeringv1.PinnedConfig) *peeringv1.Filters {
 	out := &peeringv1.Filters{}
 	if pr.Status.Filters != nil {
 		out = pr.Status.Filters.DeepCopy()
 	}
 	for _, f := range obs.Filters {
-		fs := filterStatus(f.InUse, obs.FilterSources)
-		if fs == nil {
+		if f.Candidate == nil {
+			continue
+		}
+		uses := f.OK
+		if pin != nil {
+			uses = f.Candidate.Summary.Digest == map[int]string{4: pin.IPv4Filter, 6: pin.IPv6Filter}[f.Family]
+		}
+		if !uses {
 			continue
 		}
 		if f.Family == 4 {
-			out.IPv4 = fs
+			out.IPv4 = filterStatus(f.Candidate, obs.FilterSources)
 		} else {
-			out.IPv6 = fs
+			out.IPv6 = filterStatus(f.Candidate, obs.FilterSources)
 		}
 	}
 	if out.IPv4 == nil && out.IPv6 == nil {
@@ -286,94 +342,108 @@ func autoApproval(pr *peeringv1.PeeringRequest, obs prObserved, approval string,
 		obs.IXPort.Name, pr.Spec.PeerASN, obs.Validation.Peer.Name)), true
 }
 
-// configuredCondition is Configured: True when every session's neighbor is on
-// the router. Nothing is pushed before approval, validation and filters.
-func configuredCondition(st prStatus, obs prObserved, validated, filters conditions.Set) conditions.Set {
+// configuredCondition is Configured: True when the router has the pinned
+// configuration, as the Router controller reports it (status.applied).
+// Nothing is pushed before approval, validation and filters.
+func configuredCondition(pr *peeringv1.PeeringRequest, st prStatus, obs prObserved, validated, filters conditions.Set) conditions.Set {
 	const t = peeringv1.PeeringRequestConfigured
-	approved := st.Approval.State == peeringv1.ApprovalStateApproved
+	pin := st.Pin.Config
 	switch {
-	case !approved:
+	case st.Approval.State != peeringv1.ApprovalStateApproved:
 		return conditions.False(t, ReasonNotApproved, "nothing is pushed to a router before Approved=True and PeeringDBValidated=True")
-	case validated.Status != metav1.ConditionTrue:
+	case pin == nil && validated.Status != metav1.ConditionTrue:
 		return conditions.False(t, ReasonNotValidated, "approved, but nothing is pushed until PeeringDBValidated=True")
-	case filters.Status != metav1.ConditionTrue && len(obs.Configured) == 0:
+	case pin == nil && filters.Status != metav1.ConditionTrue:
 		return conditions.False(t, ReasonFiltersPending, "waiting for the prefix filters before anything is pushed")
-	case obs.RejectReason != "":
-		return conditions.False(t, obs.RejectReason, obs.RejectMessage)
+	case pin == nil:
+		return conditions.False(t, ReasonConfigurationPending, "approved and validated; pinning the configuration to push")
 	}
-	on := map[string]bool{}
-	for _, a := range obs.Configured {
-		on[a.String()] = true
+	router := ""
+	if obs.IXPort != nil {
+		router = obs.IXPort.Spec.RouterRef.Name
 	}
-	var missing []string
-	for _, s := range st.Sessions {
-		if !on[s.Address] {
-			missing = append(missing, s.Address)
-		}
+	a := pr.Status.Applied
+	switch {
+	case a == nil:
+		return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%d session(s))", router, len(pin.Sessions)))
+	case a.Result == peeringv1.AppliedResultHeld || a.Result == peeringv1.AppliedResultRejected:
+		return conditions.False(t, a.Reason, a.Message)
+	case a.Result == peeringv1.AppliedResultApplied && a.ConfigDigest == pin.Digest:
+		return conditions.True(t, ReasonConfigured, fmt.Sprintf("%d neighbor(s) configured on Router %q as pinned (%s)", len(pin.Sessions), a.Router, pin.Digest))
 	}
-	router := obs.IXPort.Spec.RouterRef.Name
-	if len(missing) > 0 || len(st.Sessions) == 0 {
-		return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to configure %s", router, strings.Join(missing, ", ")))
-	}
-	return conditions.True(t, ReasonConfigured, fmt.Sprintf("%d neighbor(s) configured on Router %q", len(st.Sessions), router))
+	return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%s)", router, pin.Digest))
 }
 
-// establishedCondition is Established: True when every session is up.
+// establishedCondition is Established: True when every session is up, as
+// the router reports it.
 func establishedCondition(pr *peeringv1.PeeringRequest, st prStatus, configured conditions.Set) conditions.Set {
 	const t = peeringv1.PeeringRequestEstablished
-	if configured.Status != metav1.ConditionTrue {
+	pin := st.Pin.Config
+	if pin == nil || pr.Status.Applied == nil {
 		return conditions.False(t, ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary))
 	}
 	if pr.Spec.Shutdown {
 		return conditions.False(t, ReasonAdminShutdown, "spec.shutdown: the sessions are configured and administratively down")
 	}
-	var down []string
-	for _, s := range st.Sessions {
-		if s.State != "Established" {
-			d := fmt.Sprintf("%s is %s", s.Address, s.State)
-			if s.LastError != "" {
-				d += " (" + s.LastError + ")"
-			}
-			down = append(down, d)
-		}
+	state := map[string]peeringv1.SessionStatus{}
+	for _, s := range pr.Status.Sessions {
+		state[s.Address] = s
 	}
-	if len(down) > 0 {
+	var down []string
+	for _, p := range pin.Sessions {
+		s, ok := state[p.Address]
+		if ok && s.State == "Established" {
+			continue
+		}
+		d := fmt.Sprintf("%s is %s", p.Address, cmp.Or(s.State, "Unknown"))
+		if s.LastError != "" {
+			d += " (" + s.LastError + ")"
+		}
+		down = append(down, d)
+	}
+	if len(down) > 0 || len(pin.Sessions) == 0 {
 		return conditions.False(t, ReasonSessionsDown, fmt.Sprintf("%s sessions established: %s", st.SessionSummary, strings.Join(down, "; ")))
 	}
 	return conditions.True(t, ReasonSessionsEstablished, fmt.Sprintf("%s sessions established", st.SessionSummary))
 }
 
-// setSessionState copies what the router reports into each session.
-func setSessionState(ss []peeringv1.SessionStatus, obs prObserved) {
-	on := map[string]bool{}
-	for _, a := range obs.Configured {
-		on[a.String()] = true
+// driftCondition is DriftHeld: True while a change from PeeringDB or the
+// IRR is held, with what changed and the command that accepts it.
+func driftCondition(pr *peeringv1.PeeringRequest, pin pinResult) conditions.Set {
+	const t = peeringv1.PeeringRequestDriftHeld
+	if pin.Drift == nil {
+		return conditions.False(t, ReasonInSync, "nothing from PeeringDB or the IRR is held")
 	}
-	for i := range ss {
-		s := &ss[i]
-		if !on[s.Address] {
-			*s = peeringv1.SessionStatus{Address: s.Address, Family: s.Family, State: "NotConfigured", Limit: s.Limit}
-			continue
-		}
-		a, _ := netip.ParseAddr(s.Address)
-		rs, ok := obs.State[a]
-		if !ok {
-			s.State = "Unknown"
-			continue
-		}
-		s.State, s.LastError = rs.State, rs.LastError
-		s.EstablishedTime = nil
-		if !rs.EstablishedSince.IsZero() {
-			t := metav1.NewTime(rs.EstablishedSince.Truncate(time.Second))
-			s.EstablishedTime = &t
-		}
-		rcv, acc := rs.Received, rs.Accepted
-		s.Received, s.Accepted = &rcv, &acc
-		if rs.Limit > 0 {
-			l := rs.Limit
-			s.Limit = &l
+	pushed := ""
+	if pin.Config != nil {
+		pushed = " (pinned " + pin.Config.Time.UTC().Format(time.RFC3339) + ")"
+	}
+	return conditions.True(t, pin.DriftReason, fmt.Sprintf("%s; the router keeps what was pushed%s; to apply it: kubectl peering accept %s (or kubectl annotate pr %s %s=%s --overwrite)",
+		strings.Join(pin.Drift.Changes, "; "), pushed, pr.Name, pr.Name, peeringv1.AnnotationAcceptDrift, pin.Drift.Token))
+}
+
+// pinnedSessions turns validated sessions with limits into pinned ones.
+func pinnedSessions(ss []peeringv1.SessionStatus) []peeringv1.PinnedSession {
+	out := make([]peeringv1.PinnedSession, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, peeringv1.PinnedSession{Address: s.Address, Family: s.Family, Limit: ptr.Deref(s.Limit, 0)})
+	}
+	return out
+}
+
+// pinnedSummary is established/pinned sessions, from the router's report.
+func pinnedSummary(pin *peeringv1.PinnedConfig, ss []peeringv1.SessionStatus) string {
+	up := map[string]bool{}
+	for _, s := range ss {
+		up[s.Address] = s.State == "Established"
+	}
+	n := 0
+	for _, p := range pin.Sessions {
+		if up[p.Address] {
+			n++
 		}
 	}
+	return fmt.Sprintf("%d/%d", n, len(pin.Sessions))
 }
 
 func peerInfo(p validation.Peer) *peeringv1.PeerInfo {

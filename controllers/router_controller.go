@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,15 +33,19 @@ import (
 	"github.com/peering-operator/peering-operator/internal/router/drivers"
 )
 
-// RouterReconciler pushes every approved, validated neighbor of a Router in
-// one batch (one diff, one transaction), reads the sessions back, and
-// protects the Router from deletion while IXPorts use it.
+// RouterReconciler pushes every approved request's pinned configuration
+// to its Router in one batch (one diff, one transaction), reads the
+// sessions back into each request's status, and protects the Router from
+// deletion while IXPorts use it. It reads no PeeringDB and no IRR: what it
+// pushes is what the requests' status.config pins, with the filters
+// persisted in PrefixLists, so an outage of either never changes a router.
 type RouterReconciler struct {
 	client.Client
 	Reporter conditions.Reporter
 	Fleet    *Fleet
-	Filters  *FilterSource
-	Drivers  drivers.Opener
+	// Store reads the pinned filters.
+	Store   FilterStore
+	Drivers drivers.Opener
 	// ProbeInterval is the mean time between state polls (and, for
 	// routers without a driver, TCP probes); jittered ±20% so a fleet of
 	// routers is not polled in lockstep.
@@ -50,6 +55,8 @@ type RouterReconciler struct {
 	// MinApplyInterval collapses bursts: changes arriving within it are
 	// applied together.
 	MinApplyInterval time.Duration
+	// Now is the clock (tests); time.Now by default.
+	Now func() time.Time
 
 	mu        sync.Mutex
 	lastApply map[string]time.Time
@@ -60,18 +67,9 @@ type RouterReconciler struct {
 // +kubebuilder:rbac:groups=peering.dev,resources=routers/finalizers,verbs=update
 // +kubebuilder:rbac:groups=peering.dev,resources=ixports,verbs=get;list;watch
 // +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=peering.dev,resources=peeringrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=peering.dev,resources=prefixlists,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-
-// Reasons of a Router.
-const (
-	ReasonReachable         = "Reachable"
-	ReasonUnreachable       = "Unreachable"
-	ReasonApplied           = "Applied"
-	ReasonApplyFailed       = "ApplyFailed"
-	ReasonDriverUnavailable = "DriverUnavailable"
-	ReasonCredentialsError  = "CredentialsError"
-	ReasonWaitingForFilters = "WaitingForFilters"
-)
 
 // Reconcile pushes the desired neighbors and reads the sessions.
 func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -89,25 +87,29 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 
 	before := rt.DeepCopy()
+	obs := routerObserved{Now: r.now()}
 	defer func() {
+		if !obs.Skip {
+			rt.Status = computeRouterStatus(rt.Status, rt.Generation, obs)
+		}
 		rt.Status.ObservedGeneration = rt.Generation
 		finishReconcile(ctx, r.Client, r.Reporter, before, rt, statusOfRouter, conditionsOfRouter, &res, &retErr)
 	}()
 
 	var ports peeringv1.IXPortList
 	if err := r.List(ctx, &ports, client.MatchingFields{indexRouterRef: rt.Name}); err != nil {
+		obs.Skip = true
 		return ctrl.Result{}, fmt.Errorf("failed to list IXPorts on Router %q: %w", rt.Name, err)
 	}
-	var users []string
-	for _, p := range ports.Items {
-		users = append(users, p.Name)
-	}
-	sort.Strings(users)
 	if !rt.DeletionTimestamp.IsZero() {
-		if len(users) > 0 {
-			conditions.Apply(&rt.Status.Conditions, rt.Generation, deletionBlocked("IXPort", users)...)
+		for _, p := range ports.Items {
+			obs.DeletionUsers = append(obs.DeletionUsers, p.Name)
+		}
+		sort.Strings(obs.DeletionUsers)
+		if len(obs.DeletionUsers) > 0 {
 			return ctrl.Result{}, nil
 		}
+		obs.Skip = true
 		r.Fleet.forget(rt.Name)
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, rt, FinalizerInUse)
 	}
@@ -115,72 +117,108 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 
 	if !r.Drivers.Supported(string(rt.Spec.Driver)) {
 		// Nothing can be pushed; still say whether the router answers.
-		reach := r.probe(ctx, rt)
-		msg := fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
-		r.setStatus(rt, reach, ReasonDriverUnavailable, msg)
+		obs.Reachable = r.probe(ctx, rt)
+		obs.Stage, obs.Message = ReasonDriverUnavailable, fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
 		return poll, nil
 	}
 	creds, err := r.credentials(ctx, rt)
 	if err != nil {
-		r.setStatus(rt, conditions.False(peeringv1.RouterReachable, ReasonCredentialsError, err.Error()), ReasonCredentialsError, err.Error())
+		obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonCredentialsError, err.Error())
+		obs.Stage, obs.Message = ReasonCredentialsError, err.Error()
 		return poll, nil
 	}
 	drv, err := r.Fleet.driverFor(ctx, rt, creds)
 	if err != nil {
 		msg := fmt.Sprintf("cannot connect to %s: %v", target(rt), err)
-		r.setStatus(rt, conditions.False(peeringv1.RouterReachable, ReasonUnreachable, msg), ReasonUnreachable, msg)
+		obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, msg)
+		obs.Stage, obs.Message = ReasonUnreachable, msg
 		return poll, nil
 	}
 
 	if wait := r.debounce(rt.Name); wait > 0 {
+		obs.Skip = true
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	cands, err := r.candidates(ctx, ports.Items)
 	if err != nil {
+		obs.Skip = true
 		return ctrl.Result{}, err
 	}
-	want := desiredFor(rt, cands, r.Filters.Live)
-	r.Fleet.rejected(rt.Name, want.Rejected)
-	reachable := conditions.True(peeringv1.RouterReachable, ReasonReachable, target(rt)+" answers")
-	if len(want.Waiting) > 0 {
-		// Applying now would remove or change these neighbors on a guess.
-		msg := fmt.Sprintf("not applied: the filters of %v are not built yet (IRR down after a restart?); the router keeps its current configuration", want.Waiting)
-		r.setStatus(rt, reachable, ReasonWaitingForFilters, msg)
-		r.readState(ctx, rt, drv)
-		return ctrl.Result{RequeueAfter: r.MinApplyInterval + time.Second}, nil
-	}
+	want := desiredFor(rt, cands)
+	obs.Reachable = conditions.True(peeringv1.RouterReachable, ReasonReachable, target(rt)+" answers")
+	obs.Outcomes = want.Outcomes
+	obs.Desired = want.Desired
 
 	start := time.Now()
-	out, err := drv.Apply(ctx, want.Desired)
+	out, applyErr := drv.Apply(ctx, want.Desired)
 	r.markApplied(rt.Name)
-	if err != nil {
+	if applyErr != nil {
 		metrics.ApplyDuration.WithLabelValues(rt.Name, "failure").Observe(time.Since(start).Seconds())
 		metrics.ApplyErrors.WithLabelValues(rt.Name).Inc()
 		r.Fleet.drop(rt.Name) // the session may be broken; reconnect next time
-		msg := fmt.Sprintf("apply of %d neighbors failed: %v", len(want.Desired.Neighbors), err)
-		r.recordApply(rt, "Failure", "", msg)
-		if unreachable(err) {
-			reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", target(rt), err))
+		obs.Stage = ReasonApplyFailed
+		obs.Message = fmt.Sprintf("apply of %d neighbors (%d held) failed: %v", len(want.Desired.Neighbors), len(want.Desired.Held), applyErr)
+		if unreachable(applyErr) {
+			obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", target(rt), applyErr))
 		}
-		r.setStatus(rt, reachable, ReasonApplyFailed, msg)
+		// The sessions as they run are still worth reporting.
+		if states, err := drv.State(ctx); err == nil {
+			r.reportRequests(ctx, rt, cands, want.Outcomes, states, false)
+		}
 		return ctrl.Result{RequeueAfter: r.MinApplyInterval + time.Second}, nil
 	}
 	metrics.ApplyDuration.WithLabelValues(rt.Name, "success").Observe(time.Since(start).Seconds())
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "added").Add(float64(out.Added))
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "updated").Add(float64(out.Updated))
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "removed").Add(float64(out.Removed))
-	r.Fleet.applied(rt.Name, want.Desired)
-	rt.Status.Neighbors = int32(len(want.Desired.Neighbors))
-	msg := fmt.Sprintf("%d neighbors configured", len(want.Desired.Neighbors))
-	if out.Changed() {
-		msg = fmt.Sprintf("%d neighbors configured (last change: %d added, %d updated, %d removed)", len(want.Desired.Neighbors), out.Added, out.Updated, out.Removed)
+	metrics.NeighborsHeld.WithLabelValues(rt.Name).Set(float64(len(want.Desired.Held)))
+	obs.Stage, obs.Apply = ReasonApplied, &out
+	states, err := drv.State(ctx)
+	if err != nil {
+		obs.StateErr = err
+		return poll, nil
 	}
-	r.recordApply(rt, "Success", out.Digest, "")
-	if err := r.readState(ctx, rt, drv); err != nil {
-		msg += "; reading session state failed: " + err.Error()
-	}
-	r.setStatus(rt, reachable, ReasonApplied, msg)
+	r.reportRequests(ctx, rt, cands, want.Outcomes, states, true)
 	return poll, nil
+}
+
+// reportRequests writes into each request what the router did with it
+// (status.applied, after a successful apply) and what the router reports of
+// its sessions (status.sessions), patching only requests whose report
+// changed. Only this controller writes these two fields of a pinned
+// request, so the patch needs no lock.
+func (r *RouterReconciler) reportRequests(ctx context.Context, rt *peeringv1.Router, cands []candidate, outs []outcome, states []router.NeighborState, applied bool) {
+	byAddr := map[netip.Addr]router.NeighborState{}
+	for _, s := range states {
+		byAddr[s.Address] = s
+	}
+	byOwner := map[types.UID]outcome{}
+	for _, o := range outs {
+		byOwner[o.PR.UID] = o
+	}
+	now := r.now()
+	for _, c := range cands {
+		pr := c.PR
+		o, ok := byOwner[pr.UID]
+		if !ok {
+			continue
+		}
+		rep := requestReport(rt.Name, pr, o, byAddr, applied, now)
+		if rep.Sessions != nil {
+			exportSessionMetrics(rt.Name, pr.Namespace+"/"+pr.Name, int64(pr.Spec.PeerASN), rep.Sessions)
+		}
+		if !rep.Changed {
+			continue
+		}
+		base := pr.DeepCopy()
+		pr.Status.Applied = rep.Applied
+		if rep.Sessions != nil {
+			pr.Status.Sessions = rep.Sessions
+		}
+		if err := r.Status().Patch(ctx, pr, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "failed to report the router's state into the request; retried on the next poll", "request", pr.Namespace+"/"+pr.Name)
+		}
+	}
 }
 
 // unreachable tells a connection failure (the SSH drivers connect on first
@@ -190,27 +228,11 @@ func unreachable(err error) bool {
 	return errors.As(err, &op) || errors.Is(err, cli.ErrHostKey) || errors.Is(err, cli.ErrClosed)
 }
 
-// readState polls the sessions and hands them to the fleet.
-func (r *RouterReconciler) readState(ctx context.Context, rt *peeringv1.Router, drv router.Driver) error {
-	states, err := drv.State(ctx)
-	if err != nil {
-		return err
+func (r *RouterReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
 	}
-	r.Fleet.observed(rt.Name, states)
-	return nil
-}
-
-// recordApply updates status.lastApply when the outcome differs from the
-// last one, so an unchanged router does not rewrite its status every poll.
-func (r *RouterReconciler) recordApply(rt *peeringv1.Router, result, digest, msg string) {
-	if la := rt.Status.LastApply; la != nil && la.Result == result && la.Digest == digest && la.Message == msg {
-		return
-	}
-	rt.Status.LastApply = &peeringv1.ApplyResult{Time: metav1.Now(), Result: result, Digest: digest, Message: msg}
-}
-
-func (r *RouterReconciler) setStatus(rt *peeringv1.Router, reachable conditions.Set, reason, msg string) {
-	conditions.Apply(&rt.Status.Conditions, rt.Generation, routerConditions(reachable, reason, msg)...)
+	return time.Now()
 }
 
 // debounce returns how long to wait before the next apply may run.
@@ -234,8 +256,9 @@ func (r *RouterReconciler) markApplied(name string) {
 	r.lastApply[name] = time.Now()
 }
 
-// candidates lists the requests on the router's ports, with their MD5
-// passwords read from their Secrets.
+// candidates lists the requests on the router's ports with what their
+// pins need: the filters' entries (persisted, so no IRR is asked) and the
+// MD5 passwords from their Secrets.
 func (r *RouterReconciler) candidates(ctx context.Context, ports []peeringv1.IXPort) ([]candidate, error) {
 	var out []candidate
 	for _, p := range ports {
@@ -245,15 +268,29 @@ func (r *RouterReconciler) candidates(ctx context.Context, ports []peeringv1.IXP
 		}
 		for i := range prs.Items {
 			c := candidate{PR: &prs.Items[i]}
-			if ref := c.PR.Spec.PasswordSecretRef; ref != nil && eligible(c.PR) {
+			pin := c.PR.Status.Config
+			if pin == nil || !c.PR.DeletionTimestamp.IsZero() || !approvedNotDenied(c.PR) {
+				out = append(out, c)
+				continue
+			}
+			if ref := c.PR.Spec.PasswordSecretRef; ref != nil {
 				c.Password, c.PasswordErr = r.secretValue(ctx, c.PR.Namespace, ref.Name, keyOr(ref.Key, "password"))
+			}
+			c.Filters, c.FilterErr = map[string][]router.Entry{}, map[string]error{}
+			for _, d := range []string{pin.IPv4Filter, pin.IPv6Filter} {
+				if d == "" {
+					continue
+				}
+				es, err := r.Store.Get(ctx, c.PR.Namespace, c.PR.UID, d)
+				if err != nil {
+					c.FilterErr[d] = err
+					continue
+				}
+				c.Filters[d] = toRouterEntries(es)
 			}
 			out = append(out, c)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].PR.Namespace+"/"+out[i].PR.Name < out[j].PR.Namespace+"/"+out[j].PR.Name
-	})
 	return out, nil
 }
 
@@ -365,20 +402,21 @@ func (r *RouterReconciler) routerForRequest(ctx context.Context, o client.Object
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: port.Spec.RouterRef.Name}}}
 }
 
-// pushKey sums up what of a request reaches the router: eligibility,
-// sessions and limits, filters, the spec and deletion.
+// pushKey sums up what of a request reaches the router: the approval, the
+// pin, the human's live switches and deletion. The Router controller's own
+// writes (status.sessions, status.applied) are not in it, so they do not
+// wake it again.
 func pushKey(pr *peeringv1.PeeringRequest) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%v|%v|", pr.Generation, pr.DeletionTimestamp != nil, eligible(pr))
-	for _, s := range pr.Status.Sessions {
-		fmt.Fprintf(&b, "%s/%d,", s.Address, deref(s.Limit))
+	fmt.Fprintf(&b, "%v|%v|%v|%q|", pr.DeletionTimestamp != nil, approvedNotDenied(pr), pr.Spec.Shutdown, pr.Spec.Description)
+	if pin := pr.Status.Config; pin != nil {
+		b.WriteString(pin.Digest)
 	}
-	if f := pr.Status.Filters; f != nil {
-		for _, fs := range []*peeringv1.FilterStatus{f.IPv4, f.IPv6} {
-			if fs != nil {
-				b.WriteString(fs.Digest)
-			}
-		}
+	if ref := pr.Spec.PasswordSecretRef; ref != nil {
+		b.WriteString("|" + ref.Name + "/" + ref.Key)
+	}
+	if p := pr.Status.Peer; p != nil {
+		b.WriteString("|" + p.Name)
 	}
 	return b.String()
 }

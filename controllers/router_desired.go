@@ -3,145 +3,231 @@ package controllers
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/router"
 )
 
-// Reasons of the Configured condition set from the Router controller's view.
+// Reasons of the Configured condition and of status.applied, set from the
+// Router controller's view.
 const (
 	ReasonConfigured           = "Configured"
 	ReasonInvalidForRouter     = "InvalidForRouter"
 	ReasonPasswordSecretError  = "PasswordSecretError"
-	ReasonWaitingForRouter     = "WaitingForRouter"
+	ReasonFilterUnavailable    = "FilterUnavailable"
+	ReasonAddressInUse         = "AddressInUse"
 	ReasonNeighborRemovalWaits = "NeighborRemovalPending"
 )
 
 // candidate is one request on the router with what the Router controller
-// fetched for it.
+// read for it.
 type candidate struct {
 	PR *peeringv1.PeeringRequest
 	// Password from the request's Secret; PasswordErr when it could not
 	// be read.
 	Password    router.Secret
 	PasswordErr error
+	// Filters holds the entries of the pinned filters by digest;
+	// FilterErr why a pinned filter could not be read.
+	Filters   map[string][]router.Entry
+	FilterErr map[string]error
 }
 
-// desiredResult is the router's desired neighbor set.
+// outcome is what an apply does for one request.
+type outcome struct {
+	PR *peeringv1.PeeringRequest
+	// Result is one of peeringv1.AppliedResult*; Reason and Message say
+	// why a request is held or refused.
+	Result, Reason, Message string
+	// ConfigDigest is the pin pushed (Applied).
+	ConfigDigest string
+}
+
+// desiredResult is the router's desired neighbor set and what it means for
+// each request.
 type desiredResult struct {
-	Desired router.Desired
-	// Rejected requests, by owner, with the reason they are not pushed.
-	Rejected map[string]rejection
-	// Waiting lists owners whose filters are not in memory: the router is
-	// not applied until they are, so their neighbors are neither removed
-	// nor changed on a guess.
-	Waiting []string
+	Desired  router.Desired
+	Outcomes []outcome
 }
 
-type rejection struct{ Reason, Message string }
-
-// eligible says whether a request may reach a router: approved, never
-// denied, validated for its current generation, and not being deleted.
-func eligible(pr *peeringv1.PeeringRequest) bool {
-	isTrue := func(t string) *metav1.Condition {
-		c := meta.FindStatusCondition(pr.Status.Conditions, t)
-		if c == nil || c.Status != metav1.ConditionTrue {
-			return nil
-		}
-		return c
-	}
-	v := isTrue(peeringv1.PeeringRequestPeeringDBValidated)
-	return pr.DeletionTimestamp.IsZero() &&
-		isTrue(peeringv1.PeeringRequestApproved) != nil &&
-		isTrue(peeringv1.PeeringRequestDenied) == nil &&
-		v != nil && v.ObservedGeneration == pr.Generation &&
-		pr.Status.ObservedGeneration == pr.Generation
+// approvedNotDenied: a human (or the auto-approval policy) approved the
+// request and nobody denied it. Approved is immutable once set.
+func approvedNotDenied(pr *peeringv1.PeeringRequest) bool {
+	return meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestApproved) &&
+		!meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestDenied)
 }
 
-// desiredFor builds the neighbors of every eligible request on rt. filters
-// gives the in-memory filter of a request and family.
-func desiredFor(rt *peeringv1.Router, cands []candidate, live func(types.UID, int) *policy.CachedFilter) desiredResult {
-	res := desiredResult{
-		Desired:  router.Desired{LocalASN: uint32(rt.Spec.LocalASN), RouterID: netip.MustParseAddr(rt.Spec.RouterID)},
-		Rejected: map[string]rejection{},
-	}
+// desiredFor decides what the router gets: every approved request's pinned
+// configuration, built from its persisted filters, with spec.shutdown and
+// spec.description as a human sets them now. PeeringDB and the IRR play no
+// part here, so neither can remove or change a neighbor. A request whose
+// configuration cannot be built is held (its neighbors stay exactly as
+// they run, only their admin state follows spec.shutdown); the rest of the
+// router's changes go ahead. A deleted request's neighbors are removed.
+func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
+	res := desiredResult{Desired: router.Desired{LocalASN: uint32(rt.Spec.LocalASN), RouterID: netip.MustParseAddr(rt.Spec.RouterID)}}
+	cands = slices.Clone(cands)
+	slices.SortStableFunc(cands, func(a, b candidate) int { return comparePriority(rt.Name, a.PR, b.PR) })
 	seen := map[netip.Addr]string{}
 	for _, c := range cands {
 		pr := c.PR
-		if !eligible(pr) {
+		if !approvedNotDenied(pr) {
 			continue
 		}
 		owner := pr.Namespace + "/" + pr.Name
-		if c.PasswordErr != nil {
-			res.Rejected[owner] = rejection{ReasonPasswordSecretError, c.PasswordErr.Error()}
+		if !pr.DeletionTimestamp.IsZero() {
+			if mayBeOnRouter(pr) {
+				res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultRemoved})
+			}
 			continue
+		}
+		shutdown := pr.Spec.Shutdown
+		hold := func(a netip.Addr) {
+			res.Desired.Held = append(res.Desired.Held, router.Held{Address: a, Owner: owner, Shutdown: &shutdown})
+			seen[a] = owner
+		}
+		pin := pr.Status.Config
+		if pin == nil {
+			// Approved but not pinned yet. Whatever an earlier operator
+			// version pushed for it stays as it runs until it is.
+			for _, a := range legacyAddresses(pr) {
+				if _, taken := seen[a]; !taken {
+					hold(a)
+				}
+			}
+			continue
+		}
+		var addrs []netip.Addr
+		bad := ""
+		for _, s := range pin.Sessions {
+			a, err := netip.ParseAddr(s.Address)
+			switch {
+			case err != nil:
+				bad = fmt.Sprintf("pinned session address %q is not an IP address", s.Address)
+			case seen[a] != "":
+				bad = fmt.Sprintf("address %s is also configured for %s on Router %q", a, seen[a], rt.Name)
+			}
+			if bad != "" {
+				break
+			}
+			addrs = append(addrs, a)
+		}
+		if bad != "" {
+			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultRejected, Reason: ReasonAddressInUse, Message: bad})
+			continue
+		}
+		holdAll := func(result, reason, msg string) {
+			for _, a := range addrs {
+				hold(a)
+			}
+			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: result, Reason: reason, Message: msg})
 		}
 		desc, err := neighborDescription(pr)
 		if err != nil {
-			res.Rejected[owner] = rejection{ReasonInvalidForRouter, err.Error()}
+			holdAll(peeringv1.AppliedResultRejected, ReasonInvalidForRouter, err.Error()+"; the neighbors on the router are left as they run")
 			continue
 		}
-		var ns []router.Neighbor
-		waiting, bad := false, ""
+		if c.PasswordErr != nil {
+			holdAll(peeringv1.AppliedResultHeld, ReasonPasswordSecretError, c.PasswordErr.Error()+"; the neighbors on the router are left as they run")
+			continue
+		}
 		bogonPeer, _ := policy.BogonASN(uint32(pr.Spec.PeerASN))
-		for _, s := range pr.Status.Sessions {
-			addr, err := netip.ParseAddr(s.Address)
-			if err != nil {
-				bad = fmt.Sprintf("session address %q is not an IP address", s.Address)
-				break
+		var ns []router.Neighbor
+		var heldAddrs []netip.Addr
+		var heldWhy []string
+		invalid := ""
+		for i, s := range pin.Sessions {
+			a := addrs[i]
+			digest := pin.IPv4Filter
+			if a.Is6() {
+				digest = pin.IPv6Filter
 			}
-			if other, dup := seen[addr]; dup {
-				bad = fmt.Sprintf("address %s is also configured for %s on Router %q", addr, other, rt.Name)
-				break
-			}
-			fam := 4
-			if addr.Is6() {
-				fam = 6
-			}
-			f := live(pr.UID, fam)
-			if f == nil {
-				waiting = true
-				break
+			entries, ok := c.Filters[digest]
+			if !ok {
+				heldAddrs = append(heldAddrs, a)
+				heldWhy = append(heldWhy, fmt.Sprintf("the pinned IPv%d filter %s cannot be read: %v", familyNumber(a), digest, c.FilterErr[digest]))
+				continue
 			}
 			n := router.Neighbor{
-				Address: addr, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
-				RouteServerClient: rt.Spec.RouteServer, Shutdown: pr.Spec.Shutdown,
-				Import: toRouterEntries(f), Password: c.Password, Owner: owner,
+				Address: a, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
+				RouteServerClient: rt.Spec.RouteServer, Shutdown: shutdown,
+				Import: entries, Password: c.Password, Owner: owner,
 				// Every peer of ours sends its own routes first-hand; a
 				// transparent IX route server as a peer is not modelled yet.
 				// A peer whose own AS is a bogon (a lab) would lose every
 				// route to the bogon check, so it is skipped there.
 				RejectBogonASNs: !bogonPeer, EnforceFirstAS: true,
-			}
-			if s.Limit != nil && *s.Limit > 0 {
-				n.MaxPrefixes = uint32(min(*s.Limit, int64(^uint32(0))))
+				MaxPrefixes: uint32(min(s.Limit, int64(^uint32(0)))),
 			}
 			if err := n.Validate(); err != nil {
-				bad = err.Error()
+				invalid = err.Error()
 				break
 			}
 			ns = append(ns, n)
 		}
-		switch {
-		case bad != "":
-			res.Rejected[owner] = rejection{ReasonInvalidForRouter, bad}
-		case waiting:
-			res.Waiting = append(res.Waiting, owner)
-		default:
-			for _, n := range ns {
-				seen[n.Address] = owner
-			}
-			res.Desired.Neighbors = append(res.Desired.Neighbors, ns...)
+		if invalid != "" {
+			holdAll(peeringv1.AppliedResultRejected, ReasonInvalidForRouter, invalid+"; the neighbors on the router are left as they run")
+			continue
 		}
+		for _, a := range heldAddrs {
+			hold(a)
+		}
+		for _, n := range ns {
+			seen[n.Address] = owner
+		}
+		res.Desired.Neighbors = append(res.Desired.Neighbors, ns...)
+		if len(heldAddrs) > 0 {
+			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultHeld, Reason: ReasonFilterUnavailable,
+				Message: strings.Join(heldWhy, "; ") + "; those neighbors are left as they run"})
+			continue
+		}
+		res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultApplied, ConfigDigest: pin.Digest})
 	}
 	return res
 }
+
+// comparePriority orders requests for an address two of them claim: the
+// one the router already has first, so a new request can never take over
+// a live neighbor; then the older one.
+func comparePriority(routerName string, a, b *peeringv1.PeeringRequest) int {
+	onRouter := func(pr *peeringv1.PeeringRequest) int {
+		if ap := pr.Status.Applied; ap != nil && ap.Router == routerName && ap.Result != peeringv1.AppliedResultRejected {
+			return 0
+		}
+		return 1
+	}
+	if c := onRouter(a) - onRouter(b); c != 0 {
+		return c
+	}
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+}
+
+// legacyAddresses are the addresses status.sessions reports as configured
+// on the router.
+func legacyAddresses(pr *peeringv1.PeeringRequest) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range pr.Status.Sessions {
+		if s.State == "" || s.State == stateNotConfigured {
+			continue
+		}
+		if a, err := netip.ParseAddr(s.Address); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// stateNotConfigured is a session's state before its neighbor is pushed.
+const stateNotConfigured = "NotConfigured"
 
 // neighborDescription is spec.description, else "AS<n> <PeeringDB name>"
 // with the characters a router CLI cannot take safely left out (PeeringDB
@@ -165,9 +251,9 @@ func neighborDescription(pr *peeringv1.PeeringRequest) (string, error) {
 	return strings.TrimSpace(fmt.Sprintf("AS%d %s", pr.Spec.PeerASN, name)), nil
 }
 
-func toRouterEntries(f *policy.CachedFilter) []router.Entry {
-	out := make([]router.Entry, len(f.Entries))
-	for i, e := range f.Entries {
+func toRouterEntries(es []irr.Entry) []router.Entry {
+	out := make([]router.Entry, len(es))
+	for i, e := range es {
 		out[i] = router.Entry{Prefix: e.Prefix, Exact: e.Exact, GE: e.GE, LE: e.LE}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
@@ -22,6 +23,8 @@ type Options struct {
 	PeeringDB *PeeringDBSource
 	// Filters builds the IRR prefix filters.
 	Filters *FilterSource
+	// Store persists the filters requests pin (PrefixLists).
+	Store FilterStore
 	// Drivers opens router drivers.
 	Drivers drivers.Opener
 	// MinApplyInterval collapses bursts of changes into one apply per router.
@@ -57,11 +60,24 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Filters == nil || opts.Filters.IRR == nil || opts.Filters.Cache == nil {
 		return fmt.Errorf("an IRR client and a filter cache are required")
 	}
+	if opts.Store == nil {
+		return fmt.Errorf("a filter store is required")
+	}
+	if opts.PeeringDB.Client == nil {
+		opts.PeeringDB.Client = mgr.GetClient()
+	}
 	if err := mgr.Add(opts.PeeringDB); err != nil {
 		return fmt.Errorf("failed to add the PeeringDB refresher: %w", err)
 	}
 	if err := mgr.Add(opts.Filters); err != nil {
 		return fmt.Errorf("failed to add the filter cache pruner: %w", err)
+	}
+	if r, ok := opts.Store.(manager.Runnable); ok {
+		// Every replica keeps the pinned filters warm, so a new leader
+		// pushes at once, without reading thousands of lists first.
+		if err := mgr.Add(r); err != nil {
+			return fmt.Errorf("failed to add the filter store: %w", err)
+		}
 	}
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &peeringv1.PeeringRequest{}, indexIXPortRef, func(o client.Object) []string {
@@ -82,7 +98,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return opts.Drivers.Open(ctx, drivers.Target{Driver: string(rt.Spec.Driver), Address: rt.Spec.Address,
 			Port: rt.Spec.DefaultPort(), RouteServer: rt.Spec.RouteServer}, creds)
 	})
-	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Filters: opts.Filters, Drivers: opts.Drivers,
+	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Store: opts.Store, Drivers: opts.Drivers,
 		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}
@@ -92,8 +108,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	// A held filter is worth an event even when Ready's reason stays.
 	prRep := rep
-	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady}
-	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters, Fleet: fleet,
+	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady, peeringv1.PeeringRequestDriftHeld}
+	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters, Store: opts.Store,
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/filterstore"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
@@ -47,6 +48,8 @@ var (
 	irrSrv *irrtest.Server
 	// filters is the operator's filter builder.
 	filters *controllers.FilterSource
+	// store is the operator's store of pinned filters.
+	store *filterstore.Store
 )
 
 // filterTTL is short so the tests see rebuilds (IRR changes, outages).
@@ -111,10 +114,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	filters = &controllers.FilterSource{IRR: irrClient, Cache: policy.NewFilterCache(filterTTL)}
+	store = filterstore.New(mgr.GetClient(), mgr.GetAPIReader())
 	opts := controllers.Options{
 		Filters: filters,
+		Store:   controllers.PrefixListStore{Store: store},
 		// Lab route servers wait for the peers to dial in, and retry fast.
-		Drivers:             drivers.Opener{Options: drivers.Options{GoBGPPassive: true, GoBGPConnectRetry: time.Second}},
+		Drivers: drivers.Opener{Options: drivers.Options{GoBGPPassive: true, GoBGPConnectRetry: time.Second,
+			GoBGPInterceptors: []grpc.UnaryClientInterceptor{countWrites}}},
 		MinApplyInterval:    300 * time.Millisecond,
 		ResyncInterval:      2 * time.Second,
 		RouterProbeInterval: 2 * time.Second,
@@ -162,18 +168,33 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// gobgpWrites counts the calls that change gobgpd's configuration.
-var gobgpWrites atomic.Int64
+// gobgpWrites counts the calls that change gobgpd's configuration, and
+// gobgpCalls each write method's calls (e.g. DeletePeer).
+var (
+	gobgpWrites atomic.Int64
+	gobgpCalls  sync.Map // method name → *atomic.Int64
+)
 
 func countWrites(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	name := method[strings.LastIndex(method, "/")+1:]
 	for _, w := range []string{"Add", "Delete", "Update", "Set", "Enable", "Disable", "Reset", "Shutdown", "Start", "Stop"} {
 		if strings.HasPrefix(name, w) {
 			gobgpWrites.Add(1)
+			n, _ := gobgpCalls.LoadOrStore(name, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
 			break
 		}
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// gobgpCallCount is how often the operator called a gobgpd write method.
+func gobgpCallCount(method string) int64 {
+	n, ok := gobgpCalls.Load(method)
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
 }
 
 // Test records on top of the real sample, at DE-CIX Frankfurt (ix 31, ixlan

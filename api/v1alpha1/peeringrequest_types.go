@@ -100,6 +100,19 @@ const (
 	PeeringRequestFiltersReady       = "FiltersReady"
 	PeeringRequestConfigured         = "Configured"
 	PeeringRequestEstablished        = "Established"
+	// PeeringRequestDriftHeld is True while a change from PeeringDB or the
+	// IRR is held for a human (status.drift).
+	PeeringRequestDriftHeld = "DriftHeld"
+)
+
+// Annotations a human sets on a PeeringRequest.
+const (
+	// AnnotationAcceptDrift accepts the held change whose token it names
+	// (status.drift.token).
+	AnnotationAcceptDrift = "peering.dev/accept-drift"
+	// AnnotationAcceptFilter accepts held filters by digest
+	// (comma-separated).
+	AnnotationAcceptFilter = "peering.dev/accept-filter"
 )
 
 // Approval states shown in status.approval.state.
@@ -208,6 +221,100 @@ type Filters struct {
 	IPv6 *FilterStatus `json:"ipv6,omitempty"`
 }
 
+// PinnedSession is one session of a pinned configuration.
+type PinnedSession struct {
+	// Address is the peer's address.
+	Address string `json:"address"`
+	// Family is ipv4 or ipv6.
+	// +kubebuilder:validation:Enum=ipv4;ipv6
+	Family string `json:"family"`
+	// Limit is the max-prefix limit pushed; 0 means none.
+	// +optional
+	Limit int64 `json:"limit,omitempty"`
+}
+
+// PinnedConfig is what the operator pushes to the router for an approved
+// request. It is decided from PeeringDB and the IRR when the request is
+// approved, and afterwards changes by itself only where a change widens
+// the session (a new address, a higher limit, a filter that grows or shrinks
+// within the guard). Anything that would remove or narrow it is held until a
+// human accepts it (status.drift). The Router controller pushes exactly
+// this, whether PeeringDB and the IRR answer or not.
+type PinnedConfig struct {
+	// Sessions to configure, with their limits.
+	// +listType=map
+	// +listMapKey=address
+	// +optional
+	Sessions []PinnedSession `json:"sessions,omitempty"`
+	// IPv4Filter and IPv6Filter are the digests of the import filters
+	// pushed; their entries are in the request's PrefixLists.
+	// +optional
+	IPv4Filter string `json:"ipv4Filter,omitempty"`
+	// +optional
+	IPv6Filter string `json:"ipv6Filter,omitempty"`
+	// Digest identifies this configuration; status.applied.configDigest
+	// equals it once the router has it.
+	Digest string `json:"digest"`
+	// Time the configuration last changed.
+	Time metav1.Time `json:"time"`
+	// Reason for the last change: Approved, Widened, FilterUpdated or
+	// AcceptedByHuman.
+	Reason string `json:"reason"`
+	// Message says what changed.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// DriftStatus is a change from PeeringDB or the IRR that would remove or
+// narrow the pinned configuration and is held for a human.
+type DriftStatus struct {
+	// Token names this exact change; `kubectl peering accept` (the
+	// annotation peering.dev/accept-drift=<token>) applies it. A later,
+	// different change gets another token.
+	Token string `json:"token"`
+	// Since is when the change was first held.
+	Since metav1.Time `json:"since"`
+	// Changes lists what is held, one line each.
+	// +listType=atomic
+	Changes []string `json:"changes"`
+}
+
+// Results of a push in status.applied.
+const (
+	// AppliedResultApplied: the router has the pinned configuration.
+	AppliedResultApplied = "Applied"
+	// AppliedResultHeld: the router's neighbors for the request are left
+	// exactly as they run (the configuration could not be built: a filter
+	// or password could not be read); other changes went ahead.
+	AppliedResultHeld = "Held"
+	// AppliedResultRejected: nothing was pushed for the request (a value
+	// no router may take); any neighbor it has is left as it runs.
+	AppliedResultRejected = "Rejected"
+	// AppliedResultRemoved: the request is being deleted and the router no
+	// longer has its neighbors.
+	AppliedResultRemoved = "Removed"
+)
+
+// AppliedStatus is the Router controller's report on this request: only
+// it writes this field and status.sessions once the request is pinned.
+type AppliedStatus struct {
+	// Router the request's neighbors are on.
+	Router string `json:"router"`
+	// Result of the last apply for this request.
+	// +kubebuilder:validation:Enum=Applied;Held;Rejected;Removed
+	Result string `json:"result"`
+	// ConfigDigest is the status.config.digest the router has (Applied).
+	// +optional
+	ConfigDigest string `json:"configDigest,omitempty"`
+	// Reason and Message say why a request is Held or Rejected.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Time the result last changed.
+	Time metav1.Time `json:"time"`
+}
+
 // PeeringRequestStatus is the observed state of a PeeringRequest.
 type PeeringRequestStatus struct {
 	// ObservedGeneration is the generation the status describes.
@@ -233,9 +340,19 @@ type PeeringRequestStatus struct {
 	// SessionSummary is established/total sessions, e.g. 2/2.
 	// +optional
 	SessionSummary string `json:"sessionSummary,omitempty"`
-	// Filters summarises the import filters.
+	// Filters summarises the import filters: the pinned ones once the
+	// request is approved, else the ones the approval would pin.
 	// +optional
 	Filters *Filters `json:"filters,omitempty"`
+	// Config is what the operator pushes to the router (pinned).
+	// +optional
+	Config *PinnedConfig `json:"config,omitempty"`
+	// Drift is a held change from PeeringDB or the IRR, if any.
+	// +optional
+	Drift *DriftStatus `json:"drift,omitempty"`
+	// Applied is the Router controller's report on the last push.
+	// +optional
+	Applied *AppliedStatus `json:"applied,omitempty"`
 }
 
 // PeeringRequest asks for BGP sessions with one network on one IXPort.
@@ -248,6 +365,8 @@ type PeeringRequestStatus struct {
 // +kubebuilder:printcolumn:name="Approved",type=string,JSONPath=`.status.approval.state`
 // +kubebuilder:printcolumn:name="Sessions",type=string,JSONPath=`.status.sessionSummary`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Held",type=string,JSONPath=`.status.conditions[?(@.type=="DriftHeld")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Pushed",type=string,JSONPath=`.status.applied.result`,priority=1
 // +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
 // +kubebuilder:printcolumn:name="Approver",type=string,JSONPath=`.status.approval.user`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

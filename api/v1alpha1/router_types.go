@@ -109,6 +109,26 @@ type RouterStatus struct {
 	// Neighbors is the number of neighbors the operator manages on the router.
 	// +optional
 	Neighbors int32 `json:"neighbors"`
+	// Held is the number of neighbors left exactly as they run because
+	// their configuration could not be built.
+	// +optional
+	Held int32 `json:"held,omitempty"`
+	// NotPushed lists the requests on this router whose pinned
+	// configuration is not pushed as it is, and why (at most 50).
+	// +listType=atomic
+	// +optional
+	NotPushed []RequestNotPushed `json:"notPushed,omitempty"`
+}
+
+// RequestNotPushed is one request a Router holds or refuses.
+type RequestNotPushed struct {
+	// Request is namespace/name.
+	Request string `json:"request"`
+	// Result is Held or Rejected.
+	Result string `json:"result"`
+	// Reason and Message say why.
+	Reason  string `json:"reason"`
+	Message string `json:"message,omitempty"`
 }
 
 // Router is one BGP speaker (a router or a route server) the operator configures.
@@ -120,6 +140,7 @@ type RouterStatus struct {
 // +kubebuilder:printcolumn:name="ASN",type=integer,JSONPath=`.spec.localASN`
 // +kubebuilder:printcolumn:name="RS",type=boolean,JSONPath=`.spec.routeServer`
 // +kubebuilder:printcolumn:name="Neighbors",type=integer,JSONPath=`.status.neighbors`
+// +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.held`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -522,3 +522,43 @@ func TestSubcommandHelp(t *testing.T) {
 		golden(t, "help-"+c, out)
 	}
 }
+
+// accept writes the token of the held change (and nothing when nothing is
+// held); --dry-run only prints.
+func TestAccept(t *testing.T) {
+	ctx := context.Background()
+	createRequest(t, "noc", "as8763-accept", 8763)
+	noc := args(kube(), []string{"-n", "noc"})
+
+	out, _, err := run(t, args([]string{"accept", "as8763-accept"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "accept-nothing", out)
+
+	pr := getRequest(t, "noc", "as8763-accept")
+	pr.Status.Drift = &peeringv1.DriftStatus{Token: "0123456789abcdef", Since: metav1.NewTime(testNow),
+		Changes: []string{"PeeringDB: AS8763 (DENIC eG) states a peering policy of No"}}
+	if err := k8s.Status().Update(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = run(t, args([]string{"accept", "as8763-accept", "--dry-run"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "accept-dry-run", out)
+	if _, ok := getRequest(t, "noc", "as8763-accept").Annotations[peeringv1.AnnotationAcceptDrift]; ok {
+		t.Fatal("--dry-run wrote the annotation")
+	}
+	out, _, err = run(t, args([]string{"accept", "as8763-accept"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "accept", out)
+	if got := getRequest(t, "noc", "as8763-accept").Annotations[peeringv1.AnnotationAcceptDrift]; got != "0123456789abcdef" {
+		t.Errorf("annotation = %q, want the drift's token", got)
+	}
+	if _, _, err := run(t, args([]string{"accept", "as1-none"}, noc)...); err == nil {
+		t.Error("accept of a missing request: no error")
+	}
+}

@@ -24,6 +24,7 @@ var subcommands = []func(streams) *cobra.Command{
 	newValidateCmd,
 	newApproveCmd,
 	newDenyCmd,
+	newAcceptCmd,
 	newStatusCmd,
 	newCandidatesCmd,
 	newReportCmd,

@@ -23,6 +23,7 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/filterstore"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
@@ -44,6 +45,10 @@ func run() error {
 		secureMetrics bool
 		probeAddr     string
 		leaderElect   bool
+		leaseDuration time.Duration
+		renewDeadline time.Duration
+		retryPeriod   time.Duration
+		leaseNS       string
 		probeInterval time.Duration
 		pdbURL        string
 		pdbRate       float64
@@ -65,7 +70,11 @@ func run() error {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (e.g. :8443); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes; 0 disables them.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time; the others keep their caches warm and serve the webhooks.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits after the leader's last renewal before it takes over.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it steps down.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between attempts to acquire or renew the lease.")
+	flag.StringVar(&leaseNS, "leader-elect-namespace", "", "Namespace of the leader-election Lease (default: the Pod's namespace; required outside a cluster).")
 	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
 	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
 	enableDrivers := flag.String("enable-drivers", strings.Join(drivers.Proven, ","), "Router drivers to use (comma-separated, of "+strings.Join(drivers.All, ",")+"). junos, iosxr and eos are tested against recorded sessions only: enable them deliberately. Routers of other drivers are only probed.")
@@ -111,11 +120,18 @@ func run() error {
 	}
 	cfg.UserAgent = version.UserAgent()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "peering-operator.peering.dev",
+		Scheme:                  scheme,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "peering-operator.peering.dev",
+		LeaderElectionNamespace: leaseNS,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
+		// A replica that stops (rollout, drain) hands the lease over at
+		// once instead of letting the standby wait for it to expire.
+		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{Host: whHost, Port: whPort, CertDir: whCertDir,
 			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}}),
 	})
@@ -142,6 +158,7 @@ func run() error {
 			IRR: irrClient, Cache: policy.NewFilterCache(filterTTL),
 			Limits: policy.Limits{MaxLen4: maxLen4, MaxLen6: maxLen6}, MaxShrink: maxShrink,
 		},
+		Store:               controllers.PrefixListStore{Store: filterstore.New(mgr.GetClient(), mgr.GetAPIReader())},
 		RouterProbeInterval: probeInterval,
 		PeeringDB: &controllers.PeeringDBSource{
 			Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,
@@ -162,7 +179,12 @@ func run() error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add the health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	ready := healthz.Ping
+	if webhooks {
+		// A replica takes webhook traffic only once it serves it.
+		ready = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return fmt.Errorf("failed to add the readiness check: %w", err)
 	}
 	log.Info("starting peering-operator", "version", version.Version)

@@ -43,6 +43,18 @@ var (
 		Name: "peering_router_apply_errors_total",
 		Help: "Failed configuration applies per router.",
 	}, []string{"router"})
+	// DriftHeld is 1 while a request holds a change from PeeringDB or the
+	// IRR for a human (reason: the first held change's).
+	DriftHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_request_drift_held",
+		Help: "1 while a change from PeeringDB or the IRR to a live request is held for a human to accept.",
+	}, []string{"request", "peer_asn", "reason"})
+	// NeighborsHeld counts a router's neighbors left as they run because
+	// their configuration could not be built.
+	NeighborsHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_router_neighbors_held",
+		Help: "Neighbors left exactly as they run on the router because their configuration could not be built (filter or password unreadable, invalid value).",
+	}, []string{"router"})
 	// NeighborChanges counts neighbors added, updated and removed.
 	NeighborChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "peering_router_neighbor_changes_total",
@@ -52,7 +64,7 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(SessionUp, SessionState, PrefixesReceived, PrefixesAccepted, PrefixLimit,
-		ApplyDuration, ApplyErrors, NeighborChanges)
+		ApplyDuration, ApplyErrors, NeighborChanges, DriftHeld, NeighborsHeld)
 }
 
 // BGP FSM states, for SessionState.

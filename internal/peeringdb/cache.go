@@ -223,6 +223,21 @@ func (c *Cache) EnsureLoaded(ctx context.Context, ixID int, asns ...uint32) erro
 			return err
 		}
 	}
+	missing := c.missingNetworks(asns)
+	if len(missing) == 0 {
+		return nil
+	}
+	return c.SyncNetworks(ctx, missing...)
+}
+
+// Loaded reports whether the cache can answer for the IX and the ASNs
+// without asking PeeringDB (what EnsureLoaded would fetch is there).
+func (c *Cache) Loaded(ixID int, asns ...uint32) bool {
+	return c.HasIX(ixID) && len(c.missingNetworks(asns)) == 0
+}
+
+// missingNetworks are the ASNs the cache knows nothing about.
+func (c *Cache) missingNetworks(asns []uint32) []uint32 {
 	var missing []uint32
 	c.mu.RLock()
 	if !c.full {
@@ -240,10 +255,7 @@ func (c *Cache) EnsureLoaded(ctx context.Context, ixID int, asns ...uint32) erro
 		}
 	}
 	c.mu.RUnlock()
-	if len(missing) == 0 {
-		return nil
-	}
-	return c.SyncNetworks(ctx, missing...)
+	return missing
 }
 
 // applyNetworkAnswer stores nets, the complete answer for asns: an ASN

@@ -77,6 +77,28 @@ type Desired struct {
 	LocalASN  uint32
 	RouterID  netip.Addr
 	Neighbors []Neighbor
+	// Held neighbors are left exactly as they are on the router. A managed
+	// neighbor that is neither in Neighbors nor in Held is removed.
+	Held []Held
+}
+
+// Held is a managed neighbor the driver must leave exactly as it runs now:
+// not removed, not changed, and neither are its prefix lists, route-maps,
+// policies or other objects, whatever else the same apply does. The
+// operator holds a neighbor when it cannot build its configuration (a
+// filter or password it cannot read), so a problem with one request never
+// removes or rewrites that request's live session and never stops the rest
+// of the router's changes. A held address that is not on the router is not
+// created.
+type Held struct {
+	Address netip.Addr
+	// Owner identifies the request (namespace/name), for errors.
+	Owner string
+	// Shutdown, when set, is the one change a held neighbor takes: its
+	// administrative state. A NOC's emergency shutdown (or its undo)
+	// reaches the router even when nothing else of the neighbor can be
+	// built.
+	Shutdown *bool
 }
 
 // ApplyResult reports what an Apply changed.
@@ -142,7 +164,26 @@ func (d Desired) Validate() error {
 		}
 		seen[n.Address] = true
 	}
+	for _, h := range d.Held {
+		if !h.Address.IsValid() || h.Address.Zone() != "" || h.Address.Is4In6() {
+			return fmt.Errorf("%w: held neighbor address %q", ErrInvalid, h.Address)
+		}
+		if seen[h.Address] {
+			return fmt.Errorf("%w: neighbor %s is both held and configured", ErrInvalid, h.Address)
+		}
+		seen[h.Address] = true
+	}
 	return nil
+}
+
+// HeldAt returns the held entry for addr, if any.
+func (d Desired) HeldAt(addr netip.Addr) (Held, bool) {
+	for _, h := range d.Held {
+		if h.Address == addr {
+			return h, true
+		}
+	}
+	return Held{}, false
 }
 
 // Validate checks one neighbor's values.

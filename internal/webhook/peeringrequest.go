@@ -100,8 +100,29 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	case req.SubResource == "status":
 		return v.validateStatus(ctx, req, old, pr)
 	default:
-		return validateSpec(old, pr)
+		if r := validateSpec(old, pr); !r.Allowed {
+			return r
+		}
+		if acceptChanged(old, pr) {
+			// Accepting a held change may remove or narrow a live
+			// session: a decision like an approval.
+			return v.mayApprove(ctx, req, pr, "accept a held change on")
+		}
+		return admission.Allowed("")
 	}
+}
+
+// AnnotationAcceptedBy records who last set an accept annotation.
+const AnnotationAcceptedBy = "peering.dev/accepted-by"
+
+// acceptChanged: an accept annotation was set or changed.
+func acceptChanged(old, pr *peeringv1.PeeringRequest) bool {
+	for _, k := range []string{peeringv1.AnnotationAcceptDrift, peeringv1.AnnotationAcceptFilter} {
+		if v, ok := pr.Annotations[k]; ok && v != "" && v != old.Annotations[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // validateSpec: the requester never changes, and an approved request keeps
@@ -151,6 +172,12 @@ func (v *Validator) validateStatus(ctx context.Context, req admission.Request, o
 	if newly == "" {
 		return admission.Allowed("")
 	}
+	return v.mayApprove(ctx, req, pr, "set "+newly+" on")
+}
+
+// mayApprove allows the write when the user may approve requests on the
+// request's IXPort (a SubjectAccessReview for verb approve).
+func (v *Validator) mayApprove(ctx context.Context, req admission.Request, pr *peeringv1.PeeringRequest, act string) admission.Response {
 	port := pr.Spec.IXPortRef.Name
 	extra := map[string]authv1.ExtraValue{}
 	for k, val := range req.UserInfo.Extra {
@@ -166,8 +193,8 @@ func (v *Validator) validateStatus(ctx context.Context, req admission.Request, o
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("cannot check whether %q may approve: %v", req.UserInfo.Username, err))
 	}
 	if !sar.Status.Allowed {
-		return admission.Denied(fmt.Sprintf("%s may not set %s on PeeringRequest %s/%s: deciding a request needs verb %q on ixports/%s in group peering.dev (bind the peering-approver ClusterRole)",
-			req.UserInfo.Username, newly, pr.Namespace, pr.Name, ApproveVerb, port))
+		return admission.Denied(fmt.Sprintf("%s may not %s PeeringRequest %s/%s: deciding a request needs verb %q on ixports/%s in group peering.dev (bind the peering-approver ClusterRole)",
+			req.UserInfo.Username, act, pr.Namespace, pr.Name, ApproveVerb, port))
 	}
 	return admission.Allowed("")
 }
@@ -193,6 +220,9 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 		// An apply that leaves the field out keeps it.
 		if changed.Spec.Requester == nil {
 			changed.Spec.Requester = old.Spec.Requester
+		}
+		if acceptChanged(old, changed) {
+			changed.Annotations[AnnotationAcceptedBy] = req.UserInfo.Username
 		}
 	case old != nil && req.SubResource == "status":
 		for t, state := range map[string]string{peeringv1.PeeringRequestApproved: peeringv1.ApprovalStateApproved, peeringv1.PeeringRequestDenied: peeringv1.ApprovalStateDenied} {

@@ -56,6 +56,11 @@ func New(cfg cli.Config) *Driver {
 
 func filterName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 
+func neighborKey(a netip.Addr) string { return "neighbor " + a.String() }
+
+// shutdown is the neighbor line of the admin-down state.
+func shutdown(netip.Addr) string { return "shutdown" }
+
 // bogonASNs names the shared as-path access-list of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
@@ -126,7 +131,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		}
 		objs["route-map "+name] = rm
 
-		key := "neighbor " + n.Address.String()
+		key := neighborKey(n.Address)
 		lines := []string{
 			"remote-as " + strconv.FormatUint(uint64(n.PeerASN), 10),
 			"description " + cli.DescriptionWithFingerprint(n, maxDesc),
@@ -136,7 +141,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			"maximum-routes " + strconv.FormatUint(uint64(n.MaxPrefixes), 10),
 		}
 		if n.Shutdown {
-			lines = append(lines, "shutdown")
+			lines = append(lines, shutdown(n.Address))
 		}
 		if n.Password != "" {
 			lines = append(lines, secretMark)
@@ -156,13 +161,17 @@ func reveal(l, pw string) string {
 }
 
 // Render returns the owned configuration in EOS running-config form
-// (passwords in clear, as they would be entered).
+// (passwords in clear, as they would be entered), held neighbors as
+// comments.
 func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	if err := check(des); err != nil {
 		return nil, err
 	}
 	objs, pw := wanted(des)
 	var b strings.Builder
+	for _, l := range cli.HeldComments("!", des.Held) {
+		b.WriteString(l + "\n")
+	}
 	for _, k := range sortedKeys(objs) {
 		if strings.HasPrefix(k, "neighbor ") {
 			continue
@@ -492,7 +501,7 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		Read:     read,
 		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
 		Plan: func(have running) ([]string, int, int, int) {
-			return plan(des.LocalASN, want, have.objs, pw)
+			return plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
 		},
 		Commit: d.commit,
 	})

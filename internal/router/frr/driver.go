@@ -68,7 +68,8 @@ func (d *Driver) Stats() cli.Stats { return d.conn.Stats() }
 
 // Apply makes the router's managed neighbors and filters equal to des,
 // writing only the difference, nothing when nothing differs, and checks
-// the result by reading the configuration back.
+// the result by reading the configuration back. Held neighbors stay as
+// they run (see hold).
 func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyResult, error) {
 	rendered, err := d.Render(des)
 	if err != nil {
@@ -84,7 +85,10 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		if err != nil {
 			return err
 		}
-		p, err := makePlan(want, have)
+		// Held neighbors as read now: the check below then also proves
+		// the push left them (and their objects) as they were.
+		w := hold(want, have)
+		p, err := makePlan(w, have)
 		if err != nil || len(p.lines) == 0 {
 			return err
 		}
@@ -94,7 +98,7 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		if have, err = running(ctx, s); err != nil {
 			return err
 		}
-		left, err := makePlan(want, have)
+		left, err := makePlan(w, have)
 		if err != nil {
 			return err
 		}

@@ -563,3 +563,116 @@ func sameRouteMap(want, have *routeMap) bool {
 	}
 	return true
 }
+
+// heldLines are the lines of a running configuration that configure the
+// neighbor at a: its own lines, the route-map entries named after it and
+// the shared bogon as-path list.
+func heldLines(run string, a netip.Addr) []string {
+	var out []string
+	inRmap := false
+	for _, l := range strings.Split(run, "\n") {
+		if l == "" || l[0] != ' ' {
+			inRmap = strings.HasPrefix(l, "route-map ") && strings.Contains(l, a.String())
+		}
+		if inRmap || strings.Contains(l, a.String()) || strings.HasPrefix(l, "bgp as-path access-list "+bogonASNs+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// A held neighbor stays exactly as it runs, session included, while the
+// same apply removes another neighbor (the other user of the bogon list)
+// and creates a third; its admin state is the one thing that follows the
+// hold's Shutdown, both ways.
+func TestLiveHeld(t *testing.T) {
+	r := frrtest.StartFRR(t, frrtest.Options{})
+	if _, err := r.StartPeer(174, addr("192.0.2.2"), pfx("203.0.113.0/25"), pfx("203.0.113.128/25")); err != nil {
+		t.Fatal(err)
+	}
+	d := New(liveConfig(r, true))
+	defer d.Close()
+	ctx := context.Background()
+	a := router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 174, Owner: "p/a", MaxPrefixes: 10, Import: exact("203.0.113.0/25"),
+		RejectBogonASNs: true, EnforceFirstAS: true}
+	b := router.Neighbor{Address: addr("2001:db8::3"), PeerASN: 65003, Owner: "p/b", Import: exact("2001:db8:f000::/48"), RejectBogonASNs: true}
+	c := router.Neighbor{Address: addr("192.0.2.3"), PeerASN: 65004, Owner: "p/c", Import: exact("198.51.100.0/24")}
+	if _, err := d.Apply(ctx, desired(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	up := func() router.NeighborState {
+		t.Helper()
+		var st router.NeighborState
+		eventually(t, 60*time.Second, func() string {
+			s, msg := stateOf(t, d, a.Address)
+			if msg == "" && (s.State != "Established" || s.Accepted != 1) {
+				msg = fmt.Sprintf("%+v", s)
+			}
+			st = s
+			return msg
+		})
+		return st
+	}
+	since := up().EstablishedSince
+	before := heldLines(vtysh(t, r, "show running-config"), a.Address)
+	for _, l := range []string{" neighbor 192.0.2.2 remote-as 174", "  neighbor 192.0.2.2 route-map PO-IN-192.0.2.2 in",
+		"  neighbor 192.0.2.2 maximum-prefix 10 force", "ip prefix-list PO-IN-192.0.2.2 seq 5 permit 203.0.113.0/25",
+		"bgp as-path access-list PO-FIRST-192.0.2.2 seq 5 permit ^174_", " match as-path " + bogonASNs} {
+		if !slices.Contains(before, l) {
+			t.Fatalf("fixture: no %q in\n%s", l, strings.Join(before, "\n"))
+		}
+	}
+
+	held := func(shutdown *bool) router.Desired {
+		des := desired(c)
+		des.Held = []router.Held{{Address: a.Address, Owner: a.Owner, Shutdown: shutdown}}
+		return des
+	}
+	res, err := d.Apply(ctx, held(nil))
+	if err != nil || res.Added != 1 || res.Removed != 1 || res.Updated != 0 {
+		t.Fatalf("hold: %+v %v", res, err)
+	}
+	run := vtysh(t, r, "show running-config")
+	if got := heldLines(run, a.Address); !slices.Equal(got, before) {
+		t.Errorf("held neighbor changed:\n%s\nwas\n%s", strings.Join(got, "\n"), strings.Join(before, "\n"))
+	}
+	if strings.Contains(run, "2001:db8::3") || !strings.Contains(run, " neighbor 192.0.2.3 remote-as 65004") {
+		t.Errorf("the rest of the apply did not happen:\n%s", run)
+	}
+	// Not even the session was reset.
+	if s := up(); s.EstablishedSince.Sub(since).Abs() > time.Second {
+		t.Errorf("held session reset: up since %s, was %s", s.EstablishedSince, since)
+	}
+
+	// Emergency shutdown: that line only, and the session goes down.
+	down, on := true, false
+	res2, err := d.Apply(ctx, held(&down))
+	if err != nil || res2.Updated != 1 || res2.Added+res2.Removed != 0 || res2.Digest == res.Digest {
+		t.Fatalf("shutdown: %+v %v", res2, err)
+	}
+	got := heldLines(vtysh(t, r, "show running-config"), a.Address)
+	const shutLine = " neighbor 192.0.2.2 shutdown"
+	if !slices.Contains(got, shutLine) || !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(l string) bool { return l == shutLine }), before) {
+		t.Errorf("after shutdown:\n%s\nwas\n%s", strings.Join(got, "\n"), strings.Join(before, "\n"))
+	}
+	eventually(t, 60*time.Second, func() string {
+		s, msg := stateOf(t, d, a.Address)
+		if msg == "" && s.State == "Established" {
+			msg = fmt.Sprintf("still up: %+v", s)
+		}
+		return msg
+	})
+
+	// And back up.
+	if res, err := d.Apply(ctx, held(&on)); err != nil || res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Fatalf("enable: %+v %v", res, err)
+	}
+	if got := heldLines(vtysh(t, r, "show running-config"), a.Address); !slices.Equal(got, before) {
+		t.Errorf("after enable:\n%s\nwas\n%s", strings.Join(got, "\n"), strings.Join(before, "\n"))
+	}
+	up()
+	w := d.Stats().Writes
+	if res, err := d.Apply(ctx, held(&on)); err != nil || res.Changed() || d.Stats().Writes != w {
+		t.Errorf("converged hold wrote: %+v %v", res, err)
+	}
+}

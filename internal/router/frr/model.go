@@ -104,6 +104,8 @@ type config struct {
 	plists          map[string]*prefixList // key: cmd()
 	rmaps           map[string]*routeMap
 	aspaths         map[string]*asPathList
+	// held (desired only): neighbors to leave as they run, see hold.
+	held []router.Held
 }
 
 func newConfig() *config {
@@ -157,6 +159,7 @@ func desiredConfig(d router.Desired) *config {
 	c := newConfig()
 	c.asn = d.LocalASN
 	c.routerID = d.RouterID.String()
+	c.held = slices.Clone(d.Held)
 	for _, n := range cli.Sorted(d.Neighbors) {
 		f := familyOf(n.Address)
 		nb := &neighbor{
@@ -229,6 +232,11 @@ func denyAll(f int) cli.Range {
 func (c *config) render() []byte {
 	var b strings.Builder
 	b.WriteString("! managed by peering-operator\n")
+	// Held neighbors cannot be rendered (only the router knows them), but
+	// the digest must change with the held set.
+	for _, l := range cli.HeldComments("!", c.held) {
+		b.WriteString(l + "\n")
+	}
 	for _, k := range sortedKeys(c.plists) {
 		pl := c.plists[k]
 		for _, e := range pl.entries {

@@ -47,7 +47,8 @@ func planFor(t *testing.T, running string, des router.Desired) *plan {
 	if err := cli.Check(des); err != nil {
 		t.Fatal(err)
 	}
-	p, err := makePlan(desiredConfig(des), have)
+	// As Apply does: held neighbors are taken from what runs.
+	p, err := makePlan(hold(desiredConfig(des), have), have)
 	if err != nil {
 		t.Fatal(err)
 	}

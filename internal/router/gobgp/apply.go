@@ -37,7 +37,10 @@ type running struct {
 	statements   map[string]bool
 	globalImport *api.PolicyAssignment
 	rsImport     map[string]*api.PolicyAssignment
-	rpki         map[string]bool
+	// rsExport: route-server clients' export assignments, which the
+	// driver never sets but must hand back when it re-adds a held one.
+	rsExport map[string]*api.PolicyAssignment
+	rpki     map[string]bool
 	// bogonSetForeign: a policy configured by hand uses bogonASNSet, so
 	// it stays when the driver no longer needs it (GoBGP would refuse to
 	// delete it anyway).
@@ -83,7 +86,8 @@ func (d *Driver) listPeers(ctx context.Context, addr string) ([]*api.Peer, error
 func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 	r := &running{
 		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
-		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rpki: map[string]bool{},
+		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rsExport: map[string]*api.PolicyAssignment{},
+		rpki: map[string]bool{},
 	}
 	g, err := d.client.GetBgp(ctx, &api.GetBgpRequest{})
 	if err != nil {
@@ -137,15 +141,21 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			r.statements[s.Statement.Name] = true
 		}
 	}
-	as, err := recvAll(d.client.ListPolicyAssignment(ctx, &api.ListPolicyAssignmentRequest{Direction: api.PolicyDirection_IMPORT}))
+	// Both directions in one call (UNKNOWN lists import and export).
+	as, err := recvAll(d.client.ListPolicyAssignment(ctx, &api.ListPolicyAssignmentRequest{}))
 	if err != nil {
 		return nil, fmt.Errorf("ListPolicyAssignment: %w", err)
 	}
 	for _, a := range as {
-		if a.Assignment.GetName() == globalRIB {
+		name, imp := a.Assignment.GetName(), a.Assignment.GetDirection() == api.PolicyDirection_IMPORT
+		switch {
+		case name == globalRIB && imp:
 			r.globalImport = a.Assignment
-		} else {
-			r.rsImport[a.Assignment.GetName()] = a.Assignment
+		case name == globalRIB:
+		case imp:
+			r.rsImport[name] = a.Assignment
+		case a.Assignment.GetDirection() == api.PolicyDirection_EXPORT:
+			r.rsExport[name] = a.Assignment
 		}
 	}
 	if d.opts.RPKIServer != "" {
@@ -220,6 +230,74 @@ func apiPeer(addr netip.Addr, id string, s peerSpec) *api.Peer {
 		p.ApplyPolicy = &api.ApplyPolicy{ImportPolicy: rsAssignment(addr, id)}
 	}
 	return p
+}
+
+// heldPeer is the UpdatePeer message that sets a held neighbor's admin
+// state and nothing else. GoBGP re-adds a neighbor whose admin state
+// changes and assigns it the message's policies, so the message carries
+// the running settings (every address family, not only the driver's one)
+// and the policy assignments in force (see liveAssignment).
+func heldPeer(addr netip.Addr, rp *api.Peer, r *running, adminDown bool) *api.Peer {
+	s := specOf(rp)
+	s.adminDown = adminDown
+	p := apiPeer(addr, neighborID(addr), s)
+	p.AfiSafis = nil
+	for _, a := range rp.GetAfiSafis() {
+		f := a.GetConfig().GetFamily()
+		fam := &api.Family{Afi: f.GetAfi(), Safi: f.GetSafi()}
+		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: fam, Enabled: a.GetConfig().GetEnabled()}}
+		if l := a.GetPrefixLimits(); l.GetMaxPrefixes() > 0 {
+			as.PrefixLimits = &api.PrefixLimit{Family: fam, MaxPrefixes: l.MaxPrefixes, ShutdownThresholdPct: l.ShutdownThresholdPct}
+		}
+		p.AfiSafis = append(p.AfiSafis, as)
+	}
+	ap := rp.GetApplyPolicy()
+	p.ApplyPolicy = &api.ApplyPolicy{ImportPolicy: policyNames(ap.GetImportPolicy()), ExportPolicy: policyNames(ap.GetExportPolicy())}
+	if s.rsClient {
+		// Only a route-server client's assignments can be listed.
+		p.ApplyPolicy.ImportPolicy = liveAssignment(ap.GetImportPolicy(), r.rsImport[addr.String()])
+		p.ApplyPolicy.ExportPolicy = liveAssignment(ap.GetExportPolicy(), r.rsExport[addr.String()])
+	}
+	return p
+}
+
+// liveAssignment picks what to hand back for one direction: the
+// neighbor's configured assignment (ListPeer) while GoBGP's policy table
+// holds what that makes (a configured default other than reject becomes
+// accept), so the neighbor reads back the same; else the table's, which
+// a SetPolicyAssignment changed since (ListPeer does not show those).
+func liveAssignment(conf, table *api.PolicyAssignment) *api.PolicyAssignment {
+	if table == nil {
+		return policyNames(conf)
+	}
+	made := api.RouteAction_ACCEPT
+	if conf.GetDefaultAction() == api.RouteAction_REJECT {
+		made = api.RouteAction_REJECT
+	}
+	if table.DefaultAction == made && slices.Equal(assigned(conf), assigned(table)) {
+		return policyNames(conf)
+	}
+	return policyNames(table)
+}
+
+func assigned(a *api.PolicyAssignment) []string {
+	var out []string
+	for _, p := range a.GetPolicies() {
+		out = append(out, p.GetName())
+	}
+	return out
+}
+
+// policyNames copies an assignment by policy name (all UpdatePeer reads).
+func policyNames(a *api.PolicyAssignment) *api.PolicyAssignment {
+	if a == nil {
+		return nil
+	}
+	c := &api.PolicyAssignment{Name: a.Name, Direction: a.Direction, DefaultAction: a.DefaultAction}
+	for _, p := range a.Policies {
+		c.Policies = append(c.Policies, &api.Policy{Name: p.GetName()})
+	}
+	return c
 }
 
 func rsAssignment(addr netip.Addr, id string) *api.PolicyAssignment {
@@ -344,6 +422,13 @@ func (u *update) setsChange() bool {
 	return len(u.add)+len(u.del)+len(u.bgAdd)+len(u.bgDel)+len(u.faAdd)+len(u.faDel) > 0
 }
 
+// adminChange is the one change a held neighbor takes.
+type adminChange struct {
+	addr      netip.Addr
+	down      bool
+	set, undo *api.Peer // UpdatePeer messages (see heldPeer)
+}
+
 // plan is the difference between the model and gobgpd.
 type plan struct {
 	startBGP bool
@@ -353,6 +438,8 @@ type plan struct {
 	deletePeers []netip.Addr
 	adds        []nbModel
 	updates     []update
+	// admin: held neighbors whose admin state changes.
+	admin []adminChange
 	// cleanBefore: IDs whose leftover objects must go before adds create
 	// them again; cleanAfter: IDs of removed neighbors and orphans.
 	cleanBefore, cleanAfter []string
@@ -370,7 +457,7 @@ type plan struct {
 }
 
 func (p *plan) empty() bool {
-	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 &&
+	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 && len(p.admin) == 0 &&
 		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange &&
 		!p.bogonCreate && !p.bogonDelete && len(p.bogonAdd)+len(p.bogonDel) == 0
 }
@@ -434,9 +521,31 @@ func makePlan(m *model, r *running) (*plan, error) {
 			return nil, fmt.Errorf("%w: %s (description %q)", ErrConflict, n.addr, rp.GetConf().GetDescription())
 		}
 	}
-	// Owned neighbors that are no longer desired.
+	// Held neighbors: nothing of theirs is deleted, cleaned up or created,
+	// whether the neighbor runs or only its objects are left. One that
+	// runs unmanaged is not ours to change at all (no conflict either:
+	// nothing is written to it).
+	held := map[string]bool{}
+	heldBogons := false // a held neighbor's running policy uses bogonASNSet
+	for _, h := range m.held {
+		held[h.id] = true
+		for _, s := range r.policies[policyName(h.id)].GetStatements() {
+			heldBogons = heldBogons || s.GetConditions().GetAsPathSet().GetName() == bogonASNSet
+		}
+		rp, ok := r.peers[h.addr]
+		if !ok || !isOwnedPeer(rp) || h.shutdown == nil || *h.shutdown == rp.GetConf().GetAdminDown() {
+			continue
+		}
+		p.admin = append(p.admin, adminChange{
+			addr: h.addr, down: *h.shutdown,
+			set:  heldPeer(h.addr, rp, r, *h.shutdown),
+			undo: heldPeer(h.addr, rp, r, rp.GetConf().GetAdminDown()),
+		})
+		p.updated++
+	}
+	// Owned neighbors that are neither desired nor held.
 	for a, rp := range r.peers {
-		if isOwnedPeer(rp) && !desired[neighborID(a)] {
+		if isOwnedPeer(rp) && !desired[neighborID(a)] && !held[neighborID(a)] {
 			p.deletePeers = append(p.deletePeers, a)
 			p.cleanAfter = append(p.cleanAfter, neighborID(a))
 			p.removed++
@@ -446,10 +555,13 @@ func makePlan(m *model, r *running) (*plan, error) {
 		p.bogonCreate = true
 	} else if m.bogonASNs != nil {
 		p.bogonAdd, p.bogonDel = diffStrings(m.bogonASNs, s.GetList())
-	} else if ok && !r.bogonSetForeign {
+	} else if ok && !r.bogonSetForeign && !heldBogons {
 		p.bogonDelete = true
 	}
 	kept := map[string]bool{} // IDs whose running objects stay as they are
+	for id := range held {
+		kept[id] = true
+	}
 	for _, n := range m.neighbors {
 		rp, ok := r.peers[n.addr]
 		if !ok {
@@ -487,7 +599,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 	// Orphans: our objects whose neighbor is neither desired nor running.
 	orphan := map[string]bool{}
 	note := func(name string) {
-		if id := idOf(name); id != "" && !desired[id] && !slices.Contains(p.cleanAfter, id) {
+		if id := idOf(name); id != "" && !desired[id] && !held[id] && !slices.Contains(p.cleanAfter, id) {
 			orphan[id] = true
 		}
 	}
@@ -529,11 +641,28 @@ func makePlan(m *model, r *running) (*plan, error) {
 			}
 		}
 	}
-	var final []string
+	// A held neighbor's policy stays in the list when it is there now,
+	// among ours in address order (each of ours matches only its own
+	// neighbor, so their order among themselves does not matter).
+	type entry struct {
+		addr netip.Addr
+		name string
+	}
+	var ours []entry
 	for _, n := range m.neighbors {
 		if !n.spec.rsClient {
-			final = append(final, policyName(n.id))
+			ours = append(ours, entry{n.addr, policyName(n.id)})
 		}
+	}
+	for _, h := range m.held {
+		if slices.Contains(cur, policyName(h.id)) {
+			ours = append(ours, entry{h.addr, policyName(h.id)})
+		}
+	}
+	slices.SortFunc(ours, func(a, b entry) int { return a.addr.Compare(b.addr) })
+	var final []string
+	for _, e := range ours {
+		final = append(final, e.name)
 	}
 	final = append(final, unmanaged...)
 	inBefore := false
@@ -838,6 +967,24 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 				return err
 			}
 		}
+	}
+	// Held neighbors' admin state (an emergency shutdown or its undo).
+	for _, ac := range p.admin {
+		a := ac.addr
+		what := "enable held neighbor "
+		if ac.down {
+			what = "shut down held neighbor "
+		}
+		if err := t.do(ctx, what+a.String(), func(ctx context.Context) error {
+			_, err := c.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: ac.set})
+			return err
+		}, func(ctx context.Context) error {
+			_, err := c.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: ac.undo})
+			return err
+		}); err != nil {
+			return err
+		}
+		t.d.sessions.forget(a)
 	}
 	// 7. Routes already received are filtered again only on a soft reset.
 	for _, u := range p.updates {

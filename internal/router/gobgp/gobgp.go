@@ -11,7 +11,9 @@
 // ordinary peer's policy goes into the global import policy ahead of any
 // policy configured by hand (which keeps its default). Neighbors are
 // marked by a description starting with "po[owner]". Nothing without
-// these marks is changed or deleted.
+// these marks is changed or deleted. A held neighbor (router.Held) keeps
+// its neighbor, objects and place in the global import policy as they
+// run; only its admin state may change.
 package gobgp
 
 import (

@@ -207,6 +207,15 @@ type model struct {
 	// bogonASNs is the content of the shared bogonASNSet; nil without
 	// neighbors (the set exists while any neighbor's policy uses it).
 	bogonASNs []string
+	held      []heldModel // sorted by address
+}
+
+// heldModel is a neighbor left as it runs (router.Held).
+type heldModel struct {
+	addr netip.Addr
+	id   string
+	// shutdown, when set, is the admin state it must have.
+	shutdown *bool
 }
 
 func buildModel(d router.Desired, o Options) (*model, error) {
@@ -242,6 +251,15 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
+	for _, h := range d.Held {
+		hm := heldModel{addr: h.Address, id: neighborID(h.Address)}
+		if h.Shutdown != nil {
+			down := *h.Shutdown
+			hm.shutdown = &down
+		}
+		m.held = append(m.held, hm)
+	}
+	slices.SortFunc(m.held, func(a, b heldModel) int { return a.addr.Compare(b.addr) })
 	if len(m.neighbors) > 0 {
 		m.bogonASNs = bogonASNPatterns
 	}
@@ -407,6 +425,18 @@ func (m *model) render(o Options) []byte {
 	}
 	if len(ordinary) > 0 {
 		fmt.Fprintf(&b, "\nglobal import-policy %s (ahead of unmanaged policies; unmanaged default kept)\n", strings.Join(ordinary, " "))
+	}
+	// Held neighbors are whatever runs; only the fact that they are held
+	// and their wanted admin state are part of the desired configuration.
+	for i, h := range m.held {
+		if i == 0 {
+			fmt.Fprintf(&b, "\n# held: left as they run on the router, objects and policy assignments included\n")
+		}
+		sd := "unchanged"
+		if h.shutdown != nil {
+			sd = fmt.Sprint(*h.shutdown)
+		}
+		fmt.Fprintf(&b, "# held %s shutdown=%s\n", h.addr, sd)
 	}
 	return b.Bytes()
 }

@@ -42,6 +42,11 @@ func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
 			ns.EstablishedSince = p.Timers.State.Uptime.AsTime()
 		}
 		ns.LastError = d.sessions.observe(a, observation(p, time.Now()), limit)
+		if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
+			// gobgpd's own word: the limit tripped and it keeps the
+			// session down until the neighbor is enabled again.
+			ns.LastError = fmt.Sprintf("maximum prefix limit %d exceeded: GoBGP holds the session down (admin state PFX_CT) until it is cleared", limit)
+		}
 		out = append(out, ns)
 		mine = append(mine, p)
 	}

@@ -44,6 +44,11 @@ func New(cfg cli.Config) *Driver { return &Driver{Base: cli.NewBase(cfg, Platfor
 // policyName: RPL names take letters, digits, '_' and '-'.
 func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, true) }
 
+func neighborKey(a netip.Addr) string { return "neighbor " + a.String() }
+
+// shutdown is the neighbor line of the admin-down state.
+func shutdown(netip.Addr) string { return "shutdown" }
+
 // bogonASNs names the shared as-path-set of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
@@ -102,7 +107,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			// An empty filter rejects everything.
 			objs["route-policy "+name] = []string{"drop"}
 		}
-		key := "neighbor " + n.Address.String()
+		key := neighborKey(n.Address)
 		af := afOf(n.Address)
 		lines := []string{
 			"remote-as " + strconv.FormatUint(uint64(n.PeerASN), 10),
@@ -113,7 +118,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			pw[key] = n.Password.Reveal()
 		}
 		if n.Shutdown {
-			lines = append(lines, "shutdown")
+			lines = append(lines, shutdown(n.Address))
 		}
 		lines = append(lines, af, af+afSep+"route-policy "+name+" in")
 		if n.MaxPrefixes > 0 {
@@ -127,13 +132,17 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 }
 
 // Render returns the owned configuration in IOS-XR running-config form
-// (passwords in clear, as they would be entered).
+// (passwords in clear, as they would be entered), held neighbors as
+// comments.
 func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	if err := check(des); err != nil {
 		return nil, err
 	}
 	objs, pw := wanted(des)
 	var b strings.Builder
+	for _, l := range cli.HeldComments("!!", des.Held) {
+		b.WriteString(l + "\n")
+	}
 	for _, k := range sortedKeys(objs) {
 		kind, name, _ := strings.Cut(k, " ")
 		switch kind {
@@ -430,7 +439,7 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		Read:     read,
 		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
 		Plan: func(have running) ([]string, int, int, int) {
-			return plan(des.LocalASN, want, have.objs, pw)
+			return plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
 		},
 		Commit: commit,
 	})

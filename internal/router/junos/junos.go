@@ -58,6 +58,13 @@ func group(a netip.Addr) string {
 
 func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 
+func neighborKey(a netip.Addr) string { return "neighbor " + group(a) + " " + a.String() }
+
+// deactivated is the line "display set" shows for a neighbor shut down.
+func deactivated(a netip.Addr) string {
+	return "deactivate protocols bgp group " + group(a) + " neighbor " + a.String()
+}
+
 func firstASName(a netip.Addr) string { return cli.ObjectName("FIRST", a, false) }
 
 // bogonASNs names the shared as-path of bogon ASNs.
@@ -114,7 +121,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 	for _, n := range cli.Sorted(des.Neighbors) {
 		g := group(n.Address)
 		objs["group "+g] = []string{"set protocols bgp group " + g + " type external"}
-		key := "neighbor " + g + " " + n.Address.String()
+		key := neighborKey(n.Address)
 		p := "set protocols bgp group " + g + " neighbor " + n.Address.String() + " "
 		fam := "inet"
 		if n.Address.Is6() {
@@ -139,7 +146,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		}
 		lines = append(lines, p+"peer-as "+strconv.FormatUint(uint64(n.PeerASN), 10))
 		if n.Shutdown {
-			lines = append(lines, "deactivate protocols bgp group "+g+" neighbor "+n.Address.String())
+			lines = append(lines, deactivated(n.Address))
 		}
 		objs[key] = lines
 
@@ -172,13 +179,16 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 }
 
 // Render returns the owned configuration as "set" commands (passwords in
-// clear, as they would be loaded).
+// clear, as they would be loaded), held neighbors as comments.
 func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	if err := check(des); err != nil {
 		return nil, err
 	}
 	objs, pw := wanted(des)
 	var b strings.Builder
+	for _, l := range cli.HeldComments("#", des.Held) {
+		fmt.Fprintln(&b, l)
+	}
 	for _, k := range sortedKeys(objs) {
 		for _, l := range objs[k] {
 			fmt.Fprintln(&b, reveal(l, pw[k]))
@@ -384,7 +394,9 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 			}
 			return nil
 		},
-		Plan:   func(have running) ([]string, int, int, int) { return plan(want, have.objs, pw) },
+		Plan: func(have running) ([]string, int, int, int) {
+			return plan(cli.Hold(want, have.objs, des.Held, neighborKey, deactivated), have.objs, pw)
+		},
 		Commit: d.commit,
 	})
 }

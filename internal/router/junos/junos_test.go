@@ -218,3 +218,127 @@ func TestASPathChecks(t *testing.T) {
 		t.Errorf("updated %d", u)
 	}
 }
+
+// held is the desired state of the hold tests: 192.0.2.2 held (its
+// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new.
+func held() router.Desired {
+	s := sample()
+	s.Neighbors = []router.Neighbor{{Address: addr("2001:db8::7"), PeerASN: 65007, Owner: "peers/as65007",
+		Import: []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}}}}
+	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001"}}
+	return s
+}
+
+// configured is what was sent between entering and checking the
+// candidate.
+func configured(t *testing.T, sent []string) []byte {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range sent[clitest.Index(t, sent, "configure private")+1 : clitest.Index(t, sent, "commit check")] {
+		b.WriteString(l + "\n")
+	}
+	return []byte(b.String())
+}
+
+// A held neighbor keeps its neighbor lines, policy, as-paths (the shared
+// bogon one included) and group, though nothing else wants them, while
+// another neighbor goes and a third comes.
+func TestApplyHeldUntouched(t *testing.T) {
+	d, rec := recorded(t, "hold.txt")
+	res, err := d.Apply(context.Background(), held())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1 || res.Removed != 1 || res.Updated != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := configured(t, rec.AssertSent(t, prompt))
+	clitest.Golden(t, *update, "hold.golden", got)
+	for _, s := range []string{"192.0.2.2", "PO-V4", "BOGON", "FIRST"} {
+		if strings.Contains(string(got), s) {
+			t.Errorf("held configuration %s touched:\n%s", s, got)
+		}
+	}
+}
+
+// A NOC shutdown reaches a held neighbor, and nothing else of it does.
+func TestApplyHeldShutdown(t *testing.T) {
+	d, rec := recorded(t, "holdshutdown.txt")
+	s := sample()
+	s.Neighbors = s.Neighbors[:1]
+	down := true
+	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001", Shutdown: &down}}
+	res, err := d.Apply(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := configured(t, rec.AssertSent(t, prompt))
+	clitest.Golden(t, *update, "holdshutdown.golden", got)
+	if string(got) != "deactivate protocols bgp group PO-V4 neighbor 192.0.2.2\n" {
+		t.Errorf("sent more than the admin state:\n%s", got)
+	}
+}
+
+// A held address the router does not run is not created, shutdown or not.
+func TestApplyHeldAbsentCreatesNothing(t *testing.T) {
+	d, rec := recorded(t, "nochange.txt")
+	s := sample()
+	down := true
+	s.Held = []router.Held{{Address: addr("192.0.2.5"), Shutdown: &down}, {Address: addr("2001:db8::9")}}
+	res, err := d.Apply(context.Background(), s)
+	if err != nil || res.Changed() || d.Stats().Writes != 0 {
+		t.Fatalf("%+v %v %+v", res, err, d.Stats())
+	}
+	rec.AssertSent(t, prompt)
+}
+
+func TestPlanHeld(t *testing.T) {
+	have := ownedRunning(t)
+	up := false
+	// Bringing a held neighbor up is its one change too.
+	s := sample()
+	s.Neighbors = s.Neighbors[1:]
+	s.Held = []router.Held{{Address: addr("2001:db8::3"), Shutdown: &up}}
+	want, pw := wanted(s)
+	lines, a, u, r := plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw)
+	if strings.Join(lines, "\n") != "activate protocols bgp group PO-V6 neighbor 2001:db8::3" || u != 1 || a+r != 0 {
+		t.Errorf("activate: %q %d %d %d", lines, a, u, r)
+	}
+	// The last neighbor of a group goes, the held one's group stays.
+	s.Neighbors = nil
+	s.Held[0].Shutdown = nil
+	want, pw = wanted(s)
+	lines, _, _, r = plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw)
+	if strings.Join(lines, "\n") != "delete protocols bgp group PO-V4\ndelete policy-options policy-statement PO-IN-192.0.2.2" || r != 1 {
+		t.Errorf("removal: %q", lines)
+	}
+}
+
+// Held neighbors are comments of the render: the digest follows them.
+func TestRenderHeld(t *testing.T) {
+	d := New(cli.Config{})
+	plain, _ := d.Render(sample())
+	s := sample()
+	down := true
+	s.Held = []router.Held{{Address: addr("2001:db8::9"), Owner: "peers/b", Shutdown: &down}, {Address: addr("192.0.2.5"), Owner: "peers/a"}}
+	out, err := d.Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-held.golden", out)
+	if cli.Digest(out) == cli.Digest(plain) {
+		t.Error("digest ignores the held neighbors")
+	}
+	s.Held[0].Shutdown = nil
+	if again, _ := d.Render(s); cli.Digest(again) == cli.Digest(out) {
+		t.Error("digest ignores a held neighbor's shutdown")
+	}
+	want, pw := wanted(s)
+	have, _ := parse(string(out))
+	if lines, _, _, _ := plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+}

@@ -1,0 +1,167 @@
+package controllers
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+// pinnedRequest is an approved request pinned to sessions with filter f4/f6.
+func pinnedRequest(name string, created time.Time, addrs ...string) *peeringv1.PeeringRequest {
+	pr := &peeringv1.PeeringRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name), CreationTimestamp: metav1.NewTime(created)},
+		Spec:       peeringv1.PeeringRequestSpec{PeerASN: 8763},
+		Status: peeringv1.PeeringRequestStatus{
+			Conditions: []metav1.Condition{{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved"}},
+			Peer:       &peeringv1.PeerInfo{Name: "DENIC eG"},
+		},
+	}
+	sess := map[netip.Addr]peeringv1.PinnedSession{}
+	for _, a := range addrs {
+		fam := "ipv4"
+		if netip.MustParseAddr(a).Is6() {
+			fam = "ipv6"
+		}
+		sess[netip.MustParseAddr(a)] = peeringv1.PinnedSession{Address: a, Family: fam, Limit: 100}
+	}
+	pr.Status.Config = pinnedConfig(sess, map[int]string{4: "sha256:f4", 6: "sha256:f6"})
+	return pr
+}
+
+func withFilters(pr *peeringv1.PeeringRequest) candidate {
+	e4 := []router.Entry{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Exact: true}}
+	e6 := []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8::/32"), Exact: true}}
+	return candidate{PR: pr, Filters: map[string][]router.Entry{"sha256:f4": e4, "sha256:f6": e6}}
+}
+
+// What the Router controller pushes and holds, per request, decided without a
+// router: PeeringDB and the IRR are not inputs here at all.
+func TestDesiredFor(t *testing.T) {
+	rt := &peeringv1.Router{ObjectMeta: metav1.ObjectMeta{Name: "rs1"}, Spec: peeringv1.RouterSpec{LocalASN: 64500, RouterID: "192.0.2.1", RouteServer: true}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	shut := pinnedRequest("shut", t0, "80.81.192.1")
+	shut.Spec.Shutdown = true
+	deleting := pinnedRequest("deleting", t0, "80.81.192.2")
+	now := metav1.Now()
+	deleting.DeletionTimestamp = &now
+	deleting.Finalizers = []string{FinalizerNeighborCleanup}
+	deleting.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied}
+	noFilter := pinnedRequest("nofilter", t0, "80.81.192.3", "2001:7f8::3")
+	noPassword := pinnedRequest("nopassword", t0, "80.81.192.4")
+	badDesc := pinnedRequest("baddesc", t0, "80.81.192.5")
+	badDesc.Spec.Description = "evil; rm -rf"
+	badDesc.Spec.Shutdown = true
+	live := pinnedRequest("zlive", t0.Add(time.Hour), "80.81.192.6")
+	live.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied}
+	newcomer := pinnedRequest("anew", t0, "80.81.192.6") // older, same address, not on the router
+	unpinned := pinnedRequest("legacy", t0, "80.81.192.7")
+	unpinned.Status.Config = nil
+	unpinned.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.7", Family: "ipv4", State: "Established"}, {Address: "80.81.192.8", Family: "ipv4", State: "NotConfigured"}}
+	pending := pinnedRequest("pending", t0, "80.81.192.9")
+	pending.Status.Conditions = nil
+	denied := pinnedRequest("denied", t0, "80.81.192.10")
+	denied.Status.Conditions = append(denied.Status.Conditions, metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "X"})
+
+	nf := withFilters(noFilter)
+	delete(nf.Filters, "sha256:f6")
+	nf.FilterErr = map[string]error{"sha256:f6": errors.New("PrefixList default/nofilter-ipv6-f6 is missing part 1")}
+	np := withFilters(noPassword)
+	np.PasswordErr = errors.New("cannot read Secret default/pw")
+	cands := []candidate{withFilters(shut), withFilters(deleting), nf, np, withFilters(badDesc), withFilters(live), withFilters(newcomer),
+		withFilters(unpinned), withFilters(pending), withFilters(denied)}
+	res := desiredFor(rt, cands)
+	if err := res.Desired.Validate(); err != nil {
+		t.Fatalf("the desired set is invalid: %v", err)
+	}
+
+	pushed := map[string]router.Neighbor{}
+	for _, n := range res.Desired.Neighbors {
+		pushed[n.Address.String()] = n
+	}
+	held := map[string]router.Held{}
+	for _, h := range res.Desired.Held {
+		held[h.Address.String()] = h
+	}
+	outcomes := map[string]outcome{}
+	for _, o := range res.Outcomes {
+		outcomes[o.PR.Name] = o
+	}
+	check := func(cond bool, format string, args ...any) {
+		t.Helper()
+		if !cond {
+			t.Errorf(format, args...)
+		}
+	}
+	// A shutdown reaches the router with the rest of the pin.
+	check(pushed["80.81.192.1"].Shutdown && len(pushed["80.81.192.1"].Import) == 1 && pushed["80.81.192.1"].MaxPrefixes == 100, "shut = %+v", pushed["80.81.192.1"])
+	check(outcomes["shut"].Result == peeringv1.AppliedResultApplied && outcomes["shut"].ConfigDigest == shut.Status.Config.Digest, "shut outcome %+v", outcomes["shut"])
+	// A deleted request is neither pushed nor held: removed.
+	_, p := pushed["80.81.192.2"]
+	_, h := held["80.81.192.2"]
+	check(!p && !h && outcomes["deleting"].Result == peeringv1.AppliedResultRemoved, "deleting: pushed %v held %v %+v", p, h, outcomes["deleting"])
+	// A missing filter holds that family's neighbor only.
+	_, p4 := pushed["80.81.192.3"]
+	_, h6 := held["2001:7f8::3"]
+	check(p4 && h6 && outcomes["nofilter"].Result == peeringv1.AppliedResultHeld && outcomes["nofilter"].Reason == ReasonFilterUnavailable, "nofilter: %+v", outcomes["nofilter"])
+	// An unreadable password holds the neighbor.
+	_, h = held["80.81.192.4"]
+	check(h && outcomes["nopassword"].Reason == ReasonPasswordSecretError, "nopassword: %+v", outcomes["nopassword"])
+	// A value no router may take is refused, the neighbor held, and the
+	// human's shutdown still reaches it.
+	hd, h := held["80.81.192.5"]
+	check(h && hd.Shutdown != nil && *hd.Shutdown && outcomes["baddesc"].Result == peeringv1.AppliedResultRejected && outcomes["baddesc"].Reason == ReasonInvalidForRouter,
+		"baddesc: %+v %+v", hd, outcomes["baddesc"])
+	// The address on the router stays with its owner; the newcomer is refused.
+	check(pushed["80.81.192.6"].Owner == "default/zlive" && outcomes["anew"].Reason == ReasonAddressInUse, "address in use: %+v %+v", pushed["80.81.192.6"], outcomes["anew"])
+	// Approved, not pinned yet: what runs for it stays.
+	_, h7 := held["80.81.192.7"]
+	_, h8 := held["80.81.192.8"]
+	check(h7 && !h8, "legacy holds %v", held)
+	_, ok := outcomes["legacy"]
+	check(!ok, "no outcome before the pin")
+	// Never pushed without approval, never when denied.
+	for _, a := range []string{"80.81.192.9", "80.81.192.10"} {
+		_, p := pushed[a]
+		_, h := held[a]
+		check(!p && !h, "%s reached the router", a)
+	}
+	check(!slices.ContainsFunc(res.Outcomes, func(o outcome) bool { return o.PR.Name == "pending" || o.PR.Name == "denied" }), "outcomes %+v", res.Outcomes)
+}
+
+// The report written into a request follows the router: an Established
+// session is never shown as anything else, and an unchanged report is not
+// rewritten.
+func TestRequestReport(t *testing.T) {
+	pr := pinnedRequest("r", time.Now(), "80.81.192.1", "80.81.192.2")
+	since := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	states := map[netip.Addr]router.NeighborState{
+		netip.MustParseAddr("80.81.192.1"): {Address: netip.MustParseAddr("80.81.192.1"), State: "Established", EstablishedSince: since, Received: 3, Accepted: 2, Limit: 100},
+	}
+	o := outcome{PR: pr, Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	rep := requestReport("rs1", pr, o, states, true, now)
+	if !rep.Changed || rep.Applied.Result != peeringv1.AppliedResultApplied || rep.Applied.ConfigDigest != pr.Status.Config.Digest {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(rep.Sessions) != 2 || rep.Sessions[0].State != "Established" || *rep.Sessions[0].Accepted != 2 || rep.Sessions[1].State != stateNotConfigured {
+		t.Fatalf("sessions %+v", rep.Sessions)
+	}
+	pr.Status.Applied, pr.Status.Sessions = rep.Applied, rep.Sessions
+	again := requestReport("rs1", pr, o, states, true, now.Add(time.Minute))
+	if again.Changed || again.Applied != pr.Status.Applied {
+		t.Errorf("an unchanged report is rewritten: %+v", again)
+	}
+	// After a failed apply only the sessions are reported.
+	failed := requestReport("rs1", pr, outcome{PR: pr, Result: peeringv1.AppliedResultHeld}, states, false, now)
+	if failed.Applied != pr.Status.Applied {
+		t.Errorf("a failed apply rewrote status.applied: %+v", failed.Applied)
+	}
+}
