@@ -248,7 +248,7 @@ func TestDriftHeldOnGoBGP(t *testing.T) {
 					}
 					return true, m.Peer.State.SessionState == api.PeerState_ESTABLISHED, limit
 				},
-				removals: func() int64 { return gobgpCallCount("DeletePeer") },
+				removals: func() int64 { return gobgpCallCount(l.rs.GRPCAddr(), "DeletePeer") },
 			}
 			runDriftCase(t, tc, r, l.request, pdbtest.LabIXID, netip.MustParseAddr("127.0.0.11"))
 			deleteAndWait(t, l.request)

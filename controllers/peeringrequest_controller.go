@@ -87,7 +87,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
 	pr.Status.Approval = &st.Approval
 	pr.Status.Peer = st.Peer
-	if st.Sessions != nil || st.Pin.Config == nil {
+	if st.WriteSessions {
 		pr.Status.Sessions = st.Sessions
 	}
 	pr.Status.SessionSummary = st.SessionSummary

@@ -70,8 +70,10 @@ type prStatus struct {
 	Sessions       []peeringv1.SessionStatus
 	SessionSummary string
 	Filters        *peeringv1.Filters
-	// Sessions is nil once the request is pinned: from then on the Router
-	// controller writes status.sessions from what the router reports.
+	// WriteSessions: Sessions are the request's to write (before it is
+	// pinned). Once pinned, the Router controller writes status.sessions
+	// from what the router reports.
+	WriteSessions bool
 	// Pin is the pinned configuration and what it needs saved first.
 	Pin pinResult
 	// Retry: the request waits on something that resolves by itself
@@ -113,7 +115,11 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	if autoOK {
 		st.Conditions = append(st.Conditions, auto)
 	}
-	in := pinInput{Now: obs.Now, Approved: approved, Pinned: pr.Status.Config, Drift: pr.Status.Drift,
+	var legacy []peeringv1.PinnedSession
+	if approved && pr.Status.Config == nil {
+		legacy = legacySessions(pr)
+	}
+	in := pinInput{Now: obs.Now, Approved: approved, Pinned: pr.Status.Config, Drift: pr.Status.Drift, Legacy: legacy,
 		Filters: obs.Filters, AcceptDrift: pr.Annotations[peeringv1.AnnotationAcceptDrift], AcceptedBy: pr.Annotations[webhook.AnnotationAcceptedBy]}
 	switch {
 	case validated.Status == metav1.ConditionTrue || (obs.Validation != nil && !obs.Validation.OK()):
@@ -129,10 +135,14 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	st.Filters = filtersStatus(pr, obs, st.Pin.Config)
 
 	pinned := st.Pin.Config
-	if pinned == nil {
-		st.Sessions = candidates
+	switch {
+	case pinned == nil && len(legacy) > 0:
+		// What the router reported stays until the request is pinned.
+		st.SessionSummary = sessionSummary(pr.Status.Sessions)
+	case pinned == nil:
+		st.Sessions, st.WriteSessions = candidates, true
 		st.SessionSummary = sessionSummary(candidates)
-	} else {
+	default:
 		st.SessionSummary = pinnedSummary(pinned, pr.Status.Sessions)
 	}
 	configured := configuredCondition(pr, st, obs, validated, filters)
@@ -426,6 +436,19 @@ func driftCondition(pr *peeringv1.PeeringRequest, pin pinResult) conditions.Set 
 func pinnedSessions(ss []peeringv1.SessionStatus) []peeringv1.PinnedSession {
 	out := make([]peeringv1.PinnedSession, 0, len(ss))
 	for _, s := range ss {
+		out = append(out, peeringv1.PinnedSession{Address: s.Address, Family: s.Family, Limit: ptr.Deref(s.Limit, 0)})
+	}
+	return out
+}
+
+// legacySessions are the sessions the router reports for a request an
+// earlier version pushed without pinning it.
+func legacySessions(pr *peeringv1.PeeringRequest) []peeringv1.PinnedSession {
+	var out []peeringv1.PinnedSession
+	for _, s := range pr.Status.Sessions {
+		if s.State == "" || s.State == stateNotConfigured {
+			continue
+		}
 		out = append(out, peeringv1.PinnedSession{Address: s.Address, Family: s.Family, Limit: ptr.Deref(s.Limit, 0)})
 	}
 	return out

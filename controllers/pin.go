@@ -51,6 +51,9 @@ type pinInput struct {
 	// AcceptDrift is the token a human accepted (annotation), AcceptedBy
 	// who (stamped by the admission webhook).
 	AcceptDrift, AcceptedBy string
+	// Legacy are sessions the router has for an approved request that is
+	// not pinned: an operator version that did not pin pushed them.
+	Legacy []peeringv1.PinnedSession
 }
 
 // pinResult is the decision.
@@ -81,6 +84,9 @@ type change struct{ reason, text string }
 func decidePin(in pinInput) pinResult {
 	if !in.Approved {
 		return pinResult{}
+	}
+	if in.Pinned == nil && len(in.Legacy) > 0 {
+		return legacyPin(in)
 	}
 	if in.Pinned == nil {
 		return firstPin(in)
@@ -220,6 +226,31 @@ func firstPin(in pinInput) pinResult {
 	cfg.Reason, cfg.Time = ReasonPinApproved, metav1.NewTime(in.Now)
 	cfg.Message = fmt.Sprintf("pinned at approval: %d session(s)", len(cfg.Sessions))
 	return pinResult{Config: cfg, Save: toSave(nil, cfg, cands)}
+}
+
+// legacyPin pins a request an earlier version pushed without pinning: what
+// the router has is the baseline, so the first pin is held like any later
+// change (an address PeeringDB dropped since stays). It waits while a
+// family the router has sessions of has no filter, so those sessions are
+// never left out (the Router controller holds them as they run meanwhile).
+func legacyPin(in pinInput) pinResult {
+	base := pinnedConfig(nil, nil)
+	for _, s := range in.Legacy {
+		base.Sessions = append(base.Sessions, s)
+	}
+	in.Pinned, in.Legacy = base, nil
+	res := decidePin(in)
+	if res.Config == nil || res.Config == base {
+		return pinResult{}
+	}
+	for _, s := range in.Pinned.Sessions {
+		if !slices.ContainsFunc(res.Config.Sessions, func(p peeringv1.PinnedSession) bool { return p.Address == s.Address }) {
+			return pinResult{}
+		}
+	}
+	res.Config.Reason = ReasonPinApproved
+	res.Config.Message = fmt.Sprintf("pinned from what the router had (%d session(s)); %s", len(in.Pinned.Sessions), res.Config.Message)
+	return res
 }
 
 // pinnedConfig builds a configuration; a session whose family has no

@@ -107,6 +107,24 @@ func TestDecidePin(t *testing.T) {
 			Sessions: []peeringv1.PinnedSession{sess(v4a, 200), sess(v6a, 50)}, Filters: []familyFilter{built(f4), built(f6)}},
 			want{sessions: []string{v4a, v6a}, reason: ReasonPinWidened, save: 1}},
 	}
+	// A request an earlier version pushed without pinning: what the router
+	// has is the baseline.
+	legacy := []peeringv1.PinnedSession{sess(v4a, 200)}
+	tests = append(tests,
+		struct {
+			name string
+			in   pinInput
+			want want
+		}{"legacy: the router's sessions are the baseline", pinInput{Approved: true, Legacy: legacy, Validation: ok,
+			Sessions: []peeringv1.PinnedSession{sess(v4b, 200)}, Filters: []familyFilter{built(f4)}},
+			want{sessions: []string{v4a, v4b}, driftReason: ReasonAddressRemoved, reason: ReasonPinApproved, save: 1}},
+		struct {
+			name string
+			in   pinInput
+			want want
+		}{"legacy: no pin while a family in use has no filter", pinInput{Approved: true, Legacy: legacy, Validation: ok,
+			Sessions: []peeringv1.PinnedSession{sess(v4a, 200)}, Filters: []familyFilter{irrDown(4)}}, want{nilConfig: true}},
+	)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Now = now

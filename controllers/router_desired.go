@@ -212,13 +212,10 @@ func comparePriority(routerName string, a, b *peeringv1.PeeringRequest) int {
 }
 
 // legacyAddresses are the addresses status.sessions reports as configured
-// on the router.
+// on the router for a request that is not pinned (legacySessions).
 func legacyAddresses(pr *peeringv1.PeeringRequest) []netip.Addr {
 	var out []netip.Addr
-	for _, s := range pr.Status.Sessions {
-		if s.State == "" || s.State == stateNotConfigured {
-			continue
-		}
+	for _, s := range legacySessions(pr) {
 		if a, err := netip.ParseAddr(s.Address); err == nil {
 			out = append(out, a)
 		}

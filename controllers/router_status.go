@@ -136,7 +136,9 @@ func requestReport(routerName string, pr *peeringv1.PeeringRequest, o outcome, s
 		}
 		res.Applied = next
 	}
-	if pin := pr.Status.Config; pin != nil && o.Result != peeringv1.AppliedResultRemoved && o.Result != peeringv1.AppliedResultRejected {
+	// A request refused for an address another one has would be shown the
+	// other's session: its sessions are left alone.
+	if pin := pr.Status.Config; pin != nil && o.Result != peeringv1.AppliedResultRemoved && o.Reason != ReasonAddressInUse {
 		res.Sessions = make([]peeringv1.SessionStatus, 0, len(pin.Sessions))
 		for _, p := range pin.Sessions {
 			res.Sessions = append(res.Sessions, sessionFromRouter(p, states))

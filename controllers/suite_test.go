@@ -23,6 +23,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/filterstore"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
@@ -168,33 +169,36 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// gobgpWrites counts the calls that change gobgpd's configuration, and
-// gobgpCalls each write method's calls (e.g. DeletePeer).
+// gobgpWrites counts the calls that change any gobgpd's configuration;
+// gobgpCalls counts them per gobgpd (the gRPC target) and method, so a test
+// counts only what reaches its own route server.
 var (
 	gobgpWrites atomic.Int64
-	gobgpCalls  sync.Map // method name → *atomic.Int64
+	gobgpCalls  sync.Map // target + " " + method → *atomic.Int64
 )
 
 func countWrites(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	name := method[strings.LastIndex(method, "/")+1:]
-	for _, w := range []string{"Add", "Delete", "Update", "Set", "Enable", "Disable", "Reset", "Shutdown", "Start", "Stop"} {
-		if strings.HasPrefix(name, w) {
-			gobgpWrites.Add(1)
-			n, _ := gobgpCalls.LoadOrStore(name, new(atomic.Int64))
-			n.(*atomic.Int64).Add(1)
-			break
-		}
+	if bgptest.IsWrite(name) {
+		gobgpWrites.Add(1)
+		n, _ := gobgpCalls.LoadOrStore(cc.Target()+" "+name, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
-// gobgpCallCount is how often the operator called a gobgpd write method.
-func gobgpCallCount(method string) int64 {
-	n, ok := gobgpCalls.Load(method)
-	if !ok {
-		return 0
-	}
-	return n.(*atomic.Int64).Load()
+// gobgpCallCount is how often the operator called a write method (e.g.
+// DeletePeer) of the gobgpd at grpcAddr; "*" counts every write method.
+func gobgpCallCount(grpcAddr, method string) int64 {
+	var total int64
+	gobgpCalls.Range(func(k, v any) bool {
+		target, m, _ := strings.Cut(k.(string), " ")
+		if strings.HasSuffix(target, grpcAddr) && (method == "*" || m == method) {
+			total += v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return total
 }
 
 // Test records on top of the real sample, at DE-CIX Frankfurt (ix 31, ixlan

@@ -141,7 +141,9 @@ func seed(ctx context.Context) error {
 					Received: ptr[int64](80), Accepted: ptr[int64](78), Limit: ptr[int64](143)},
 				{Address: "2001:7f8::223b:0:1", Family: "ipv6", State: "Established", EstablishedTime: ago(26*time.Hour + 5*time.Minute),
 					Received: ptr[int64](12), Accepted: ptr[int64](12), Limit: ptr[int64](231)},
-			}}},
+			},
+			Drift: &peeringv1.DriftStatus{Token: "5f1c0a9e2b7d4c31", Since: metav1.NewTime(testNow.Add(-2 * time.Hour)),
+				Changes: []string{"the limit of 80.81.192.37 would drop from 143 to 127 (PeeringDB's prefix count fell)"}}}},
 		{"as6939-decix-fra", 6939, peeringv1.PeeringRequestStatus{
 			Conditions: []metav1.Condition{approved, cond("Ready", "False", "SessionsNotEstablished", "1 of 2 sessions up")},
 			Approval:   &peeringv1.ApprovalStatus{State: "Approved", User: "noc-bob", Time: ago(3 * time.Hour), Reason: "CHG-101"},

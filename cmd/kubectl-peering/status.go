@@ -40,7 +40,8 @@ from the router:
   LIMIT       max-prefix limit of the session
   LAST ERROR  the last NOTIFICATION or max-prefix trip
 
-"-" means not known (yet).`,
+"-" means not known (yet). Below the table: the changes from PeeringDB or the
+IRR the operator holds for a human (kubectl peering accept applies them).`,
 		Example: `  kubectl peering status as13335-decix-fra
   kubectl peering status -n peers
   kubectl peering status -A`,
@@ -114,7 +115,23 @@ func (o *statusOptions) run(ctx context.Context, s streams, args []string) error
 			t.row(row...)
 		}
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	// What the operator holds for a human: the router keeps what was pushed.
+	first := true
+	for _, pr := range items {
+		d := pr.Status.Drift
+		if d == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(s.Out, "\nHeld for a human (the routers keep what was pushed; kubectl peering accept NAME applies it):")
+			first = false
+		}
+		fmt.Fprintf(s.Out, "  %s: %s\n", pr.Name, printable(strings.Join(d.Changes, "; ")))
+	}
+	return nil
 }
 
 // sessionRows is one row per session; a request without sessions gets one

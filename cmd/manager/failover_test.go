@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	api "github.com/osrg/gobgp/v3/api"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
@@ -118,4 +119,63 @@ func TestFailoverMidApply(t *testing.T) {
 	// Each neighbor was added once; the one whose AddPeer the kill cut may
 	// have been sent again.
 	g.Expect(rs.proxy.Count("AddPeer")).To(BeNumerically("<=", 201))
+}
+
+// countConfigured counts the requests (of prs) whose Configured is True.
+func countConfigured(g Gomega, prs []*peeringv1.PeeringRequest) int {
+	var list peeringv1.PeeringRequestList
+	g.Expect(k8s.List(context.Background(), &list, client.InNamespace("default"))).To(Succeed())
+	want := map[string]bool{}
+	for _, pr := range prs {
+		want[pr.Name] = true
+	}
+	n := 0
+	for _, pr := range list.Items {
+		if want[pr.Name] && meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestConfigured) {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkFailover2000 is a leader failover on a converged route server
+// with 2,000 pinned requests while the IRR is down: how long until the new
+// leader has applied (its first router reconcile done), and how many writes
+// reach gobgpd on the way (goal: 0). The lease wait (4 s here, 15 s in
+// config/manager) is reported apart from the takeover itself.
+func BenchmarkFailover2000(b *testing.B) {
+	const n = 2000
+	l := newLab(b)
+	g := NewWithT(b)
+	args := haArgs(l, "--kube-api-qps=200", "--kube-api-burst=400")
+	rs, prs, want := synthLab(b, l, "bench-failover", 90030, n)
+	a := startManager(b, "a", args...)
+	g.Eventually(a.leading, timeout).Should(BeTrue())
+	start := time.Now()
+	g.Eventually(func(g Gomega) int { return countConfigured(g, prs) }, 20*time.Minute, 2*time.Second).Should(Equal(n))
+	b.Logf("%d requests configured by the first leader in %v", n, time.Since(start).Round(time.Second))
+	g.Eventually(func(g Gomega) { g.Expect(rs.peers(g)).To(Equal(want)) }, timeout).Should(Succeed())
+	standby := startManager(b, "b", args...)
+	// A standby that has run a while has loaded every pinned filter.
+	g.Eventually(func() float64 { return standby.metric("peering_filterstore_filters", nil) }, 5*time.Minute).Should(BeNumerically(">=", n))
+	l.stopIRR()
+	writes := rs.proxy.Writes()
+
+	b.ResetTimer()
+	killed := time.Now()
+	a.kill()
+	before := standby.reconciles("router")
+	g.Eventually(standby.leading, timeout, 50*time.Millisecond).Should(BeTrue())
+	leads := time.Now()
+	g.Eventually(func() float64 { return standby.reconciles("router") }, 5*time.Minute, 50*time.Millisecond).Should(BeNumerically(">", before))
+	applied := time.Now()
+	b.StopTimer()
+
+	b.ReportMetric(leads.Sub(killed).Seconds(), "s-lease-wait")
+	b.ReportMetric(applied.Sub(leads).Seconds(), "s-takeover")
+	b.ReportMetric(applied.Sub(killed).Seconds(), "s-total")
+	b.ReportMetric(float64(rs.proxy.Writes()-writes), "router-writes")
+	g.Expect(rs.proxy.Writes()-writes).To(BeZero(), "the new leader wrote to gobgpd")
+	g.Expect(rs.peers(g)).To(Equal(want))
+	g.Expect(countConfigured(g, prs)).To(Equal(n))
 }

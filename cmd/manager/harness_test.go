@@ -77,6 +77,8 @@ func runTests(m *testing.M) int {
 		}
 	}()
 	restCfg = cfg
+	// The tests create thousands of objects; client-go's default is 5/s.
+	cfg.QPS, cfg.Burst = 1000, 2000
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := testenv.WriteKubeconfig(cfg, kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, err)

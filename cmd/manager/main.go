@@ -49,6 +49,8 @@ func run() error {
 		renewDeadline time.Duration
 		retryPeriod   time.Duration
 		leaseNS       string
+		apiQPS        float64
+		apiBurst      int
 		probeInterval time.Duration
 		pdbURL        string
 		pdbRate       float64
@@ -71,9 +73,11 @@ func run() error {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised by the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica acts at a time; the others keep their caches warm and serve the webhooks.")
-	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits after the leader's last renewal before it takes over.")
-	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it steps down.")
-	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between attempts to acquire or renew the lease.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 6*time.Second, "How long a standby waits after the leader's last renewal before it takes over.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 4*time.Second, "How long the leader keeps trying to renew before it steps down.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", time.Second, "Time between attempts to acquire or renew the lease.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Requests per second to the Kubernetes API server (client-side limit); every pinned request costs a few writes when it changes.")
+	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
 	flag.StringVar(&leaseNS, "leader-elect-namespace", "", "Namespace of the leader-election Lease (default: the Pod's namespace; required outside a cluster).")
 	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
 	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
@@ -119,6 +123,7 @@ func run() error {
 		return fmt.Errorf("failed to load a kubeconfig (set KUBECONFIG or run in a cluster): %w", err)
 	}
 	cfg.UserAgent = version.UserAgent()
+	cfg.QPS, cfg.Burst = float32(apiQPS), apiBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,

@@ -55,6 +55,12 @@ var (
 		Name: "peering_router_neighbors_held",
 		Help: "Neighbors left exactly as they run on the router because their configuration could not be built (filter or password unreadable, invalid value).",
 	}, []string{"router"})
+	// StoredFilters counts the pinned filters a replica holds in memory
+	// (a standby's warmth).
+	StoredFilters = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "peering_filterstore_filters",
+		Help: "Pinned filters loaded in this replica's memory from their PrefixLists (a warm standby has them all).",
+	})
 	// NeighborChanges counts neighbors added, updated and removed.
 	NeighborChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "peering_router_neighbor_changes_total",
@@ -64,7 +70,7 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(SessionUp, SessionState, PrefixesReceived, PrefixesAccepted, PrefixLimit,
-		ApplyDuration, ApplyErrors, NeighborChanges, DriftHeld, NeighborsHeld)
+		ApplyDuration, ApplyErrors, NeighborChanges, DriftHeld, NeighborsHeld, StoredFilters)
 }
 
 // BGP FSM states, for SessionState.
