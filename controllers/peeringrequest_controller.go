@@ -58,6 +58,13 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, pr); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// The finalizer first: its write moves the resourceVersion, and the
+	// status patch below is locked to the version it started from.
+	if pr.DeletionTimestamp.IsZero() {
+		if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	before := pr.DeepCopy()
 	defer func() {
 		pr.Status.ObservedGeneration = pr.Generation
@@ -65,9 +72,6 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}()
 	if !pr.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, pr)
-	}
-	if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
-		return ctrl.Result{}, err
 	}
 
 	obs, err := r.observe(ctx, pr)
@@ -84,6 +88,10 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 				f.Key.Family, f.Summary.Digest, pr.Namespace, pr.Name, err)
 		}
 	}
+	log := ctrl.LoggerFrom(ctx)
+	if pin := st.Pin.Config; pin != nil && (pr.Status.Config == nil || pr.Status.Config.Digest != pin.Digest) {
+		log.Info("pinned", "config", pin.Digest, "sessions", len(pin.Sessions), "reason", pin.Reason, "message", pin.Message)
+	}
 	conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
 	pr.Status.Approval = &st.Approval
 	pr.Status.Peer = st.Peer
@@ -92,10 +100,14 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	pr.Status.SessionSummary = st.SessionSummary
 	pr.Status.Filters = st.Filters
+	pr.Status.Exports = st.Exports
 	pr.Status.Config = st.Pin.Config
 	pr.Status.Drift = st.Pin.Drift
 	exportDriftMetric(pr, st.Pin)
 	r.pruneSuperseded(ctx, pr)
+	if ready := meta.FindStatusCondition(pr.Status.Conditions, peeringv1.ConditionReady); ready != nil {
+		log.V(1).Info("reconciled", "ready", ready.Reason, "pinned", st.Pin.Config != nil)
+	}
 	if st.Retry {
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	}

@@ -70,6 +70,8 @@ type prStatus struct {
 	Sessions       []peeringv1.SessionStatus
 	SessionSummary string
 	Filters        *peeringv1.Filters
+	// Exports is status.exports.
+	Exports *peeringv1.Filters
 	// WriteSessions: Sessions are the request's to write (before it is
 	// pinned). Once pinned, the Router controller writes status.sessions
 	// from what the router reports.
@@ -145,6 +147,7 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	default:
 		st.SessionSummary = pinnedSummary(pinned, pr.Status.Sessions)
 	}
+	st.Conditions = append(st.Conditions, announceConditions(pr, obs, &st, candidates))
 	configured := configuredCondition(pr, st, obs, validated, filters)
 	established := establishedCondition(pr, st, configured)
 	drift := driftCondition(pr, st.Pin)
@@ -296,10 +299,14 @@ func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peeringv1.
 		if !uses {
 			continue
 		}
-		if f.Family == 4 {
-			out.IPv4 = filterStatus(f.Candidate, obs.FilterSources)
-		} else {
-			out.IPv6 = filterStatus(f.Candidate, obs.FilterSources)
+		cur := &out.IPv4
+		if f.Family == 6 {
+			cur = &out.IPv6
+		}
+		// A rebuild to the same filter is no news: the status (and its
+		// build time) stays, so an unchanged request is not rewritten.
+		if *cur == nil || (*cur).Digest != f.Candidate.Summary.Digest {
+			*cur = filterStatus(f.Candidate, obs.FilterSources)
 		}
 	}
 	if out.IPv4 == nil && out.IPv6 == nil {
@@ -439,6 +446,38 @@ func pinnedSessions(ss []peeringv1.SessionStatus) []peeringv1.PinnedSession {
 		out = append(out, peeringv1.PinnedSession{Address: s.Address, Family: s.Family, Limit: ptr.Deref(s.Limit, 0)})
 	}
 	return out
+}
+
+// announceConditions is the Announcing condition; it fills st.Exports.
+func announceConditions(pr *peeringv1.PeeringRequest, obs prObserved, st *prStatus, candidates []peeringv1.SessionStatus) conditions.Set {
+	var v4, v6 bool
+	fams := func(addr string) {
+		if a, err := netip.ParseAddr(addr); err == nil {
+			v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+		}
+	}
+	if pin := st.Pin.Config; pin != nil {
+		for _, s := range pin.Sessions {
+			fams(s.Address)
+		}
+	} else {
+		for _, s := range candidates {
+			fams(s.Address)
+		}
+	}
+	a4, a6 := announceFor(obs.Router, obs.IXPort, pr, false), announceFor(obs.Router, obs.IXPort, pr, true)
+	if obs.Router == nil || !obs.Router.Spec.RouteServer {
+		st.Exports = exportStatus(a4, a6, v4, v6)
+	}
+	const t = peeringv1.PeeringRequestAnnouncing
+	if obs.Router == nil {
+		return conditions.Unknown(t, ReasonRouterMissing, "known once the IXPort's Router exists")
+	}
+	ok, reason, msg := announcingCondition(obs.Router, obs.IXPort, a4, a6, v4, v6)
+	if ok {
+		return conditions.True(t, reason, msg)
+	}
+	return conditions.False(t, reason, msg)
 }
 
 // legacySessions are the sessions the router reports for a request an

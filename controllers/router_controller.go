@@ -152,6 +152,12 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	start := time.Now()
 	out, applyErr := drv.Apply(ctx, want.Desired)
 	r.markApplied(rt.Name)
+	log := ctrl.LoggerFrom(ctx)
+	if applyErr != nil || out.Changed() {
+		// Every change written to a router is worth a line in the log.
+		log.Info("applied", "neighbors", len(want.Desired.Neighbors), "held", len(want.Desired.Held),
+			"added", out.Added, "updated", out.Updated, "removed", out.Removed, "duration", time.Since(start).Round(time.Millisecond), "error", applyErr)
+	}
 	if applyErr != nil {
 		metrics.ApplyDuration.WithLabelValues(rt.Name, "failure").Observe(time.Since(start).Seconds())
 		metrics.ApplyErrors.WithLabelValues(rt.Name).Inc()
@@ -267,7 +273,7 @@ func (r *RouterReconciler) candidates(ctx context.Context, ports []peeringv1.IXP
 			return nil, fmt.Errorf("failed to list PeeringRequests on IXPort %q: %w", p.Name, err)
 		}
 		for i := range prs.Items {
-			c := candidate{PR: &prs.Items[i]}
+			c := candidate{PR: &prs.Items[i], Port: &p}
 			pin := c.PR.Status.Config
 			if pin == nil || !c.PR.DeletionTimestamp.IsZero() || !approvedNotDenied(c.PR) {
 				out = append(out, c)

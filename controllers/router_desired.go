@@ -29,6 +29,8 @@ const (
 // read for it.
 type candidate struct {
 	PR *peeringv1.PeeringRequest
+	// Port is the request's IXPort.
+	Port *peeringv1.IXPort
 	// Password from the request's Secret; PasswordErr when it could not
 	// be read.
 	Password    router.Secret
@@ -138,6 +140,14 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 			continue
 		}
 		bogonPeer, _ := policy.BogonASN(uint32(pr.Spec.PeerASN))
+		exports := map[bool][]router.Entry{
+			false: toRouterEntries(exactEntries(announceFor(rt, c.Port, pr, false).Prefixes)),
+			true:  toRouterEntries(exactEntries(announceFor(rt, c.Port, pr, true).Prefixes)),
+		}
+		var ixID uint32
+		if c.Port != nil {
+			ixID = uint32(c.Port.Spec.IX.PeeringDBID)
+		}
 		var ns []router.Neighbor
 		var heldAddrs []netip.Addr
 		var heldWhy []string
@@ -164,6 +174,12 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 				// route to the bogon check, so it is skipped there.
 				RejectBogonASNs: !bogonPeer, EnforceFirstAS: true,
 				MaxPrefixes: uint32(min(s.Limit, int64(^uint32(0)))),
+			}
+			if !rt.Spec.RouteServer {
+				// An explicit export on every session: exactly what we
+				// announce, never a peer's route; and what we accept is
+				// marked as learned from a peer at this IX.
+				n.Export, n.Learned, n.IXID = exports[a.Is6()], router.LearnedPeer, ixID
 			}
 			if err := n.Validate(); err != nil {
 				invalid = err.Error()

@@ -133,6 +133,13 @@ func TestGoBGPRouteServerEndToEnd(t *testing.T) {
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(l.router), rt)).To(Succeed())
 	g.Expect(rt.Status.LastApply.Time).To(Equal(before), "lastApply must not be rewritten when nothing changed")
 
+	// Nor the request: an unchanged resync writes nothing to the API.
+	rv := getPR(g, l.request).ResourceVersion
+	afterReconciles(t, "peeringrequest", 4)
+	afterReconciles(t, "router", 3)
+	cur := getPR(g, l.request)
+	g.Expect(cur.ResourceVersion).To(Equal(rv), "an unchanged request was rewritten: %+v", cur.Status)
+
 	// Delete: the neighbor goes, the hand-made one stays.
 	deleteAndWait(t, l.request)
 	g.Eventually(func() error {

@@ -92,7 +92,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 
 	rec := mgr.GetEventRecorder("peering-operator")
-	waits := map[string]bool{ReasonApplied: true, ReasonSessionsEstablished: true, ReasonConfigured: true, ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonConfigurationPending: true, ReasonValidated: true, ReasonPortValid: true}
+	waits := map[string]bool{ReasonApplied: true, ReasonSessionsEstablished: true, ReasonConfigured: true, ReasonWaitingForApproval: true, ReasonFiltersPending: true, ReasonConfigurationPending: true, ReasonValidated: true, ReasonPortValid: true,
+		ReasonInSync: true, ReasonAnnouncing: true, ReasonRouteServerRelays: true}
 	rep := conditions.Reporter{Recorder: rec, Normal: waits}
 	fleet := NewFleet(func(ctx context.Context, rt *peeringv1.Router, creds *router.Credentials) (router.Driver, error) {
 		return opts.Drivers.Open(ctx, drivers.Target{Driver: string(rt.Spec.Driver), Address: rt.Spec.Address,
@@ -108,7 +109,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	// A held filter is worth an event even when Ready's reason stays.
 	prRep := rep
-	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady, peeringv1.PeeringRequestDriftHeld}
+	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady, peeringv1.PeeringRequestDriftHeld, peeringv1.PeeringRequestAnnouncing}
 	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters, Store: opts.Store,
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)

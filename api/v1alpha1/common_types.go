@@ -58,3 +58,17 @@ const (
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
 )
+
+// Announce is what we announce to our peers: our own prefixes. Every
+// session gets an explicit export policy that permits exactly these (and
+// never a route learned from a peer, a route server or a transit); with
+// nothing listed a session announces nothing, and its request says so.
+type Announce struct {
+	// Prefixes we announce, exact (e.g. 192.0.2.0/24, 2001:db8::/32).
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) && cidr(self) == cidr(self).masked()",message="each prefix must be a network address with its length, e.g. 192.0.2.0/24"
+	// +listType=set
+	// +optional
+	Prefixes []string `json:"prefixes,omitempty"`
+}

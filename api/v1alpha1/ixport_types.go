@@ -101,6 +101,11 @@ type IXPortSpec struct {
 	// PeerDefaults apply to every PeeringRequest on this port.
 	// +optional
 	PeerDefaults PeerDefaults `json:"peerDefaults,omitempty"`
+
+	// Announce replaces the Router's spec.announce for the sessions on
+	// this port.
+	// +optional
+	Announce *Announce `json:"announce,omitempty"`
 }
 
 // IXPort condition types.

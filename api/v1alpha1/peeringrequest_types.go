@@ -71,6 +71,12 @@ type PeeringRequestSpec struct {
 	// +optional
 	Shutdown bool `json:"shutdown,omitempty"`
 
+	// Announce narrows what these sessions announce to the listed
+	// prefixes of the IXPort's (or Router's) announce list; a prefix not
+	// in that list is not announced.
+	// +optional
+	Announce *Announce `json:"announce,omitempty"`
+
 	// Requester is who created the request, stamped by the operator's
 	// admission webhook from the API server's authentication; a value that
 	// differs from the creator is refused, and it never changes.
@@ -103,6 +109,10 @@ const (
 	// PeeringRequestDriftHeld is True while a change from PeeringDB or the
 	// IRR is held for a human (status.drift).
 	PeeringRequestDriftHeld = "DriftHeld"
+	// PeeringRequestAnnouncing is True when the sessions announce at
+	// least one prefix; False (NothingToAnnounce) when the export policy
+	// denies everything.
+	PeeringRequestAnnouncing = "Announcing"
 )
 
 // Annotations a human sets on a PeeringRequest.
@@ -353,6 +363,10 @@ type PeeringRequestStatus struct {
 	// Applied is the Router controller's report on the last push.
 	// +optional
 	Applied *AppliedStatus `json:"applied,omitempty"`
+	// Exports summarises what the sessions announce, per family (the
+	// prefixes of the export policy and its digest).
+	// +optional
+	Exports *Filters `json:"exports,omitempty"`
 }
 
 // PeeringRequest asks for BGP sessions with one network on one IXPort.

@@ -58,6 +58,12 @@ type RouterSpec struct {
 	// route-server clients.
 	// +optional
 	RouteServer bool `json:"routeServer,omitempty"`
+
+	// Announce is what the router announces to its peers (an IXPort may
+	// replace it). Not used on a route server, which relays what its
+	// clients send.
+	// +optional
+	Announce *Announce `json:"announce,omitempty"`
 }
 
 // DefaultPort returns the management port to dial.

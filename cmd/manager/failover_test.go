@@ -22,7 +22,9 @@ import (
 // haArgs are the flags of a replica in a leader-elected pair. The lease is
 // short so the test does not wait 15 s for a takeover.
 func haArgs(l *lab, extra ...string) []string {
-	return append(append(l.args(), "--leader-elect", "--leader-elect-namespace=default",
+	// A resync every 30 s (the lab's 2 s would keep hundreds of requests
+	// busy re-validating; the default is 10 min).
+	return append(append(l.args(), "--resync-interval=30s", "--leader-elect", "--leader-elect-namespace=default",
 		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"), extra...)
 }
 

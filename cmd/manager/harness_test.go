@@ -130,14 +130,18 @@ func labArgs(pdbURL, irrAddr string) []string {
 func startManager(t testing.TB, name string, args ...string) *manager {
 	t.Helper()
 	m := &manager{name: name, metricsAddr: freeAddr(t), probeAddr: freeAddr(t), exited: make(chan struct{})}
-	m.logPath = filepath.Join(t.TempDir(), name+".log")
+	dir := t.TempDir()
+	if d := os.Getenv("PEERING_TEST_LOGDIR"); d != "" {
+		dir = d // kept after the test, for a post-mortem
+	}
+	m.logPath = filepath.Join(dir, fmt.Sprintf("%s-%s.log", strings.ReplaceAll(t.Name(), "/", "_"), name))
 	logf, err := os.Create(m.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.cmd = exec.Command(managerBin, append([]string{
 		"--metrics-bind-address=" + m.metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=" + m.probeAddr, "--zap-log-level=info",
+		"--health-probe-bind-address=" + m.probeAddr, "--zap-log-level=" + logLevel(),
 	}, args...)...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
@@ -370,4 +374,12 @@ func dumpOnFailure(t testing.TB, objs ...client.Object) {
 			t.Logf("--- %s ---\n%s", o.GetName(), b)
 		}
 	})
+}
+
+// logLevel is the managers' log level: info, or PEERING_TEST_LOGLEVEL.
+func logLevel() string {
+	if l := os.Getenv("PEERING_TEST_LOGLEVEL"); l != "" {
+		return l
+	}
+	return "info"
 }

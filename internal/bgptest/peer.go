@@ -142,10 +142,16 @@ type Route struct {
 	Validation string
 	// Best marks the best path in RIB listings.
 	Best bool
+	// LargeCommunities as "global:local1:local2".
+	LargeCommunities []string
 }
 
 func (r Route) String() string {
-	return fmt.Sprintf("%s nh %s as-path %v origin %s", r.Prefix, r.NextHop, r.ASPath, r.Origin)
+	s := fmt.Sprintf("%s nh %s as-path %v origin %s", r.Prefix, r.NextHop, r.ASPath, r.Origin)
+	if len(r.LargeCommunities) > 0 {
+		s += fmt.Sprintf(" large-communities %v", r.LargeCommunities)
+	}
+	return s
 }
 
 // Announce originates routes from the speaker (global RIB), which it sends
@@ -232,6 +238,14 @@ func (s *Speaker) Received(ctx context.Context, neighbor netip.Addr) ([]Route, e
 	})
 }
 
+// Sent lists what the speaker sends neighbor now (its adj-rib-out: the
+// best paths its export policy lets through).
+func (s *Speaker) Sent(ctx context.Context, neighbor netip.Addr) ([]Route, error) {
+	return s.list(ctx, &api.ListPathRequest{
+		TableType: api.TableType_ADJ_OUT, Name: neighbor.String(), Family: family(neighbor), SortType: api.ListPathRequest_PREFIX,
+	})
+}
+
 // RIB lists the speaker's global RIB for one address family (4 or 6): for
 // an ordinary peer, what it learned from its neighbors and what it
 // originates.
@@ -310,6 +324,10 @@ func ParsePath(p *api.Path) (Route, error) {
 		case *api.MpReachNLRIAttribute:
 			if len(v.NextHops) > 0 {
 				r.NextHop, _ = netip.ParseAddr(v.NextHops[0])
+			}
+		case *api.LargeCommunitiesAttribute:
+			for _, c := range v.Communities {
+				r.LargeCommunities = append(r.LargeCommunities, fmt.Sprintf("%d:%d:%d", c.GlobalAdmin, c.LocalData1, c.LocalData2))
 			}
 		}
 	}

@@ -650,6 +650,22 @@ func (r *Router) Stop() error {
 	return errors.Join(errs...)
 }
 
+// Blackhole adds kernel blackhole routes in the router's namespace: zebra
+// learns them, so "network P" in bgpd passes its import check and the
+// router originates P (no staticd runs here).
+func (r *Router) Blackhole(prefixes ...netip.Prefix) error {
+	for _, p := range prefixes {
+		args := []string{"-n", r.NSRouter, "route", "add", "blackhole", p.Masked().String()}
+		if p.Addr().Is6() {
+			args = append([]string{"-6"}, args...)
+		}
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // VtyshFile loads a configuration file on the router with "vtysh -f", as
 // an operator with shell access would: the baseline for the driver's
 // benchmark.

@@ -1,10 +1,12 @@
 package frrtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -106,6 +108,40 @@ func (p *Peer) Announce(prefixes ...netip.Prefix) error {
 	}
 	_, err := p.Vtysh(cmds...)
 	return err
+}
+
+// Routes returns the prefixes in the peer's own BGP table of its address
+// family: what it announces and what it accepted from the router.
+func (p *Peer) Routes() ([]netip.Prefix, error) {
+	af := "ipv4"
+	if p.Addr.Is6() {
+		af = "ipv6"
+	}
+	out, err := p.Vtysh("show bgp " + af + " unicast json")
+	if err != nil {
+		return nil, err
+	}
+	var t struct {
+		Routes map[string]json.RawMessage `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(out), &t); err != nil {
+		return nil, fmt.Errorf("peer %s: show bgp json: %v", p.Addr, err)
+	}
+	var ps []netip.Prefix
+	for k := range t.Routes {
+		pf, err := netip.ParsePrefix(k)
+		if err != nil {
+			return nil, fmt.Errorf("peer %s: route %q: %v", p.Addr, k, err)
+		}
+		ps = append(ps, pf)
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return ps, nil
 }
 
 // Stop stops the peer's bgpd (by pid).

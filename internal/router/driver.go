@@ -69,6 +69,41 @@ type Neighbor struct {
 	// Owner identifies the PeeringRequest (namespace/name) for descriptions
 	// and metrics.
 	Owner string
+
+	// Export is exactly what we announce to the neighbor: a route is sent
+	// only when its prefix matches an entry and it was not learned from a
+	// peer or a route server (it carries no LearnedCommunity of ours).
+	// Everything else is denied, whatever the router's defaults (some
+	// export every eBGP route, some none). Empty announces nothing. Not
+	// used for a RouteServerClient: our route server relays what its
+	// clients send, filtered on import.
+	Export []Entry
+	// Learned is the kind of session for the informational large
+	// community LocalASN:Learned:IXID set on every route accepted from the
+	// neighbor; 0 sets none. Exports to peers refuse every route carrying
+	// one of ours (LearnedPeer, LearnedRouteServer), so a peer's routes
+	// never reach another peer.
+	Learned LearnedFrom
+	// IXID is the PeeringDB id of the IX the session is on (the community's
+	// third field).
+	IXID uint32
+}
+
+// LearnedFrom says where an accepted route came from, for the large
+// community LocalASN:kind:IXID.
+type LearnedFrom uint32
+
+// Kinds of sessions routes are learned from.
+const (
+	LearnedNone        LearnedFrom = 0
+	LearnedPeer        LearnedFrom = 1
+	LearnedRouteServer LearnedFrom = 2
+)
+
+// LearnedCommunity is the large community a router sets on what it accepts
+// from a neighbor of this kind at an IX.
+func LearnedCommunity(localASN uint32, kind LearnedFrom, ixID uint32) string {
+	return fmt.Sprintf("%d:%d:%d", localASN, kind, ixID)
 }
 
 // Desired is the complete set of neighbors the operator manages on one
@@ -210,6 +245,14 @@ func (n Neighbor) Validate() error {
 		if err := e.validate(n.Address.Is4()); err != nil {
 			return fmt.Errorf("%w: neighbor %s import filter: %v", ErrInvalid, n.Address, err)
 		}
+	}
+	for _, e := range n.Export {
+		if err := e.validate(n.Address.Is4()); err != nil {
+			return fmt.Errorf("%w: neighbor %s export list: %v", ErrInvalid, n.Address, err)
+		}
+	}
+	if n.Learned > LearnedRouteServer {
+		return fmt.Errorf("%w: neighbor %s: unknown session kind %d", ErrInvalid, n.Address, n.Learned)
 	}
 	return nil
 }

@@ -1,8 +1,8 @@
-// Package eos drives Arista EOS over SSH (scrapligo): per neighbor a
-// prefix-list and a route-map PO-IN-<address> and the neighbor under
-// "router bgp", all in one configuration session that is committed, or
-// aborted on any error. Tested against recorded sessions only: no EOS runs
-// here.
+// Package eos drives Arista EOS over SSH (scrapligo): per neighbor
+// prefix-lists and route-maps PO-IN-<address> and PO-OUT-<address> and the
+// neighbor under "router bgp", all in one configuration session that is
+// committed, or aborted on any error. Tested against recorded sessions
+// only: no EOS runs here.
 package eos
 
 import (
@@ -56,6 +56,16 @@ func New(cfg cli.Config) *Driver {
 
 func filterName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 
+func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, false) }
+
+// learnedName is the shared large-community list of what we learned from
+// peers and route servers; a regexp list (learnedList is its object key),
+// as a standard one takes exact communities only.
+var (
+	learnedName = cli.ObjectPrefix + "LEARNED"
+	learnedList = "ip large-community-list regexp " + learnedName
+)
+
 func neighborKey(a netip.Addr) string { return "neighbor " + a.String() }
 
 // shutdown is the neighbor line of the admin-down state.
@@ -89,6 +99,29 @@ func plKind(a netip.Addr) string {
 	return "ipv6 prefix-list"
 }
 
+func matchList(a netip.Addr, name string) string {
+	if a.Is4() {
+		return "match ip address prefix-list " + name
+	}
+	return "match ipv6 address prefix-list " + name
+}
+
+// permitList is a prefix-list body permitting entries, or denying
+// everything without them.
+func permitList(a netip.Addr, entries []router.Entry) []string {
+	var pl []string
+	for _, r := range cli.Ranges(entries) {
+		pl = append(pl, "permit "+rangeText(r))
+	}
+	if len(pl) > 0 {
+		return pl
+	}
+	if a.Is4() {
+		return []string{"deny 0.0.0.0/0 le 32"}
+	}
+	return []string{"deny ::/0 le 128"}
+}
+
 // wanted is the owned configuration: "ip[v6] prefix-list N" (entries
 // without their sequence numbers), "route-map N" and "neighbor A" (its
 // lines without "neighbor A", address-family lines as "af|line").
@@ -97,22 +130,10 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 	pw := map[string]string{}
 	for _, n := range cli.Sorted(des.Neighbors) {
 		name := filterName(n.Address)
-		var pl []string
-		for _, r := range cli.Ranges(n.Import) {
-			pl = append(pl, "permit "+rangeText(r))
-		}
-		if len(pl) == 0 {
-			if n.Address.Is4() {
-				pl = []string{"deny 0.0.0.0/0 le 32"}
-			} else {
-				pl = []string{"deny ::/0 le 128"}
-			}
-		}
-		objs[plKind(n.Address)+" "+name] = pl
-		match := "match ip address prefix-list " + name
+		objs[plKind(n.Address)+" "+name] = permitList(n.Address, n.Import)
+		match := matchList(n.Address, name)
 		af := "address-family ipv4"
 		if n.Address.Is6() {
-			match = "match ipv6 address prefix-list " + name
 			af = "address-family ipv6"
 		}
 		// Entries as "ACTION SEQ" and their lines as "ACTION SEQ|line":
@@ -129,13 +150,30 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			objs["ip as-path access-list "+fa] = []string{"permit ^" + strconv.FormatUint(uint64(n.PeerASN), 10) + "_ any"}
 			rm = append(rm, "permit 10"+afSep+"match as-path "+fa)
 		}
+		// Nothing is accepted without imports: no tag then.
+		if n.Learned != router.LearnedNone && len(n.Import) > 0 {
+			rm = append(rm, "permit 10"+afSep+"set large-community "+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+" additive")
+		}
 		objs["route-map "+name] = rm
+
+		// Out: routes we learned from peers or route servers denied
+		// first, then the Export prefixes permitted, the rest falling to
+		// the implicit deny (EOS would otherwise export every eBGP route).
+		// An empty Export is a deny-all prefix-list, as for imports.
+		out := exportName(n.Address)
+		objs[learnedList] = []string{"permit " + cli.LearnedRegex(des.LocalASN)}
+		objs[plKind(n.Address)+" "+out] = permitList(n.Address, n.Export)
+		objs["route-map "+out] = []string{
+			"deny 10", "deny 10" + afSep + "match large-community " + learnedName,
+			"permit 20", "permit 20" + afSep + matchList(n.Address, out),
+		}
 
 		key := neighborKey(n.Address)
 		lines := []string{
 			"remote-as " + strconv.FormatUint(uint64(n.PeerASN), 10),
 			"description " + cli.DescriptionWithFingerprint(n, maxDesc),
 			"route-map " + name + " in",
+			"route-map " + out + " out",
 			// maximum-routes counts what the peer sends; 0 is "no limit"
 			// (EOS would otherwise apply its default of 12000).
 			"maximum-routes " + strconv.FormatUint(uint64(n.MaxPrefixes), 10),
@@ -216,7 +254,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 func filterLines(key string, body []string) []string {
 	var out []string
 	switch {
-	case strings.HasPrefix(key, "ip as-path "):
+	case strings.HasPrefix(key, "ip as-path "), strings.HasPrefix(key, "ip large-community-list "):
 		for _, e := range body {
 			out = append(out, key+" "+e)
 		}
@@ -280,7 +318,7 @@ func parse(out string) running {
 				if len(f) > 3 && f[3] == "seq" { // one-line form
 					r.addEntry(block, f[4:])
 				}
-			case f[0] == "ip" && len(f) >= 5 && f[1] == "as-path" && f[2] == "access-list":
+			case f[0] == "ip" && len(f) >= 5 && (f[1] == "as-path" && f[2] == "access-list" || f[1] == "large-community-list" && f[2] == "regexp"):
 				if strings.HasPrefix(f[3], cli.ObjectPrefix) {
 					k := strings.Join(f[:4], " ")
 					r.objs[k] = append(r.objs[k], strings.Join(f[4:], " "))
@@ -396,7 +434,8 @@ func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []str
 					continue
 				}
 				filters = append(filters, "no "+c.Key)
-				changed[strings.TrimPrefix(c.Key[strings.LastIndexByte(c.Key, ' ')+1:], cli.ObjectPrefix+"IN-")] = true
+				n := c.Key[strings.LastIndexByte(c.Key, ' ')+1:]
+				changed[strings.TrimPrefix(strings.TrimPrefix(n, cli.ObjectPrefix+"IN-"), cli.ObjectPrefix+"OUT-")] = true
 			}
 			filters = append(filters, filterLines(c.Key, want[c.Key])...)
 			continue

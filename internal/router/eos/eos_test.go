@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\([^()]*\))?[#>]`)
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func sample() router.Desired { return clitest.Sample() }
+func sample() router.Desired { return clitest.WithExport(clitest.Sample()) }
 
 func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
 	d, rec := clitest.Recorded(t, fixture, New)
@@ -134,7 +135,8 @@ func TestPlanUpdates(t *testing.T) {
 	s.Neighbors = s.Neighbors[1:]
 	want, pw = wanted(s)
 	lines, _, _, r = plan(65000, want, have.objs, pw)
-	if strings.Join(lines, "\n") != "router bgp 65000\nno neighbor 2001:db8::3\nexit\nno ipv6 prefix-list PO-IN-2001:db8::3\nno route-map PO-IN-2001:db8::3" || r != 1 {
+	if strings.Join(lines, "\n") != "router bgp 65000\nno neighbor 2001:db8::3\nexit\nno ipv6 prefix-list PO-IN-2001:db8::3\nno ipv6 prefix-list PO-OUT-2001:db8::3\n"+
+		"no route-map PO-IN-2001:db8::3\nno route-map PO-OUT-2001:db8::3" || r != 1 {
 		t.Errorf("removal: %q", lines)
 	}
 }
@@ -189,7 +191,8 @@ func TestASPathChecks(t *testing.T) {
 	for _, l := range []string{
 		"ip as-path access-list PO-BOGON-ASNS permit " + cli.BogonASNRegex() + " any",
 		"ip as-path access-list PO-FIRST-192.0.2.2 permit ^65001_ any",
-		"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 deny 5\nmatch as-path PO-BOGON-ASNS\nexit\nroute-map PO-IN-192.0.2.2 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\nexit",
+		"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 deny 5\nmatch as-path PO-BOGON-ASNS\nexit\nroute-map PO-IN-192.0.2.2 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\n" +
+			"set large-community 65000:1:1234 additive\nexit",
 	} {
 		if !strings.Contains(got, l) {
 			t.Errorf("missing %q in\n%s", l, got)
@@ -201,11 +204,14 @@ func TestASPathChecks(t *testing.T) {
 }
 
 // held is the desired state of the hold tests: 192.0.2.2 held (its
-// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new.
+// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new, a peer at
+// another IX announcing nothing (so only the hold keeps the shared
+// learned-community objects of 192.0.2.2's export policy).
 func held() router.Desired {
 	s := sample()
 	s.Neighbors = []router.Neighbor{{Address: addr("2001:db8::7"), PeerASN: 65007, Owner: "peers/as65007",
-		Import: []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}}}}
+		Import:  []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}},
+		Learned: router.LearnedPeer, IXID: 5678}}
 	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001"}}
 	return s
 }
@@ -234,7 +240,7 @@ func TestApplyHeldUntouched(t *testing.T) {
 	}
 	got := configured(t, rec.AssertSent(t, prompt))
 	clitest.Golden(t, *update, "hold.golden", got)
-	for _, s := range []string{"192.0.2.2", "BOGON", "FIRST"} {
+	for _, s := range []string{"192.0.2.2", "BOGON", "FIRST", "large-community-list"} {
 		if strings.Contains(string(got), s) {
 			t.Errorf("held configuration %s touched:\n%s", s, got)
 		}
@@ -289,6 +295,26 @@ func TestPlanHeld(t *testing.T) {
 	}
 }
 
+// A held neighbor keeps its out route-map, prefix-list and the shared
+// large-community list while every other neighbor goes; without the hold
+// the list goes too.
+func TestPlanHeldKeepsExportObjects(t *testing.T) {
+	have := parse(string(clitest.Read(t, "nochange.txt"))).objs
+	s := sample()
+	s.Neighbors = nil
+	s.Held = []router.Held{{Address: addr("192.0.2.2")}}
+	want, pw := wanted(s)
+	lines, _, _, r := plan(65000, cli.Hold(want, have, s.Held, neighborKey, shutdown), have, pw)
+	if strings.Join(lines, "\n") != "router bgp 65000\nno neighbor 2001:db8::3\nexit\nno ipv6 prefix-list PO-IN-2001:db8::3\nno ipv6 prefix-list PO-OUT-2001:db8::3\n"+
+		"no route-map PO-IN-2001:db8::3\nno route-map PO-OUT-2001:db8::3" || r != 1 {
+		t.Errorf("held: %q", lines)
+	}
+	lines, _, _, _ = plan(65000, want, have, pw)
+	if !slices.Contains(lines, "no ip large-community-list regexp PO-LEARNED") {
+		t.Errorf("list left without neighbors: %q", lines)
+	}
+}
+
 // Held neighbors are comments of the render: the digest follows them.
 func TestRenderHeld(t *testing.T) {
 	d := New(cli.Config{})
@@ -312,5 +338,67 @@ func TestRenderHeld(t *testing.T) {
 	have := parse(string(out)).objs
 	if lines, _, _, _ := plan(65000, cli.Hold(want, have, s.Held, neighborKey, shutdown), have, pw); len(lines) != 0 {
 		t.Errorf("render does not read back: %q", lines)
+	}
+}
+
+// The out route-map of a neighbor with two prefixes: learned routes
+// denied first, then the prefix-list permitted, the rest denied by the
+// route-map's end; the neighbor names it.
+func TestExportRendered(t *testing.T) {
+	want, _ := wanted(sample())
+	for k, w := range map[string][]string{
+		"ip large-community-list regexp PO-LEARNED": {"permit " + cli.LearnedRegex(65000)},
+		"ip prefix-list PO-OUT-192.0.2.2":           {"permit 100.64.0.0/10 ge 16 le 24", "permit 198.18.0.0/15"},
+		"route-map PO-OUT-192.0.2.2": {"deny 10", "deny 10|match large-community PO-LEARNED",
+			"permit 20", "permit 20|match ip address prefix-list PO-OUT-192.0.2.2"},
+	} {
+		if !slices.Equal(want[k], w) {
+			t.Errorf("%s: %q", k, want[k])
+		}
+	}
+	if !slices.Contains(want["neighbor 192.0.2.2"], "route-map PO-OUT-192.0.2.2 out") {
+		t.Errorf("no out route-map: %q", want["neighbor 192.0.2.2"])
+	}
+}
+
+// No Export: the out prefix-list denies everything, and the route-map
+// stays attached (EOS would otherwise export every eBGP route).
+func TestExportEmptyDeniesAll(t *testing.T) {
+	s := sample()
+	s.Neighbors[1].Export = nil
+	want, _ := wanted(s)
+	for k, w := range map[string]string{"ip prefix-list PO-OUT-192.0.2.2": "deny 0.0.0.0/0 le 32", "ipv6 prefix-list PO-OUT-2001:db8::3": "deny ::/0 le 128"} {
+		if !slices.Equal(want[k], []string{w}) {
+			t.Errorf("%s: %q", k, want[k])
+		}
+	}
+	for _, rm := range want["route-map PO-OUT-192.0.2.2"] {
+		if strings.HasPrefix(rm, "permit 20|set ") {
+			t.Errorf("out route-map sets something: %q", rm)
+		}
+	}
+	if !slices.Contains(want["neighbor 2001:db8::3"], "route-map PO-OUT-2001:db8::3 out") {
+		t.Error("no out route-map attached")
+	}
+}
+
+// What the import route-map permits gets LocalASN:kind:IXID added;
+// nothing is tagged without a kind or without imports.
+func TestLearnedTagOnImport(t *testing.T) {
+	s := sample()
+	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:3000::/36"), Exact: true}}
+	want, _ := wanted(s)
+	for a, tag := range map[string]string{"192.0.2.2": "65000:1:1234", "2001:db8::3": "65000:2:1234"} {
+		if !slices.Contains(want["route-map PO-IN-"+a], "permit 10|set large-community "+tag+" additive") {
+			t.Errorf("%s: %q", a, want["route-map PO-IN-"+a])
+		}
+	}
+	s = sample() // 2001:db8::3 imports nothing
+	s.Neighbors[1].Learned = router.LearnedNone
+	want, _ = wanted(s)
+	for k, rm := range want {
+		if slices.ContainsFunc(rm, func(l string) bool { return strings.Contains(l, "set large-community") }) {
+			t.Errorf("tag left in %s: %q", k, rm)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package frr drives FRR over SSH into vtysh (scrapligo, with our own
 // platform definition). It owns, per neighbor, the BGP neighbor (marked by
 // its description), an inbound route-map and a prefix-list (named
-// PO-IN-<address>); everything else on the router is left alone.
+// PO-IN-<address>) and, unless it is a route-server client, an outbound
+// pair (PO-OUT-<address>), plus shared lists (PO-BOGON-ASNS, PO-LEARNED);
+// everything else on the router is left alone.
 package frr
 
 import (
@@ -53,8 +55,8 @@ var _ router.Driver = (*Driver)(nil)
 // use and reconnects after a lost session.
 func New(cfg cli.Config) *Driver { return &Driver{conn: cli.NewConn(cfg, Platform())} }
 
-// Render returns the FRR configuration for d: prefix-lists, route-maps and
-// the neighbors in "router bgp". It is what Apply converges to and what
+// Render returns the FRR configuration for d: prefix-lists, as-path and
+// large-community lists, route-maps and the neighbors in "router bgp". It is what Apply converges to and what
 // "vtysh -f" would load.
 func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	if err := cli.Check(des); err != nil {

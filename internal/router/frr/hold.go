@@ -11,9 +11,10 @@ import (
 // hold returns want plus, for each held address (want.held), what have
 // runs of it, so that makePlan leaves it alone: the neighbor, if it is
 // ours, and the objects of the operator named after the address (even
-// unused, or left without the neighbor) or used by its route-maps, such
-// as the shared bogon as-path list. A shared object keeps the router's
-// version while a held neighbor uses it, even when want has another.
+// unused, or left without the neighbor) or used by its route-maps (in and
+// out), such as the shared bogon as-path and learned large-community
+// lists. A shared object keeps the router's version while a held neighbor
+// uses it, even when want has another.
 //
 // A held address that is not on the router is not added, and a neighbor
 // there that is not ours is not touched. The one change a held neighbor
@@ -28,6 +29,7 @@ func hold(want, have *config) *config {
 	out.plists = maps.Clone(want.plists)
 	out.rmaps = maps.Clone(want.rmaps)
 	out.aspaths = maps.Clone(want.aspaths)
+	out.lclists = maps.Clone(want.lclists)
 
 	held := map[netip.Addr]bool{}
 	for _, h := range want.held {
@@ -64,8 +66,10 @@ func hold(want, have *config) *config {
 		}
 		out.nbrs[h.Address] = &c
 		for _, a := range n.af {
-			if a.routeMapIn != "" {
-				rms = append(rms, a.routeMapIn)
+			for _, rm := range []string{a.routeMapIn, a.routeMapOut} {
+				if rm != "" {
+					rms = append(rms, rm)
+				}
 			}
 		}
 	}
@@ -87,6 +91,10 @@ func hold(want, have *config) *config {
 					if al := have.aspaths[f[2]]; al != nil && strings.HasPrefix(f[2], cli.ObjectPrefix) {
 						out.aspaths[f[2]] = al
 					}
+				case len(f) == 3 && f[0] == "match" && f[1] == "large-community":
+					if al := have.lclists[f[2]]; al != nil && strings.HasPrefix(f[2], cli.ObjectPrefix) {
+						out.lclists[f[2]] = al
+					}
 				case len(f) == 5 && f[0] == "match" && (f[1] == "ip" || f[1] == "ipv6") && f[2] == "address" && f[3] == "prefix-list":
 					k := f[1] + " prefix-list " + f[4]
 					if pl := have.plists[k]; pl != nil && strings.HasPrefix(f[4], cli.ObjectPrefix) {
@@ -103,10 +111,14 @@ func hold(want, have *config) *config {
 
 // enableable reports whether a held neighbor may be brought up: it must
 // be complete, as completeNeighbor leaves it before its last line (the
-// description marker and, in its family, its inbound route-map, which
-// exists). A creation cut short is born shut down and stays so: it may
-// lack its filter or limit, and a held neighbor cannot be completed.
+// description marker and, in its family, its inbound route-map and,
+// unless it is a route-server client, its outbound one, which exist). A
+// creation cut short is born shut down and stays so: it may lack its
+// filter or limit, and a held neighbor cannot be completed. A neighbor
+// configured before export policies existed stays down too: up, it would
+// announce whatever FRR's defaults allow.
 func enableable(have *config, n *neighbor) bool {
-	rm := n.af[familyOf(n.addr)].routeMapIn
-	return cli.Managed(n.desc) && rm != "" && have.rmaps[rm] != nil
+	a := n.af[familyOf(n.addr)]
+	exists := func(rm string) bool { return rm != "" && have.rmaps[rm] != nil }
+	return cli.Managed(n.desc) && exists(a.routeMapIn) && (a.rsClient || exists(a.routeMapOut))
 }

@@ -341,6 +341,12 @@ func checkNoHalfNeighbor(t *testing.T, r *frrtest.Router, des router.Desired, wh
 				complete = false
 			}
 		}
+		// The export policy, unless it is a route-server client.
+		if out := w.af[f].routeMapOut; out != "" {
+			opl := have.plists[plistKeyOf(a, out)]
+			complete = complete && h.af[f].routeMapOut == out && opl != nil && len(opl.entries) == len(want.plists[plistKeyOf(a, out)].entries) &&
+				sameRouteMap(want.rmaps[out], have.rmaps[out]) && have.lclists[learnedList] != nil
+		}
 		if !complete {
 			t.Fatalf("%s: neighbor %s is up but half-configured: %+v", when, a, h)
 		}
@@ -566,7 +572,7 @@ func sameRouteMap(want, have *routeMap) bool {
 
 // heldLines are the lines of a running configuration that configure the
 // neighbor at a: its own lines, the route-map entries named after it and
-// the shared bogon as-path list.
+// the shared bogon as-path and learned large-community lists.
 func heldLines(run string, a netip.Addr) []string {
 	var out []string
 	inRmap := false
@@ -574,7 +580,7 @@ func heldLines(run string, a netip.Addr) []string {
 		if l == "" || l[0] != ' ' {
 			inRmap = strings.HasPrefix(l, "route-map ") && strings.Contains(l, a.String())
 		}
-		if inRmap || strings.Contains(l, a.String()) || strings.HasPrefix(l, "bgp as-path access-list "+bogonASNs+" ") {
+		if inRmap || strings.Contains(l, a.String()) || strings.HasPrefix(l, asPathCmd+bogonASNs+" ") || strings.HasPrefix(l, lcListCmd+learnedList+" ") {
 			out = append(out, l)
 		}
 	}
@@ -582,9 +588,10 @@ func heldLines(run string, a netip.Addr) []string {
 }
 
 // A held neighbor stays exactly as it runs, session included, while the
-// same apply removes another neighbor (the other user of the bogon list)
-// and creates a third; its admin state is the one thing that follows the
-// hold's Shutdown, both ways.
+// same apply removes another neighbor (the other user of the bogon and
+// learned lists) and creates a third (a route-server client: no out
+// policy); its admin state is the one thing that follows the hold's
+// Shutdown, both ways.
 func TestLiveHeld(t *testing.T) {
 	r := frrtest.StartFRR(t, frrtest.Options{})
 	if _, err := r.StartPeer(174, addr("192.0.2.2"), pfx("203.0.113.0/25"), pfx("203.0.113.128/25")); err != nil {
@@ -596,7 +603,7 @@ func TestLiveHeld(t *testing.T) {
 	a := router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 174, Owner: "p/a", MaxPrefixes: 10, Import: exact("203.0.113.0/25"),
 		RejectBogonASNs: true, EnforceFirstAS: true}
 	b := router.Neighbor{Address: addr("2001:db8::3"), PeerASN: 65003, Owner: "p/b", Import: exact("2001:db8:f000::/48"), RejectBogonASNs: true}
-	c := router.Neighbor{Address: addr("192.0.2.3"), PeerASN: 65004, Owner: "p/c", Import: exact("198.51.100.0/24")}
+	c := router.Neighbor{Address: addr("192.0.2.3"), PeerASN: 65004, Owner: "p/c", Import: exact("198.51.100.0/24"), RouteServerClient: true}
 	if _, err := d.Apply(ctx, desired(a, b)); err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +624,9 @@ func TestLiveHeld(t *testing.T) {
 	before := heldLines(vtysh(t, r, "show running-config"), a.Address)
 	for _, l := range []string{" neighbor 192.0.2.2 remote-as 174", "  neighbor 192.0.2.2 route-map PO-IN-192.0.2.2 in",
 		"  neighbor 192.0.2.2 maximum-prefix 10 force", "ip prefix-list PO-IN-192.0.2.2 seq 5 permit 203.0.113.0/25",
-		"bgp as-path access-list PO-FIRST-192.0.2.2 seq 5 permit ^174_", " match as-path " + bogonASNs} {
+		"bgp as-path access-list PO-FIRST-192.0.2.2 seq 5 permit ^174_", " match as-path " + bogonASNs,
+		"  neighbor 192.0.2.2 route-map PO-OUT-192.0.2.2 out", "ip prefix-list PO-OUT-192.0.2.2 seq 5 deny 0.0.0.0/0 le 32", " match large-community " + learnedList,
+		lcListCmd + learnedList + " seq 5 permit _65000:[12]:"} {
 		if !slices.Contains(before, l) {
 			t.Fatalf("fixture: no %q in\n%s", l, strings.Join(before, "\n"))
 		}

@@ -29,11 +29,12 @@ func familyOf(a netip.Addr) int {
 
 // afConf is what the operator manages of a neighbor in one address family.
 type afConf struct {
-	active     bool
-	softIn     bool
-	rsClient   bool
-	maxPrefix  string // arguments after "maximum-prefix", "" for none
-	routeMapIn string
+	active      bool
+	softIn      bool
+	rsClient    bool
+	maxPrefix   string // arguments after "maximum-prefix", "" for none
+	routeMapIn  string
+	routeMapOut string
 }
 
 // neighbor is what the operator manages of one FRR neighbor. Running
@@ -79,12 +80,19 @@ type rmEntry struct {
 	lines  []string // trimmed, in order
 }
 
-// asPathList is a "bgp as-path access-list": entries "ACTION REGEX" by
-// sequence number.
+// asPathList is a "bgp as-path access-list" (or, in config.lclists, an
+// expanded "bgp large-community-list"): entries "ACTION REGEX" by sequence
+// number.
 type asPathList struct {
 	name    string
 	entries map[int64]string
 }
+
+// Commands of the two kinds of asPathList.
+const (
+	asPathCmd = "bgp as-path access-list "
+	lcListCmd = "bgp large-community-list expanded "
+)
 
 type routeMap struct {
 	name    string
@@ -104,13 +112,14 @@ type config struct {
 	plists          map[string]*prefixList // key: cmd()
 	rmaps           map[string]*routeMap
 	aspaths         map[string]*asPathList
+	lclists         map[string]*asPathList // expanded large-community lists
 	// held (desired only): neighbors to leave as they run, see hold.
 	held []router.Held
 }
 
 func newConfig() *config {
 	return &config{defaultV4: true, nbrs: map[netip.Addr]*neighbor{}, plists: map[string]*prefixList{}, rmaps: map[string]*routeMap{},
-		aspaths: map[string]*asPathList{}}
+		aspaths: map[string]*asPathList{}, lclists: map[string]*asPathList{}}
 }
 
 // Names of a neighbor's filter objects.
@@ -120,22 +129,40 @@ func filterName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 // neighbor's AS.
 func firstASName(a netip.Addr) string { return cli.ObjectName("FIRST", a, false) }
 
+// exportName names a neighbor's out route-map and prefix-list.
+func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, false) }
+
+// learnedList is the large-community list matching the communities we set
+// on routes learned from peers and route servers, shared by every out
+// route-map.
+var learnedList = cli.ObjectPrefix + "LEARNED"
+
+// learnedRegex matches any LocalASN:1:* or LocalASN:2:*. FRR matches the
+// whole list of a route's large communities, sorted and space-separated,
+// so "^" would miss ours behind a smaller one (1:2:3 65000:1:7); "_" is
+// FRR's start, end or separator.
+func learnedRegex(localASN uint32) string {
+	return "_" + strconv.FormatUint(uint64(localASN), 10) + ":[12]:"
+}
+
 // bogonASNs is the as-path list matching paths with a bogon ASN, shared by
 // every neighbor that rejects them.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
-func plistKey(a netip.Addr) string {
+func plistKey(a netip.Addr) string { return plistKeyOf(a, filterName(a)) }
+
+func plistKeyOf(a netip.Addr, name string) string {
 	if a.Is4() {
-		return "ip prefix-list " + filterName(a)
+		return "ip prefix-list " + name
 	}
-	return "ipv6 prefix-list " + filterName(a)
+	return "ipv6 prefix-list " + name
 }
 
-func matchLine(a netip.Addr) string {
+func matchLine(a netip.Addr, name string) string {
 	if a.Is4() {
-		return "match ip address prefix-list " + filterName(a)
+		return "match ip address prefix-list " + name
 	}
-	return "match ipv6 address prefix-list " + filterName(a)
+	return "match ipv6 address prefix-list " + name
 }
 
 // rangeText renders a range the way FRR prints it back.
@@ -187,17 +214,7 @@ func desiredConfig(d router.Desired) *config {
 		a.routeMapIn = filterName(n.Address)
 		c.nbrs[n.Address] = nb
 
-		pl := &prefixList{name: filterName(n.Address), v6: f == v6}
-		seq := int64(0)
-		for _, r := range cli.Ranges(n.Import) {
-			seq += 5
-			pl.entries = append(pl.entries, plEntry{seq: seq, action: "permit", r: r})
-		}
-		if len(pl.entries) == 0 {
-			// An empty filter rejects everything; FRR has no empty
-			// prefix-list, so say it.
-			pl.entries = []plEntry{{seq: 5, action: "deny", r: denyAll(f)}}
-		}
+		pl := permitList(filterName(n.Address), f, n.Import)
 		c.plists[pl.cmd()] = pl
 		// Route-map: bogon paths out first, then the prefix filter and
 		// (ANDed in the same entry) the first AS; anything else falls to
@@ -213,11 +230,52 @@ func desiredConfig(d router.Desired) *config {
 			c.aspaths[fa] = &asPathList{name: fa, entries: map[int64]string{5: "permit ^" + strconv.FormatUint(uint64(n.PeerASN), 10) + "_"}}
 			permit.lines = append(permit.lines, "match as-path "+fa)
 		}
-		permit.lines = append(permit.lines, matchLine(n.Address))
+		permit.lines = append(permit.lines, matchLine(n.Address, filterName(n.Address)))
+		if n.Learned != router.LearnedNone {
+			permit.lines = append(permit.lines, "set large-community "+router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID)+" additive")
+		}
 		rm.entries = append(rm.entries, permit)
 		c.rmaps[rm.name] = rm
+
+		// A route-server client gets what our route server relays: no
+		// out policy, as before.
+		if !n.RouteServerClient {
+			c.addExport(n, d.LocalASN)
+		}
 	}
 	return c
+}
+
+// addExport gives an ordinary neighbor its out policy: learned routes
+// denied first, then the Export prefixes permitted, the rest falling to
+// the route-map's implicit deny. It is explicit whatever FRR's
+// ebgp-requires-policy says (off: everything is exported without it).
+func (c *config) addExport(n router.Neighbor, localASN uint32) {
+	name := exportName(n.Address)
+	f := familyOf(n.Address)
+	c.nbrs[n.Address].af[f].routeMapOut = name
+	pl := permitList(name, f, n.Export)
+	c.plists[pl.cmd()] = pl
+	c.lclists[learnedList] = &asPathList{name: learnedList, entries: map[int64]string{5: "permit " + learnedRegex(localASN)}}
+	c.rmaps[name] = &routeMap{name: name, entries: []rmEntry{
+		{action: "deny", seq: 5, lines: []string{"match large-community " + learnedList}},
+		{action: "permit", seq: 10, lines: []string{matchLine(n.Address, name)}},
+	}}
+}
+
+// permitList is a prefix-list permitting entries, or denying everything
+// when there are none (FRR has no empty prefix-list, so say it).
+func permitList(name string, f int, entries []router.Entry) *prefixList {
+	pl := &prefixList{name: name, v6: f == v6}
+	seq := int64(0)
+	for _, r := range cli.Ranges(entries) {
+		seq += 5
+		pl.entries = append(pl.entries, plEntry{seq: seq, action: "permit", r: r})
+	}
+	if len(pl.entries) == 0 {
+		pl.entries = []plEntry{{seq: 5, action: "deny", r: denyAll(f)}}
+	}
+	return pl
 }
 
 func denyAll(f int) cli.Range {
@@ -243,10 +301,15 @@ func (c *config) render() []byte {
 			fmt.Fprintf(&b, "%s seq %d %s\n", pl.cmd(), e.seq, e.key())
 		}
 	}
-	for _, k := range sortedKeys(c.aspaths) {
-		al := c.aspaths[k]
-		for _, seq := range sortedSeqs(al.entries) {
-			fmt.Fprintf(&b, "bgp as-path access-list %s seq %d %s\n", al.name, seq, al.entries[seq])
+	for _, l := range []struct {
+		cmd   string
+		lists map[string]*asPathList
+	}{{asPathCmd, c.aspaths}, {lcListCmd, c.lclists}} {
+		for _, k := range sortedKeys(l.lists) {
+			al := l.lists[k]
+			for _, seq := range sortedSeqs(al.entries) {
+				fmt.Fprintf(&b, "%s%s seq %d %s\n", l.cmd, al.name, seq, al.entries[seq])
+			}
 		}
 	}
 	for _, k := range sortedKeys(c.rmaps) {
@@ -313,6 +376,9 @@ func afLines(n *neighbor, f int, defaultV4 bool) []string {
 	}
 	if a.routeMapIn != "" {
 		l = append(l, p+"route-map "+a.routeMapIn+" in")
+	}
+	if a.routeMapOut != "" {
+		l = append(l, p+"route-map "+a.routeMapOut+" out")
 	}
 	return l
 }

@@ -74,16 +74,13 @@ func parseRunning(text string) (*config, error) {
 					return nil, err
 				}
 			case f[0] == "bgp" && len(f) >= 7 && f[1] == "as-path" && f[2] == "access-list" && f[4] == "seq":
-				seq, err := strconv.ParseInt(f[5], 10, 64)
-				if err != nil {
+				if err := addSeqLine(c.aspaths, f[3], f[5], f[6:]); err != nil {
 					return nil, fmt.Errorf("parse %q: %v", t, err)
 				}
-				al := c.aspaths[f[3]]
-				if al == nil {
-					al = &asPathList{name: f[3], entries: map[int64]string{}}
-					c.aspaths[f[3]] = al
+			case f[0] == "bgp" && len(f) >= 8 && f[1] == "large-community-list" && f[2] == "expanded" && f[4] == "seq":
+				if err := addSeqLine(c.lclists, f[3], f[5], f[6:]); err != nil {
+					return nil, fmt.Errorf("parse %q: %v", t, err)
 				}
-				al.entries[seq] = strings.Join(f[6:], " ")
 			case f[0] == "route-map" && len(f) == 4:
 				seq, err := strconv.ParseInt(f[3], 10, 64)
 				if err != nil {
@@ -183,6 +180,9 @@ func parseRunning(text string) (*config, error) {
 				if !no && len(f) == 5 && f[4] == "in" {
 					s.routeMapIn = f[3]
 				}
+				if !no && len(f) == 5 && f[4] == "out" {
+					s.routeMapOut = f[3]
+				}
 			}
 		}
 	}
@@ -190,6 +190,21 @@ func parseRunning(text string) (*config, error) {
 		c.addRmapEntry(rmName, *rm)
 	}
 	return c, nil
+}
+
+// addSeqLine adds "seq SEQ ACTION REGEX..." to the list name of lists.
+func addSeqLine(lists map[string]*asPathList, name, seqText string, entry []string) error {
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if err != nil {
+		return err
+	}
+	al := lists[name]
+	if al == nil {
+		al = &asPathList{name: name, entries: map[int64]string{}}
+		lists[name] = al
+	}
+	al.entries[seq] = strings.Join(entry, " ")
+	return nil
 }
 
 func (c *config) addRmapEntry(name string, e rmEntry) {

@@ -83,19 +83,22 @@ func managed(have *config, n *neighbor) bool {
 	if cli.Managed(n.desc) {
 		return true
 	}
-	return n.desc == "" && (have.plists[plistKey(n.addr)] != nil || have.rmaps[filterName(n.addr)] != nil)
+	a := n.addr
+	return n.desc == "" && (have.plists[plistKey(a)] != nil || have.rmaps[filterName(a)] != nil ||
+		have.plists[plistKeyOf(a, exportName(a))] != nil || have.rmaps[exportName(a)] != nil)
 }
 
 // makePlan computes the lines that make have's managed part equal to want.
 // Order keeps every intermediate state safe, so a session that dies at any
 // line leaves nothing half-open:
 //  1. filters first: new prefix-list entries are added (old ones stay),
-//     route-maps are created or repaired;
+//     lists, then the route-maps using them, are created or repaired;
 //  2. BGP: neighbors that go away are removed; new neighbors are born
 //     shut down ("bgp default shutdown", see below), then get their
-//     description (ownership), password, address family, limit and
-//     filter, and only then are enabled; changes to existing neighbors
-//     are single lines;
+//     description (ownership), password, address family, limit, import
+//     and export policies, and only then are enabled; changes to
+//     existing neighbors are single lines (an out route-map is attached
+//     only here, after section 1 created it);
 //  3. filter entries and objects no longer used are removed last.
 func makePlan(want, have *config) (*plan, error) {
 	if have.asn != 0 && have.asn != want.asn {
@@ -130,16 +133,23 @@ func makePlan(want, have *config) (*plan, error) {
 
 	// 1. Filters.
 	later := &emitter{asn: want.asn} // section 3, appended at the end
-	for _, k := range sortedKeys(want.aspaths) {
-		adds, removes := diffASPath(want.aspaths[k], have.aspaths[k])
-		for _, l := range adds {
-			e.at(nodeConfig, l)
-		}
-		for _, l := range removes {
-			later.at(nodeConfig, l)
-		}
-		if len(adds)+len(removes) > 0 {
-			touched[addrOfObject(k)] = true
+	// Large-community lists before the out route-maps matching them: a
+	// "deny" entry matching a missing list matches nothing.
+	for _, l := range []struct {
+		cmd        string
+		want, have map[string]*asPathList
+	}{{asPathCmd, want.aspaths, have.aspaths}, {lcListCmd, want.lclists, have.lclists}} {
+		for _, k := range sortedKeys(l.want) {
+			adds, removes := diffASPath(l.cmd, l.want[k], l.have[k])
+			for _, x := range adds {
+				e.at(nodeConfig, x)
+			}
+			for _, x := range removes {
+				later.at(nodeConfig, x)
+			}
+			if len(adds)+len(removes) > 0 {
+				touched[addrOfObject(k)] = true
+			}
 		}
 	}
 	for _, k := range sortedKeys(want.plists) {
@@ -196,25 +206,38 @@ func makePlan(want, have *config) (*plan, error) {
 	// 3. Leftovers.
 	e.at(nodeConfig, "")
 	e.lines = append(e.lines, later.done()...)
+	// Route-maps before the lists they match. Orphans are counted by
+	// neighbor (its in and out objects are one removal), else by name.
 	orphans := map[string]bool{}
+	orphan := func(name string) {
+		if a := addrOfObject(name); a.IsValid() {
+			name = a.String()
+		}
+		orphans[name] = true
+	}
 	for _, k := range sortedKeys(have.rmaps) {
 		if strings.HasPrefix(k, cli.ObjectPrefix) && want.rmaps[k] == nil {
 			e.at(nodeConfig, "no route-map "+k)
-			orphans[k] = true
+			orphan(k)
 		}
 	}
 	for _, k := range sortedKeys(have.plists) {
 		if hp := have.plists[k]; strings.HasPrefix(hp.name, cli.ObjectPrefix) && want.plists[k] == nil {
 			e.at(nodeConfig, "no "+k)
-			orphans[hp.name] = true
+			orphan(hp.name)
 		}
 	}
 	for _, k := range sortedKeys(have.aspaths) {
 		if strings.HasPrefix(k, cli.ObjectPrefix) && want.aspaths[k] == nil {
-			e.at(nodeConfig, "no bgp as-path access-list "+k)
-			if a := addrOfObject(k); a.IsValid() {
-				orphans[filterName(a)] = true
+			e.at(nodeConfig, "no "+asPathCmd+k)
+			if addrOfObject(k).IsValid() {
+				orphan(k)
 			}
+		}
+	}
+	for _, k := range sortedKeys(have.lclists) {
+		if strings.HasPrefix(k, cli.ObjectPrefix) && want.lclists[k] == nil {
+			e.at(nodeConfig, "no "+lcListCmd+k)
 		}
 	}
 	if toggle && !haveJournal {
@@ -222,11 +245,11 @@ func makePlan(want, have *config) (*plan, error) {
 	}
 	// Filters left by a removal that was cut short count as that
 	// removal finishing now.
-	for name := range orphans {
-		if name == journal {
+	for k := range orphans {
+		if k == journal {
 			continue
 		}
-		if a := addrOfObject(name); !a.IsValid() || have.nbrs[a] == nil {
+		if a, err := netip.ParseAddr(k); err != nil || have.nbrs[a] == nil {
 			p.removed++
 		}
 	}
@@ -234,8 +257,8 @@ func makePlan(want, have *config) (*plan, error) {
 	return p, nil
 }
 
-// addrOfObject recovers the neighbor address from a PO-IN-<addr> or
-// PO-FIRST-<addr> name.
+// addrOfObject recovers the neighbor address from a PO-IN-<addr>,
+// PO-OUT-<addr> or PO-FIRST-<addr> name.
 func addrOfObject(name string) netip.Addr {
 	s := strings.TrimPrefix(name, cli.ObjectPrefix)
 	_, s, _ = strings.Cut(s, "-")
@@ -243,8 +266,9 @@ func addrOfObject(name string) netip.Addr {
 	return a
 }
 
-// diffASPath is diffPrefixList for as-path lists.
-func diffASPath(want, have *asPathList) (adds, removes []string) {
+// diffASPath is diffPrefixList for as-path (or, with cmd lcListCmd,
+// large-community) lists.
+func diffASPath(cmd string, want, have *asPathList) (adds, removes []string) {
 	keep := map[string]bool{}
 	var maxSeq int64
 	if have != nil {
@@ -263,13 +287,13 @@ func diffASPath(want, have *asPathList) (adds, removes []string) {
 				keep[e] = true
 				continue
 			}
-			removes = append(removes, fmt.Sprintf("no bgp as-path access-list %s seq %d %s", have.name, seq, e))
+			removes = append(removes, fmt.Sprintf("no %s%s seq %d %s", cmd, have.name, seq, e))
 		}
 	}
 	seq := (maxSeq/5 + 1) * 5
 	for _, s := range sortedSeqs(want.entries) {
 		if e := want.entries[s]; !keep[e] {
-			adds = append(adds, fmt.Sprintf("bgp as-path access-list %s seq %d %s", want.name, seq, e))
+			adds = append(adds, fmt.Sprintf("%s%s seq %d %s", cmd, want.name, seq, e))
 			seq += 5
 		}
 	}
@@ -348,7 +372,7 @@ func fixRouteMap(e *emitter, want, have *routeMap) bool {
 			continue
 		}
 		for _, l := range h.lines {
-			if !slices.Contains(w.lines, l) {
+			if !slices.Contains(w.lines, l) && !replacedBy(l, w.lines) {
 				e.at(node, "no "+l)
 				changed = true
 			}
@@ -363,6 +387,17 @@ func fixRouteMap(e *emitter, want, have *routeMap) bool {
 	return changed
 }
 
+// replacedBy reports whether a route-map line is overwritten in place by
+// one of lines: FRR keeps one "set large-community" per entry, and
+// removing the old one first would let routes in untagged meanwhile.
+func replacedBy(l string, lines []string) bool {
+	const set = "set large-community "
+	if !strings.HasPrefix(l, set) {
+		return false
+	}
+	return slices.ContainsFunc(lines, func(w string) bool { return strings.HasPrefix(w, set) })
+}
+
 // journal is the route-map entry that records "bgp default shutdown was
 // turned on by the operator"; it never matches anything (no neighbor uses
 // it).
@@ -371,8 +406,8 @@ const journal = cli.ObjectPrefix + "TXN-DEFAULT-SHUTDOWN"
 var journalNode = "route-map " + journal + " deny 1"
 
 // completeNeighbor configures a neighbor just created (born shut down):
-// description (ownership), password, address families, limit and filter,
-// and only then enables it.
+// description (ownership), password, address families, limit, import and
+// export policies, and only then enables it.
 func completeNeighbor(e *emitter, w *neighbor, defaultV4 bool) {
 	p := "neighbor " + w.addr.String() + " "
 	e.at(nodeBGP, p+"description "+w.desc)
@@ -438,6 +473,15 @@ func updateNeighbor(e *emitter, w, h *neighbor) bool {
 		}
 		if wa.routeMapIn != ha.routeMapIn {
 			e.at(node, p+"route-map "+wa.routeMapIn+" in")
+		}
+		switch {
+		case wa.routeMapOut == ha.routeMapOut:
+		case wa.routeMapOut != "":
+			e.at(node, p+"route-map "+wa.routeMapOut+" out")
+		case strings.HasPrefix(ha.routeMapOut, cli.ObjectPrefix):
+			// Ours, from before it became a route-server client; one
+			// set by hand stays.
+			e.at(node, "no "+p+"route-map "+ha.routeMapOut+" out")
 		}
 	}
 	if !w.shutdown && h.shutdown {

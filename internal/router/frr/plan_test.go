@@ -2,6 +2,7 @@ package frr
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +38,9 @@ exit
 !
 end
 `
+
+// learnedLine is PO-LEARNED as the plan creates it for LocalASN 65000.
+const learnedLine = "bgp large-community-list expanded PO-LEARNED seq 5 permit _65000:[12]:"
 
 func planFor(t *testing.T, running string, des router.Desired) *plan {
 	t.Helper()
@@ -82,6 +86,15 @@ func TestPlanCreateFromScratch(t *testing.T) {
 	if !(jn < ds && pl < ra && rmap < ra && ds < ra && ra < nds && nds < rm && rm < en && en < jrm) {
 		t.Errorf("unsafe order: journal %d default-shutdown %d prefix-list %d route-map %d remote-as %d default-off %d filter %d enable %d journal-off %d",
 			jn, ds, pl, rmap, ra, nds, rm, en, jrm)
+	}
+	// Its export policy too: every object before the neighbor exists,
+	// the list before the entry matching it, attached before enabling.
+	lc, opl, odeny, omatch, opermit := idx(learnedLine), idx("ip prefix-list PO-OUT-192.0.2.2 seq 5 permit 100.64.0.0/24"),
+		idx("route-map PO-OUT-192.0.2.2 deny 5"), idx("match large-community PO-LEARNED"), idx("route-map PO-OUT-192.0.2.2 permit 10")
+	out := idx("neighbor 192.0.2.2 route-map PO-OUT-192.0.2.2 out")
+	if !(lc < odeny && odeny < omatch && omatch < opermit && opl < opermit && opermit < ra && nds < out && out < en) {
+		t.Errorf("unsafe export order: list %d prefix-list %d deny %d match %d permit %d remote-as %d attach %d enable %d",
+			lc, opl, odeny, omatch, opermit, ra, out, en)
 	}
 	// A neighbor that stays shut is never enabled.
 	for _, l := range p.lines {
@@ -168,10 +181,13 @@ func TestPlanRecoversInterruptedCreate(t *testing.T) {
 	// Wanted: it is completed.
 	des := desired(router.Neighbor{Address: addr("192.0.2.5"), PeerASN: 65005, Owner: "x/y", Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}})
 	p := planFor(t, running, des)
-	want := []string{"route-map PO-IN-192.0.2.5 permit 10", "match ip address prefix-list PO-IN-192.0.2.5", "exit",
+	want := []string{learnedLine, "ip prefix-list PO-OUT-192.0.2.5 seq 5 deny 0.0.0.0/0 le 32",
+		"route-map PO-IN-192.0.2.5 permit 10", "match ip address prefix-list PO-IN-192.0.2.5", "exit",
+		"route-map PO-OUT-192.0.2.5 deny 5", "match large-community PO-LEARNED", "exit",
+		"route-map PO-OUT-192.0.2.5 permit 10", "match ip address prefix-list PO-OUT-192.0.2.5", "exit",
 		"router bgp 65000", "neighbor 192.0.2.5 description po:x/y",
 		"address-family ipv4 unicast", "neighbor 192.0.2.5 soft-reconfiguration inbound", "neighbor 192.0.2.5 route-map PO-IN-192.0.2.5 in",
-		"exit-address-family", "no neighbor 192.0.2.5 shutdown", "exit"}
+		"neighbor 192.0.2.5 route-map PO-OUT-192.0.2.5 out", "exit-address-family", "no neighbor 192.0.2.5 shutdown", "exit"}
 	if strings.Join(p.lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(p.lines, "\n"), strings.Join(want, "\n"))
 	}
@@ -196,7 +212,7 @@ func TestPlanRepairsRouteMap(t *testing.T) {
 
 func TestPlanCreatesRouterBGP(t *testing.T) {
 	p := planFor(t, "hostname r1\n!\nend\n", desired(router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 65001}))
-	if p.lines[6] != "router bgp 65000" || p.lines[7] != "bgp router-id 192.0.2.1" {
+	if i := slices.Index(p.lines, "router bgp 65000"); i < 0 || p.lines[i+1] != "bgp router-id 192.0.2.1" || i != slices.Index(p.lines, "route-map PO-OUT-192.0.2.2 permit 10")+3 {
 		t.Errorf("got %q", p.lines)
 	}
 }
@@ -209,9 +225,12 @@ func TestPlanDefaultShutdownJournal(t *testing.T) {
 		" neighbor 192.0.2.5 remote-as 65005\n neighbor 192.0.2.5 shutdown\n neighbor 192.0.2.99 remote-as 65099\n bgp default shutdown\n", 1)
 	cut = strings.Replace(cut, "end\n", "ip prefix-list PO-IN-192.0.2.5 seq 5 permit 203.0.113.0/24\nroute-map PO-IN-192.0.2.5 permit 10\n match ip address prefix-list PO-IN-192.0.2.5\nexit\nroute-map PO-TXN-DEFAULT-SHUTDOWN deny 1\nexit\nend\n", 1)
 	p := planFor(t, cut, desired(n))
-	want := []string{"router bgp 65000", "no bgp default shutdown", "neighbor 192.0.2.5 description po:x/y",
+	want := []string{learnedLine, "ip prefix-list PO-OUT-192.0.2.5 seq 5 deny 0.0.0.0/0 le 32",
+		"route-map PO-OUT-192.0.2.5 deny 5", "match large-community PO-LEARNED", "exit",
+		"route-map PO-OUT-192.0.2.5 permit 10", "match ip address prefix-list PO-OUT-192.0.2.5", "exit",
+		"router bgp 65000", "no bgp default shutdown", "neighbor 192.0.2.5 description po:x/y",
 		"address-family ipv4 unicast", "neighbor 192.0.2.5 soft-reconfiguration inbound", "neighbor 192.0.2.5 route-map PO-IN-192.0.2.5 in",
-		"exit-address-family", "no neighbor 192.0.2.5 shutdown", "exit", "no route-map PO-TXN-DEFAULT-SHUTDOWN"}
+		"neighbor 192.0.2.5 route-map PO-OUT-192.0.2.5 out", "exit-address-family", "no neighbor 192.0.2.5 shutdown", "exit", "no route-map PO-TXN-DEFAULT-SHUTDOWN"}
 	if strings.Join(p.lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("cut after creation: got\n%s", strings.Join(p.lines, "\n"))
 	}

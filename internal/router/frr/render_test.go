@@ -36,8 +36,11 @@ func golden(t *testing.T, name string, got []byte) {
 // sorted and entries duplicated.
 func sample() router.Desired {
 	return desired(
+		// A route-server client: Export is not used.
 		router.Neighbor{Address: addr("2001:db8::3"), PeerASN: 4200000001, Owner: "peers/as4200000001-ix", RouteServerClient: true, MaxPrefixes: 50000,
-			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}, {Prefix: pfx("2001:db8:1::/48"), Exact: true}}},
+			Import:  []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}, {Prefix: pfx("2001:db8:1::/48"), Exact: true}},
+			Export:  exact("2001:db8:a::/48"),
+			Learned: router.LearnedRouteServer, IXID: 90003},
 		router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 65001, Description: "Example  Net   FRA ", Owner: "peers/as65001-ix", MaxPrefixes: 100,
 			Password: "s3cret-md5", RejectBogonASNs: true, EnforceFirstAS: true,
 			Import: []router.Entry{
@@ -46,7 +49,10 @@ func sample() router.Desired {
 				{Prefix: pfx("192.0.2.0/24"), GE: 25, LE: 32},
 				{Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24},
 				{Prefix: pfx("203.0.113.0/24"), Exact: true},
-			}},
+			},
+			Export:  []router.Entry{{Prefix: pfx("100.64.0.0/24"), Exact: true}, {Prefix: pfx("100.64.8.0/21"), GE: 22, LE: 24}},
+			Learned: router.LearnedPeer, IXID: 90003},
+		// Empty Export: an explicit deny-all.
 		router.Neighbor{Address: addr("192.0.2.3"), PeerASN: 65002, Owner: "peers/as65002-ix", Shutdown: true, RejectBogonASNs: true},
 	)
 }

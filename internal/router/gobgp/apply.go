@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,17 +26,19 @@ const globalRIB = "global"
 var ErrConflict = errors.New("neighbor exists on the router but is not managed by peering-operator")
 
 // running is what gobgpd has now. Only objects with our marks are kept,
-// except peers (to detect conflicts) and the global import assignment
-// (to keep unmanaged policies in it).
+// except peers (to detect conflicts) and the global import and export
+// assignments (to keep unmanaged policies in them).
 type running struct {
 	global       *api.Global
 	peers        map[netip.Addr]*api.Peer
 	prefixSets   map[string]*api.DefinedSet
 	nbSets       map[string]*api.DefinedSet
 	asPathSets   map[string]*api.DefinedSet
+	lcSets       map[string]*api.DefinedSet // large community sets
 	policies     map[string]*api.Policy
 	statements   map[string]bool
 	globalImport *api.PolicyAssignment
+	globalExport *api.PolicyAssignment
 	rsImport     map[string]*api.PolicyAssignment
 	// rsExport: route-server clients' export assignments, which the
 	// driver never sets but must hand back when it re-adds a held one.
@@ -45,6 +48,8 @@ type running struct {
 	// it stays when the driver no longer needs it (GoBGP would refuse to
 	// delete it anyway).
 	bogonSetForeign bool
+	// learnedSetForeign: the same for learnedSet.
+	learnedSetForeign bool
 }
 
 func isOwnedPeer(p *api.Peer) bool {
@@ -86,6 +91,7 @@ func (d *Driver) listPeers(ctx context.Context, addr string) ([]*api.Peer, error
 func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 	r := &running{
 		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
+		lcSets:   map[string]*api.DefinedSet{},
 		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rsExport: map[string]*api.PolicyAssignment{},
 		rpki: map[string]bool{},
 	}
@@ -106,7 +112,7 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			r.peers[a] = p
 		}
 	}
-	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets, api.DefinedType_AS_PATH: r.asPathSets} {
+	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets, api.DefinedType_AS_PATH: r.asPathSets, api.DefinedType_LARGE_COMMUNITY: r.lcSets} {
 		sets, err := recvAll(d.client.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: typ}))
 		if err != nil {
 			return nil, fmt.Errorf("ListDefinedSet: %w", err)
@@ -130,6 +136,9 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			if s.GetConditions().GetAsPathSet().GetName() == bogonASNSet {
 				r.bogonSetForeign = true
 			}
+			if s.GetConditions().GetLargeCommunitySet().GetName() == learnedSet {
+				r.learnedSetForeign = true
+			}
 		}
 	}
 	stmts, err := recvAll(d.client.ListStatement(ctx, &api.ListStatementRequest{}))
@@ -152,6 +161,9 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 		case name == globalRIB && imp:
 			r.globalImport = a.Assignment
 		case name == globalRIB:
+			if a.Assignment.GetDirection() == api.PolicyDirection_EXPORT {
+				r.globalExport = a.Assignment
+			}
 		case imp:
 			r.rsImport[name] = a.Assignment
 		case a.Assignment.GetDirection() == api.PolicyDirection_EXPORT:
@@ -315,9 +327,17 @@ func apiPrefixes(ps []pfx) []*api.Prefix {
 	return out
 }
 
-func apiPolicy(n nbModel) *api.Policy {
-	p := &api.Policy{Name: policyName(n.id)}
-	for _, s := range n.statements() {
+// apiPolicy is the neighbor's import policy, apiExportPolicy an ordinary
+// neighbor's export policy.
+func apiPolicy(n nbModel) *api.Policy { return apiPolicyOf(policyName(n.id), n.statements()) }
+
+func apiExportPolicy(n nbModel) *api.Policy {
+	return apiPolicyOf(exportPolicyName(n.id), n.exportStatements())
+}
+
+func apiPolicyOf(name string, stmts []statement) *api.Policy {
+	p := &api.Policy{Name: name}
+	for _, s := range stmts {
 		c := &api.Conditions{}
 		if s.prefixSet != "" {
 			c.PrefixSet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.prefixSet}
@@ -334,13 +354,27 @@ func apiPolicy(n nbModel) *api.Policy {
 		if s.rpkiInv {
 			c.RpkiResult = int32(api.Validation_STATE_INVALID)
 		}
-		act := api.RouteAction_REJECT
-		if s.accept {
-			act = api.RouteAction_ACCEPT
+		if s.largeSet != "" {
+			c.LargeCommunitySet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.largeSet}
 		}
-		p.Statements = append(p.Statements, &api.Statement{Name: s.name, Conditions: c, Actions: &api.Actions{RouteAction: act}})
+		a := &api.Actions{RouteAction: api.RouteAction_REJECT, LargeCommunity: tagAction(s.tag)}
+		if s.accept {
+			a.RouteAction = api.RouteAction_ACCEPT
+		}
+		if s.strip != "" {
+			a = &api.Actions{LargeCommunity: &api.CommunityAction{Type: api.CommunityAction_REMOVE, Communities: []string{s.strip}}}
+		}
+		p.Statements = append(p.Statements, &api.Statement{Name: s.name, Conditions: c, Actions: a})
 	}
 	return p
+}
+
+// tagAction adds one large community, or is nil for none.
+func tagAction(tag string) *api.CommunityAction {
+	if tag == "" {
+		return nil
+	}
+	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: []string{tag}}
 }
 
 // policySignature reads a running policy back into the driver's
@@ -381,12 +415,35 @@ func policySignature(p *api.Policy) []statement {
 		default:
 			st.name += "!"
 		}
-		if c.GetCommunitySet() != nil || c.GetAsPathLength() != nil || len(c.GetNextHopInList()) > 0 {
+		if ls := c.GetLargeCommunitySet(); ls != nil && ls.Name != "" {
+			st.largeSet = ls.Name
+			if ls.Type != api.MatchSet_ANY {
+				st.largeSet += "!"
+			}
+		}
+		if c.GetCommunitySet() != nil || c.GetExtCommunitySet() != nil || c.GetCommunityCount() != nil || c.GetAsPathLength() != nil ||
+			len(c.GetNextHopInList()) > 0 || c.GetRouteType() != api.Conditions_ROUTE_TYPE_NONE || len(c.GetAfiSafiIn()) > 0 {
 			st.name += "!"
 		}
 		a := s.GetActions()
 		st.accept = a.GetRouteAction() == api.RouteAction_ACCEPT
-		if a.GetRouteAction() == api.RouteAction_NONE || a.GetCommunity() != nil || a.GetMed() != nil || a.GetAsPrepend() != nil || a.GetNexthop() != nil || a.GetLocalPref() != nil {
+		if a.GetCommunity() != nil || a.GetExtCommunity() != nil || a.GetMed() != nil ||
+			a.GetAsPrepend() != nil || a.GetNexthop() != nil || a.GetLocalPref() != nil || a.GetOriginAction() != nil {
+			st.name += "!"
+		}
+		// Either a route action, with or without one community added, or
+		// no route action and removing communities (the strip).
+		lc := a.GetLargeCommunity()
+		switch {
+		case lc != nil && len(lc.Communities) != 1:
+			st.name += "!"
+		case a.GetRouteAction() == api.RouteAction_NONE && lc != nil && lc.Type == api.CommunityAction_REMOVE:
+			st.strip = lc.Communities[0]
+		case a.GetRouteAction() == api.RouteAction_NONE:
+			st.name += "!"
+		case lc != nil && lc.Type == api.CommunityAction_ADD:
+			st.tag = lc.Communities[0]
+		case lc != nil:
 			st.name += "!"
 		}
 		out = append(out, st)
@@ -414,13 +471,23 @@ type update struct {
 	add, del     []pfx // the import filter's prefix set
 	bgAdd, bgDel []pfx // the bogon switch
 	faAdd, faDel []string
-	assign       bool // route-server client's import assignment is wrong
-	reset        bool // soft reset in after a filter change (session is up)
+	assign       bool   // route-server client's import assignment is wrong
+	oldTag       string // the accept statement's tag now (see txn.retag)
+	reset        bool   // soft reset in after a filter change (session is up)
+	// exAdd, exDel: the export set's entries (ordinary neighbors).
+	exAdd, exDel []pfx
+	// out: soft reset out (session up, the export changed). narrows: the
+	// neighbor may have been sent routes the new export denies; execute
+	// looks (txn.mustRetract) and resets the session hard if so.
+	out, narrows bool
+	hard         bool // set by execute
 }
 
 func (u *update) setsChange() bool {
 	return len(u.add)+len(u.del)+len(u.bgAdd)+len(u.bgDel)+len(u.faAdd)+len(u.faDel) > 0
 }
+
+func (u *update) exportChange() bool { return len(u.exAdd)+len(u.exDel) > 0 }
 
 // adminChange is the one change a held neighbor takes.
 type adminChange struct {
@@ -448,10 +515,17 @@ type plan struct {
 	globalBefore, globalAfter []string
 	globalChange              bool
 	globalDefault             api.RouteAction
+	// The same for the global export policy.
+	exportBefore, exportAfter []string
+	exportChange              bool
+	exportDefault             api.RouteAction
 	// The shared bogon ASN set: created before any policy that uses it,
 	// edited in place, deleted after the last policy that used it.
 	bogonCreate, bogonDelete bool
 	bogonAdd, bogonDel       []string
+	// The shared learnedSet, likewise.
+	learnedCreate, learnedDelete bool
+	learnedAdd, learnedDel       []string
 
 	added, updated, removed int
 }
@@ -459,7 +533,9 @@ type plan struct {
 func (p *plan) empty() bool {
 	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 && len(p.admin) == 0 &&
 		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange &&
-		!p.bogonCreate && !p.bogonDelete && len(p.bogonAdd)+len(p.bogonDel) == 0
+		p.exportBefore == nil && !p.exportChange &&
+		!p.bogonCreate && !p.bogonDelete && len(p.bogonAdd)+len(p.bogonDel) == 0 &&
+		!p.learnedCreate && !p.learnedDelete && len(p.learnedAdd)+len(p.learnedDel) == 0
 }
 
 // diffPrefixes returns the entries to add to have and to delete from it
@@ -526,11 +602,15 @@ func makePlan(m *model, r *running) (*plan, error) {
 	// runs unmanaged is not ours to change at all (no conflict either:
 	// nothing is written to it).
 	held := map[string]bool{}
-	heldBogons := false // a held neighbor's running policy uses bogonASNSet
+	heldBogons := false  // a held neighbor's running policy uses bogonASNSet
+	heldLearned := false // ... or learnedSet
 	for _, h := range m.held {
 		held[h.id] = true
 		for _, s := range r.policies[policyName(h.id)].GetStatements() {
 			heldBogons = heldBogons || s.GetConditions().GetAsPathSet().GetName() == bogonASNSet
+		}
+		for _, s := range r.policies[exportPolicyName(h.id)].GetStatements() {
+			heldLearned = heldLearned || s.GetConditions().GetLargeCommunitySet().GetName() == learnedSet
 		}
 		rp, ok := r.peers[h.addr]
 		if !ok || !isOwnedPeer(rp) || h.shutdown == nil || *h.shutdown == rp.GetConf().GetAdminDown() {
@@ -558,6 +638,17 @@ func makePlan(m *model, r *running) (*plan, error) {
 	} else if ok && !r.bogonSetForeign && !heldBogons {
 		p.bogonDelete = true
 	}
+	if s, ok := r.lcSets[learnedSet]; m.learned != nil && !ok {
+		p.learnedCreate = true
+	} else if m.learned != nil {
+		p.learnedAdd, p.learnedDel = diffStrings(m.learned, s.GetList())
+	} else if ok && !r.learnedSetForeign && !heldLearned {
+		p.learnedDelete = true
+	}
+	var curExport []string
+	for _, pol := range r.globalExport.GetPolicies() {
+		curExport = append(curExport, pol.GetName())
+	}
 	kept := map[string]bool{} // IDs whose running objects stay as they are
 	for id := range held {
 		kept[id] = true
@@ -571,7 +662,8 @@ func makePlan(m *model, r *running) (*plan, error) {
 			continue
 		}
 		old := specOf(rp)
-		if !structuresIntact(n, old, r) {
+		oldTag, intact := structuresIntact(n, old, r)
+		if !intact {
 			p.deletePeers = append(p.deletePeers, n.addr)
 			p.adds = append(p.adds, n)
 			p.cleanBefore = append(p.cleanBefore, n.id)
@@ -579,7 +671,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 			continue
 		}
 		kept[n.id] = true
-		u := update{n: n, old: old, peer: old != n.spec}
+		u := update{n: n, old: old, peer: old != n.spec, oldTag: oldTag}
 		u.add, u.del = diffPrefixes(n.prefixes, runningPrefixes(r.prefixSets[prefixSetName(n.id)]))
 		u.bgAdd, u.bgDel = diffPrefixes(n.bogonSwitch, runningPrefixes(r.prefixSets[bogonSwitchName(n.id)]))
 		u.faAdd, u.faDel = diffStrings(n.firstAS, r.asPathSets[firstASSetName(n.id)].GetList())
@@ -590,8 +682,16 @@ func makePlan(m *model, r *running) (*plan, error) {
 		// that checks for bogon ASNs.
 		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (u.setsChange() || u.assign || bogonsChanged)
-		if u.peer || u.setsChange() || u.assign || u.reset {
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.oldTag != n.tag)
+		if !n.spec.rsClient {
+			u.exAdd, u.exDel = diffPrefixes(n.exports, runningPrefixes(r.prefixSets[exportSetName(n.id)]))
+			// What the neighbor got so far may not pass any more: entries
+			// go, learned patterns come, or our policy is not in force
+			// (taken out of the global export policy by hand).
+			u.narrows = established && (len(u.exDel) > 0 || len(p.learnedAdd) > 0 || !slices.Contains(curExport, exportPolicyName(n.id)))
+			u.out = established && (len(u.exAdd) > 0 || len(p.learnedDel) > 0)
+		}
+		if u.peer || u.setsChange() || u.assign || u.reset || u.oldTag != n.tag || u.exportChange() || u.out || u.narrows {
 			p.updates = append(p.updates, u)
 			p.updated++
 		}
@@ -628,13 +728,21 @@ func makePlan(m *model, r *running) (*plan, error) {
 	slices.Sort(p.cleanAfter)
 	slices.SortFunc(p.deletePeers, netip.Addr.Compare)
 
-	// Global import policy: ours (ordinary peers, address order) first,
-	// then whatever was configured by hand, in its order.
+	p.globalBefore, p.globalAfter, p.globalChange, p.globalDefault = globalList(m, r.globalImport, p.cleanBefore, kept, policyName)
+	p.exportBefore, p.exportAfter, p.exportChange, p.exportDefault = globalList(m, r.globalExport, p.cleanBefore, kept, exportPolicyName)
+	return p, nil
+}
+
+// globalList plans one global policy assignment (import or export, named
+// by name): ours (ordinary peers, address order) first, then whatever was
+// configured by hand, in its order, with its default. before is set when
+// leftovers to clean are still in it.
+func globalList(m *model, running *api.PolicyAssignment, cleanBefore []string, kept map[string]bool, name func(string) string) (before, after []string, change bool, def api.RouteAction) {
 	var cur, unmanaged []string
-	p.globalDefault = api.RouteAction_NONE
-	if r.globalImport != nil {
-		p.globalDefault = r.globalImport.DefaultAction
-		for _, pol := range r.globalImport.Policies {
+	def = api.RouteAction_NONE
+	if running != nil {
+		def = running.DefaultAction
+		for _, pol := range running.Policies {
 			cur = append(cur, pol.Name)
 			if !owned(pol.Name) {
 				unmanaged = append(unmanaged, pol.Name)
@@ -651,12 +759,12 @@ func makePlan(m *model, r *running) (*plan, error) {
 	var ours []entry
 	for _, n := range m.neighbors {
 		if !n.spec.rsClient {
-			ours = append(ours, entry{n.addr, policyName(n.id)})
+			ours = append(ours, entry{n.addr, name(n.id)})
 		}
 	}
 	for _, h := range m.held {
-		if slices.Contains(cur, policyName(h.id)) {
-			ours = append(ours, entry{h.addr, policyName(h.id)})
+		if slices.Contains(cur, name(h.id)) {
+			ours = append(ours, entry{h.addr, name(h.id)})
 		}
 	}
 	slices.SortFunc(ours, func(a, b entry) int { return a.addr.Compare(b.addr) })
@@ -666,52 +774,68 @@ func makePlan(m *model, r *running) (*plan, error) {
 	}
 	final = append(final, unmanaged...)
 	inBefore := false
-	for _, id := range p.cleanBefore {
-		inBefore = inBefore || slices.Contains(cur, policyName(id))
+	for _, id := range cleanBefore {
+		inBefore = inBefore || slices.Contains(cur, name(id))
 	}
 	if inBefore {
 		// Keep only policies that survive the cleanup.
-		p.globalBefore = slices.DeleteFunc(slices.Clone(cur), func(name string) bool {
-			return owned(name) && !kept[idOf(name)]
+		before = slices.DeleteFunc(slices.Clone(cur), func(n string) bool {
+			return owned(n) && !kept[idOf(n)]
 		})
-		if p.globalBefore == nil {
-			p.globalBefore = []string{}
+		if before == nil {
+			before = []string{}
 		}
-		cur = p.globalBefore
+		cur = before
 	}
 	if !slices.Equal(cur, final) {
-		p.globalChange = true
-		p.globalAfter = final
+		return before, final, true, def
 	}
-	return p, nil
+	return before, nil, false, def
 }
 
 // structuresIntact: the neighbor can be updated in place (same mode, its
-// policy as the driver builds it, its neighbor set right).
-func structuresIntact(n nbModel, old peerSpec, r *running) bool {
+// policies as the driver builds them but for the import tag, which it
+// returns, its neighbor set right). A route-server client has no export
+// objects.
+func structuresIntact(n nbModel, old peerSpec, r *running) (oldTag string, ok bool) {
 	if old.rsClient != n.spec.rsClient || old.ipv6 != n.spec.ipv6 {
-		return false
+		return "", false
 	}
 	pol, ok := r.policies[policyName(n.id)]
-	if !ok || !slices.Equal(policySignature(pol), n.statements()) {
-		return false
+	if !ok {
+		return "", false
 	}
-	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
-		return false
-	}
-	if _, ok := r.prefixSets[bogonSwitchName(n.id)]; !ok {
-		return false
-	}
-	if _, ok := r.asPathSets[firstASSetName(n.id)]; !ok {
-		return false
-	}
-	if !n.spec.rsClient {
-		s, ok := r.nbSets[neighborSetName(n.id)]
-		if !ok || !slices.Equal(s.GetList(), []string{n.neighborSetMember()}) {
-			return false
+	sig := policySignature(pol)
+	for i := range sig {
+		if sig[i].name == stmtAccept(n.id) {
+			oldTag, sig[i].tag = sig[i].tag, n.tag
 		}
 	}
-	return true
+	if !slices.Equal(sig, n.statements()) {
+		return "", false
+	}
+	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
+		return "", false
+	}
+	if _, ok := r.prefixSets[bogonSwitchName(n.id)]; !ok {
+		return "", false
+	}
+	if _, ok := r.asPathSets[firstASSetName(n.id)]; !ok {
+		return "", false
+	}
+	exPol, hasExport := r.policies[exportPolicyName(n.id)]
+	_, hasExportSet := r.prefixSets[exportSetName(n.id)]
+	if n.spec.rsClient {
+		return oldTag, !hasExport && !hasExportSet
+	}
+	s, ok := r.nbSets[neighborSetName(n.id)]
+	if !ok || !slices.Equal(s.GetList(), []string{n.neighborSetMember()}) {
+		return "", false
+	}
+	if !hasExport || !hasExportSet || !slices.Equal(policySignature(exPol), n.exportStatements()) {
+		return "", false
+	}
+	return oldTag, true
 }
 
 func hasObjects(id string, r *running) bool {
@@ -730,7 +854,25 @@ func hasObjects(id string, r *running) bool {
 	if _, ok := r.asPathSets[firstASSetName(id)]; ok {
 		return true
 	}
-	for _, s := range stmtNames(id) {
+	if hasExportObjects(id, r) {
+		return true
+	}
+	for _, s := range importStmtNames(id) {
+		if r.statements[s] {
+			return true
+		}
+	}
+	return false
+}
+
+func hasExportObjects(id string, r *running) bool {
+	if _, ok := r.policies[exportPolicyName(id)]; ok {
+		return true
+	}
+	if _, ok := r.prefixSets[exportSetName(id)]; ok {
+		return true
+	}
+	for _, s := range exportStmtNames(id) {
 		if r.statements[s] {
 			return true
 		}
@@ -862,10 +1004,15 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		}
 		t.d.sessions.drop(a)
 	}
-	// 2. Leftovers of neighbors to add: out of the global import policy,
-	// then deleted.
+	// 2. Leftovers of neighbors to add: out of the global policies, then
+	// deleted.
 	if p.globalBefore != nil {
-		if err := t.setGlobal(ctx, p.globalBefore, p.globalDefault, nil); err != nil {
+		if err := t.setGlobal(ctx, api.PolicyDirection_IMPORT, p.globalBefore, p.globalDefault, nil); err != nil {
+			return err
+		}
+	}
+	if p.exportBefore != nil {
+		if err := t.setGlobal(ctx, api.PolicyDirection_EXPORT, p.exportBefore, p.exportDefault, nil); err != nil {
 			return err
 		}
 	}
@@ -874,8 +1021,34 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 	}
-	// 3. The shared bogon ASN set, which new policies use, then the
-	// filters of new neighbors.
+	// Before any export changes: must a session be reset so that its peer
+	// loses what it was sent?
+	for i := range p.updates {
+		if u := &p.updates[i]; u.narrows {
+			hard, err := t.mustRetract(ctx, u.n, m.learned)
+			if err != nil {
+				return fmt.Errorf("list what %s is sent: %w", u.n.addr, err)
+			}
+			u.hard = hard
+		}
+	}
+	// 3. The shared sets, which new policies use, then the filters of new
+	// neighbors.
+	if p.learnedCreate {
+		if err := t.do(ctx, "add large community set "+learnedSet, func(ctx context.Context) error {
+			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: largeCommunitySet(learnedSet, m.learned)})
+			return err
+		}, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: learnedSet}, All: true})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	// Export policies reject what the set matches: entries come first.
+	if err := t.editSet(ctx, largeCommunitySet(learnedSet, p.learnedDel), largeCommunitySet(learnedSet, p.learnedAdd), true); err != nil {
+		return err
+	}
 	if p.bogonCreate {
 		if err := t.do(ctx, "add AS path set "+bogonASNSet, func(ctx context.Context) error {
 			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: asPathSet(bogonASNSet, m.bogonASNs)})
@@ -908,19 +1081,36 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		if err := t.editSet(ctx, asPathSet(firstASSetName(id), u.faDel), asPathSet(firstASSetName(id), u.faAdd), false); err != nil {
 			return err
 		}
+		if err := t.retag(ctx, id, u.oldTag, u.n.tag); err != nil {
+			return err
+		}
+		if err := t.editSet(ctx, prefixSet(exportSetName(id), u.exDel), prefixSet(exportSetName(id), u.exAdd), false); err != nil {
+			return err
+		}
 	}
-	// 5. The global import policy with the new ordinary peers' policies.
-	if p.globalChange {
-		prev := p.globalBefore
+	// 5. The global policies with the new ordinary peers' policies.
+	for _, g := range []struct {
+		dir     api.PolicyDirection
+		change  bool
+		before  []string
+		after   []string
+		def     api.RouteAction
+		running *api.PolicyAssignment
+	}{
+		{api.PolicyDirection_IMPORT, p.globalChange, p.globalBefore, p.globalAfter, p.globalDefault, r.globalImport},
+		{api.PolicyDirection_EXPORT, p.exportChange, p.exportBefore, p.exportAfter, p.exportDefault, r.globalExport},
+	} {
+		if !g.change {
+			continue
+		}
+		prev := g.before
 		if prev == nil {
 			prev = []string{}
-			if r.globalImport != nil {
-				for _, pol := range r.globalImport.Policies {
-					prev = append(prev, pol.Name)
-				}
+			for _, pol := range g.running.GetPolicies() {
+				prev = append(prev, pol.GetName())
 			}
 		}
-		if err := t.setGlobal(ctx, p.globalAfter, p.globalDefault, prev); err != nil {
+		if err := t.setGlobal(ctx, g.dir, g.after, g.def, prev); err != nil {
 			return err
 		}
 	}
@@ -986,39 +1176,174 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		}
 		t.d.sessions.forget(a)
 	}
-	// 7. Routes already received are filtered again only on a soft reset.
+	// 7. Routes already received are filtered again only on a soft reset
+	// in, routes sent only on a soft reset out (both: one call). GoBGP's
+	// soft reset out withdraws nothing (it keeps no adj-rib-out), so a
+	// peer loses a route it was sent only when the session is reset.
 	for _, u := range p.updates {
-		if !u.reset {
+		a := u.n.addr
+		req := &api.ResetPeerRequest{Address: a.String(), Soft: true}
+		switch {
+		case u.hard:
+			req = &api.ResetPeerRequest{Address: a.String(), Communication: "peering-operator: export narrowed"}
+		case u.reset && (u.out || u.narrows):
+			req.Direction = api.ResetPeerRequest_BOTH
+		case u.reset:
+			req.Direction = api.ResetPeerRequest_IN
+		case u.out || u.narrows:
+			req.Direction = api.ResetPeerRequest_OUT
+		default:
 			continue
 		}
-		a := u.n.addr
-		if err := t.do(ctx, "soft reset in "+a.String(), func(ctx context.Context) error {
-			_, err := c.ResetPeer(ctx, &api.ResetPeerRequest{Address: a.String(), Soft: true, Direction: api.ResetPeerRequest_IN})
+		what := "soft reset " + strings.ToLower(req.Direction.String()) + " " + a.String()
+		if u.hard {
+			what = "reset " + a.String() + " (it was sent routes its export denies now)"
+		}
+		if err := t.do(ctx, what, func(ctx context.Context) error {
+			_, err := c.ResetPeer(ctx, req)
 			return err
 		}, nil); err != nil {
 			return err
 		}
+		if u.hard {
+			t.d.sessions.forget(a)
+		}
 	}
-	// 8. Filters of removed neighbors and orphans, then the bogon ASN set
-	// when no policy of ours uses it any more.
+	// 8. Filters of removed neighbors and orphans, then the shared sets
+	// when no policy of ours uses them any more.
 	for _, id := range p.cleanAfter {
 		if err := t.clean(ctx, id, r); err != nil {
 			return err
 		}
 	}
 	if p.bogonDelete {
-		return t.do(ctx, "delete AS path set "+bogonASNSet, func(ctx context.Context) error {
+		if err := t.do(ctx, "delete AS path set "+bogonASNSet, func(ctx context.Context) error {
 			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: bogonASNSet}, All: true})
+			return err
+		}, nil); err != nil {
+			return err
+		}
+	}
+	if p.learnedDelete {
+		return t.do(ctx, "delete large community set "+learnedSet, func(ctx context.Context) error {
+			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: learnedSet}, All: true})
 			return err
 		}, nil)
 	}
 	return nil
 }
 
-func (t *txn) setGlobal(ctx context.Context, names []string, def api.RouteAction, undoTo []string) error {
+// mustRetract reports whether gobgpd sends the neighbor a route that its
+// new export (exports, no learned community) denies. What gobgpd sends
+// now is what its export policy in force lets through (ADJ_OUT listing);
+// a route that arrives between this look and the change is missed.
+func (t *txn) mustRetract(ctx context.Context, n nbModel, learned []string) (bool, error) {
+	var res []*regexp.Regexp
+	for _, l := range learned {
+		re, err := regexp.Compile(l)
+		if err != nil {
+			return false, err
+		}
+		res = append(res, re)
+	}
+	stream, err := t.d.client.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_ADJ_OUT, Name: n.addr.String(), Family: apiFamily(n.spec.ipv6)})
+	dests, err := recvAll(stream, err)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range dests {
+		pf, err := netip.ParsePrefix(d.GetDestination().GetPrefix())
+		if err != nil || !matchesSet(n.exports, pf.Masked()) {
+			return true, nil
+		}
+		for _, path := range d.GetDestination().GetPaths() {
+			for _, c := range largeCommunities(path) {
+				if slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(c) }) {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
+// matchesSet is GoBGP's prefix-set match: only the longest entry prefix
+// containing the route counts (see gobgpEntries).
+func matchesSet(set []pfx, route netip.Prefix) bool {
+	best := -1
+	for _, p := range set {
+		if p.prefix.Bits() <= route.Bits() && p.prefix.Contains(route.Addr()) {
+			best = max(best, p.prefix.Bits())
+		}
+	}
+	for _, p := range set {
+		if p.prefix.Bits() == best && p.prefix.Contains(route.Addr()) && p.min <= route.Bits() && route.Bits() <= p.max {
+			return true
+		}
+	}
+	return false
+}
+
+// largeCommunities lists a path's large communities as "a:b:c".
+func largeCommunities(p *api.Path) []string {
+	var out []string
+	for _, a := range p.GetPattrs() {
+		var lc api.LargeCommunitiesAttribute
+		if a.MessageIs(&lc) && a.UnmarshalTo(&lc) == nil {
+			for _, c := range lc.GetCommunities() {
+				out = append(out, fmt.Sprintf("%d:%d:%d", c.GetGlobalAdmin(), c.GetLocalData1(), c.GetLocalData2()))
+			}
+		}
+	}
+	return out
+}
+
+// retag changes the large community the accept statement of the
+// neighbor's import policy adds, in place (GoBGP edits a statement by
+// adding or removing single conditions and actions; it has no replace).
+// Between two tags the statement has no action at all, so routes fall
+// through to the policy's reject: never accepted untagged.
+func (t *txn) retag(ctx context.Context, id, from, to string) error {
+	if from == to {
+		return nil
+	}
+	c := t.d.client
+	name := stmtAccept(id)
+	acts := func(tag string, route bool) *api.Statement {
+		a := &api.Actions{LargeCommunity: tagAction(tag)}
+		if route {
+			a.RouteAction = api.RouteAction_ACCEPT
+		}
+		return &api.Statement{Name: name, Actions: a}
+	}
+	add := func(s *api.Statement) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := c.AddStatement(ctx, &api.AddStatementRequest{Statement: s})
+			return err
+		}
+	}
+	del := func(s *api.Statement) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := c.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
+			return err
+		}
+	}
+	switch {
+	case from == "":
+		return t.do(ctx, "tag routes accepted by "+name+" with "+to, add(acts(to, false)), del(acts(to, false)))
+	case to == "":
+		return t.do(ctx, "stop tagging routes accepted by "+name, del(acts(from, false)), add(acts(from, false)))
+	}
+	if err := t.do(ctx, "stop accepting by "+name+" while its tag changes", del(acts(from, true)), add(acts(from, true))); err != nil {
+		return err
+	}
+	return t.do(ctx, "accept by "+name+" with tag "+to, add(acts(to, true)), del(acts(to, true)))
+}
+
+func (t *txn) setGlobal(ctx context.Context, dir api.PolicyDirection, names []string, def api.RouteAction, undoTo []string) error {
 	c := t.d.client
 	mk := func(ns []string) *api.PolicyAssignment {
-		a := &api.PolicyAssignment{Name: globalRIB, Direction: api.PolicyDirection_IMPORT, DefaultAction: def}
+		a := &api.PolicyAssignment{Name: globalRIB, Direction: dir, DefaultAction: def}
 		for _, n := range ns {
 			a.Policies = append(a.Policies, &api.Policy{Name: n})
 		}
@@ -1042,7 +1367,7 @@ func (t *txn) setGlobal(ctx context.Context, names []string, def api.RouteAction
 			return err
 		}
 	}
-	return t.do(ctx, "set global import policy", func(ctx context.Context) error {
+	return t.do(ctx, "set global "+strings.ToLower(dir.String())+" policy", func(ctx context.Context) error {
 		_, err := c.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: mk(names)})
 		return err
 	}, undo)
@@ -1070,7 +1395,34 @@ func (t *txn) createFilter(ctx context.Context, n nbModel) error {
 			return err
 		}
 	}
-	pol := apiPolicy(n)
+	if err := t.addPolicy(ctx, apiPolicy(n)); err != nil {
+		return err
+	}
+	if n.spec.rsClient {
+		return nil
+	}
+	return t.createExport(ctx, n)
+}
+
+// createExport creates an ordinary neighbor's export set, then its export
+// policy (the neighbor set exists: the import policy uses it too).
+func (t *txn) createExport(ctx context.Context, n nbModel) error {
+	c := t.d.client
+	ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: exportSetName(n.id), Prefixes: apiPrefixes(n.exports)}
+	if err := t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
+		_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ds})
+		return err
+	}, func(ctx context.Context) error {
+		_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.DefinedType, Name: ds.Name}, All: true})
+		return err
+	}); err != nil {
+		return err
+	}
+	return t.addPolicy(ctx, apiExportPolicy(n))
+}
+
+func (t *txn) addPolicy(ctx context.Context, pol *api.Policy) error {
+	c := t.d.client
 	return t.do(ctx, "add policy "+pol.Name, func(ctx context.Context) error {
 		_, err := c.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol})
 		return err
@@ -1096,6 +1448,13 @@ func asPathSet(name string, entries []string) *api.DefinedSet {
 	return &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: name, List: entries}
 }
 
+func largeCommunitySet(name string, entries []string) *api.DefinedSet {
+	if len(entries) == 0 {
+		return nil
+	}
+	return &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: name, List: entries}
+}
+
 // editSet removes the entries of del from a set and adds those of add
 // (either may be nil), entry by entry: GoBGP's "replace" swaps the set
 // object while policies keep pointing at the old one. A set whose match
@@ -1107,10 +1466,10 @@ func (t *txn) editSet(ctx context.Context, del, add *api.DefinedSet, denyList bo
 	addCall := func(s *api.DefinedSet) func(context.Context) error {
 		return func(ctx context.Context) error {
 			req := &api.AddDefinedSetRequest{DefinedSet: s}
-			if s.DefinedType == api.DefinedType_AS_PATH {
-				// GoBGP appends AS_PATH entries even when present (a prefix
-				// set is a tree), and an undo may re-add an entry whose
-				// removal never happened: add only what is missing.
+			if s.DefinedType == api.DefinedType_AS_PATH || s.DefinedType == api.DefinedType_LARGE_COMMUNITY {
+				// GoBGP appends expression entries even when present (a
+				// prefix set is a tree), and an undo may re-add an entry
+				// whose removal never happened: add only what is missing.
 				cur, err := recvAll(c.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: s.DefinedType, Name: s.Name}))
 				if err != nil {
 					return err
@@ -1157,15 +1516,18 @@ func (t *txn) editSet(ctx context.Context, del, add *api.DefinedSet, denyList bo
 	return second()
 }
 
-// clean deletes our objects for one neighbor ID: the policy (with its
+// clean deletes our objects for one neighbor ID: the policies (with their
 // statements), statements left without a policy, the sets. Deleting a
 // policy while a route-server client still uses it is prevented by
 // ordering (the neighbor is deleted first).
 func (t *txn) clean(ctx context.Context, id string, r *running) error {
 	c := t.d.client
-	pn := policyName(id)
 	inPolicy := map[string]bool{}
-	if pol, ok := r.policies[pn]; ok {
+	for _, pn := range []string{policyName(id), exportPolicyName(id)} {
+		pol, ok := r.policies[pn]
+		if !ok {
+			continue
+		}
 		for _, s := range pol.Statements {
 			inPolicy[s.Name] = true
 		}
@@ -1193,6 +1555,7 @@ func (t *txn) clean(ctx context.Context, id string, r *running) error {
 		have map[string]*api.DefinedSet
 	}{
 		{api.DefinedType_PREFIX, prefixSetName(id), r.prefixSets},
+		{api.DefinedType_PREFIX, exportSetName(id), r.prefixSets},
 		{api.DefinedType_NEIGHBOR, neighborSetName(id), r.nbSets},
 		{api.DefinedType_PREFIX, bogonSwitchName(id), r.prefixSets},
 		{api.DefinedType_AS_PATH, firstASSetName(id), r.asPathSets},

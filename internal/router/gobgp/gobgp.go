@@ -9,11 +9,17 @@
 // patterns (po-bogon-asns) serves every neighbor. A route-server client
 // gets the policy as its own import policy with default reject; an
 // ordinary peer's policy goes into the global import policy ahead of any
-// policy configured by hand (which keeps its default). Neighbors are
-// marked by a description starting with "po[owner]". Nothing without
-// these marks is changed or deleted. A held neighbor (router.Held) keeps
-// its neighbor, objects and place in the global import policy as they
-// run; only its admin state may change.
+// policy configured by hand (which keeps its default), and its accepted
+// routes get the large community of router.Neighbor.Learned (any of ours
+// they carry is removed first). An ordinary peer also has an export prefix
+// set and policy (both po-out-<id>), ahead of any hand-made policy in the
+// global export policy: routes carrying a community of the shared large
+// community set po-learned are rejected, then those in the export set
+// accepted, then the rest rejected. Neighbors are marked by a description
+// starting with "po[owner]". Nothing without these marks is changed or
+// deleted. A held neighbor (router.Held) keeps its neighbor, objects and
+// places in the global policies as they run; only its admin state may
+// change.
 package gobgp
 
 import (

@@ -28,7 +28,8 @@ var (
 
 func heldNeighbor(a netip.Addr, asn uint32, prefix string) router.Neighbor {
 	return router.Neighbor{Address: a, PeerASN: asn, Owner: fmt.Sprintf("peering/as%d", asn), MaxPrefixes: 10,
-		Import: []router.Entry{upto(prefix, 16, 24)}, RejectBogonASNs: true, EnforceFirstAS: true}
+		Import: []router.Entry{upto(prefix, 16, 24)}, RejectBogonASNs: true, EnforceFirstAS: true,
+		Export: []router.Entry{exact("198.51.100.0/24")}, Learned: router.LearnedPeer, IXID: 7}
 }
 
 func heldDesired(held []router.Held, ns ...router.Neighbor) router.Desired {
@@ -46,15 +47,17 @@ func mustModel(t *testing.T, d router.Desired, o Options) *model {
 
 // runningOf is what readRunning reads from a gobgpd on which the driver
 // applied m (no session up), with unmanaged policies appended to the
-// global import policy as if configured by hand.
+// global import and export policies as if configured by hand.
 func runningOf(m *model, unmanaged ...string) *running {
 	r := &running{
 		global: &api.Global{Asn: m.asn, RouterId: m.routerID.String()},
 		peers:  map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
+		lcSets:   map[string]*api.DefinedSet{},
 		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rsExport: map[string]*api.PolicyAssignment{},
 		rpki: map[string]bool{},
 	}
 	global := &api.PolicyAssignment{Name: globalRIB, Direction: api.PolicyDirection_IMPORT}
+	export := &api.PolicyAssignment{Name: globalRIB, Direction: api.PolicyDirection_EXPORT, DefaultAction: api.RouteAction_ACCEPT}
 	for _, n := range m.neighbors {
 		r.peers[n.addr] = apiPeer(n.addr, n.id, n.spec)
 		r.prefixSets[prefixSetName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: prefixSetName(n.id), Prefixes: apiPrefixes(n.prefixes)}
@@ -73,13 +76,24 @@ func runningOf(m *model, unmanaged ...string) *running {
 		}
 		r.nbSets[neighborSetName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}}
 		global.Policies = append(global.Policies, &api.Policy{Name: pol.Name})
+		r.prefixSets[exportSetName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: exportSetName(n.id), Prefixes: apiPrefixes(n.exports)}
+		ex := apiExportPolicy(n)
+		r.policies[ex.Name] = ex
+		for _, s := range ex.Statements {
+			r.statements[s.Name] = true
+		}
+		export.Policies = append(export.Policies, &api.Policy{Name: ex.Name})
 	}
 	for _, u := range unmanaged {
 		global.Policies = append(global.Policies, &api.Policy{Name: u})
+		export.Policies = append(export.Policies, &api.Policy{Name: u})
 	}
-	r.globalImport = global
+	r.globalImport, r.globalExport = global, export
 	if m.bogonASNs != nil {
 		r.asPathSets[bogonASNSet] = &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: bogonASNSet, List: m.bogonASNs}
+	}
+	if m.learned != nil {
+		r.lcSets[learnedSet] = &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: learnedSet, List: m.learned}
 	}
 	return r
 }
@@ -117,15 +131,26 @@ func touching(p *plan, r *running, a netip.Addr) []string {
 	if slices.Contains(p.cleanAfter, id) {
 		out = append(out, "cleanAfter")
 	}
-	inRunning := false
-	for _, pol := range r.globalImport.GetPolicies() {
-		inRunning = inRunning || pol.Name == policyName(id)
-	}
-	if p.globalBefore != nil && slices.Contains(p.globalBefore, policyName(id)) != inRunning {
-		out = append(out, "globalBefore")
-	}
-	if p.globalChange && slices.Contains(p.globalAfter, policyName(id)) != inRunning {
-		out = append(out, "globalAfter")
+	for _, g := range []struct {
+		what          string
+		running       *api.PolicyAssignment
+		name          string
+		before, after []string
+		change        bool
+	}{
+		{"global", r.globalImport, policyName(id), p.globalBefore, p.globalAfter, p.globalChange},
+		{"export", r.globalExport, exportPolicyName(id), p.exportBefore, p.exportAfter, p.exportChange},
+	} {
+		inRunning := false
+		for _, pol := range g.running.GetPolicies() {
+			inRunning = inRunning || pol.Name == g.name
+		}
+		if g.before != nil && slices.Contains(g.before, g.name) != inRunning {
+			out = append(out, g.what+"Before")
+		}
+		if g.change && slices.Contains(g.after, g.name) != inRunning {
+			out = append(out, g.what+"After")
+		}
 	}
 	return out
 }
@@ -156,6 +181,7 @@ func TestPlanHeldKeptWhileOthersChange(t *testing.T) {
 			nA, nH, nB := heldNeighbor(heldA, 64510, "10.1.0.0/16"), heldNeighbor(heldH, 64520, "10.2.0.0/16"), heldNeighbor(heldB, 64530, "10.3.0.0/16")
 			r := runningOf(mustModel(t, heldDesired(nil, nA, nH, nB), o), "handmade")
 			nA.Import = append(nA.Import, exact("10.9.0.0/24"))
+			nA.Export = append(nA.Export, exact("203.0.113.0/24"))
 			nC := heldNeighbor(heldC, 64540, "10.4.0.0/16")
 			m := mustModel(t, heldDesired([]router.Held{{Address: heldH, Owner: nH.Owner}}, nA, nC), o)
 			p := mustPlan(t, m, r)
@@ -176,6 +202,13 @@ func TestPlanHeldKeptWhileOthersChange(t *testing.T) {
 				if !p.globalChange || !slices.Equal(p.globalAfter, want) {
 					t.Errorf("global import policy %v (change %t), want %v", p.globalAfter, p.globalChange, want)
 				}
+				want = []string{exportPolicyName(neighborID(heldA)), exportPolicyName(neighborID(heldH)), exportPolicyName(neighborID(heldC)), "handmade"}
+				if !p.exportChange || !slices.Equal(p.exportAfter, want) {
+					t.Errorf("global export policy %v (change %t), want %v", p.exportAfter, p.exportChange, want)
+				}
+				if u := p.updates[0]; len(u.exAdd) != 1 || len(u.exDel) != 0 {
+					t.Errorf("A's export: add %v del %v; want one entry added in place", u.exAdd, u.exDel)
+				}
 			}
 		})
 	}
@@ -188,7 +221,7 @@ func TestPlanHeldKeptWhileOthersChange(t *testing.T) {
 func TestPlanHeldOrdinaryPolicyStays(t *testing.T) {
 	nA, nH, nC := heldNeighbor(heldA, 64510, "10.1.0.0/16"), heldNeighbor(heldH, 64520, "10.2.0.0/16"), heldNeighbor(heldC, 64540, "10.4.0.0/16")
 	hold := []router.Held{{Address: heldH, Owner: nH.Owner}}
-	polH := policyName(neighborID(heldH))
+	polH, outH := policyName(neighborID(heldH)), exportPolicyName(neighborID(heldH))
 
 	r := runningOf(mustModel(t, heldDesired(nil, nA, nH), Options{}), "handmade")
 	p := mustPlan(t, mustModel(t, heldDesired(hold), Options{}), r)
@@ -198,8 +231,11 @@ func TestPlanHeldOrdinaryPolicyStays(t *testing.T) {
 	if want := []string{polH, "handmade"}; !slices.Equal(p.globalAfter, want) {
 		t.Errorf("global import policy %v, want %v", p.globalAfter, want)
 	}
-	if !slices.Equal(p.cleanAfter, []string{neighborID(heldA)}) || p.bogonDelete {
-		t.Errorf("clean after %v, bogonDelete %t; want A's objects only, bogon set kept", p.cleanAfter, p.bogonDelete)
+	if want := []string{outH, "handmade"}; !slices.Equal(p.exportAfter, want) {
+		t.Errorf("global export policy %v, want %v", p.exportAfter, want)
+	}
+	if !slices.Equal(p.cleanAfter, []string{neighborID(heldA)}) || p.bogonDelete || p.learnedDelete {
+		t.Errorf("clean after %v, bogonDelete %t, learnedDelete %t; want A's objects only, shared sets kept", p.cleanAfter, p.bogonDelete, p.learnedDelete)
 	}
 
 	// C left objects behind (a crash) that are in the global import
@@ -216,10 +252,17 @@ func TestPlanHeldOrdinaryPolicyStays(t *testing.T) {
 	if want := []string{policyName(neighborID(heldA)), polH, policyName(neighborID(heldC)), "handmade"}; !slices.Equal(p.globalAfter, want) {
 		t.Errorf("global import policy %v, want %v", p.globalAfter, want)
 	}
+	if want := []string{exportPolicyName(neighborID(heldA)), outH, "handmade"}; !slices.Equal(p.exportBefore, want) {
+		t.Errorf("global export policy before the cleanup %v, want %v", p.exportBefore, want)
+	}
+	if want := []string{exportPolicyName(neighborID(heldA)), outH, exportPolicyName(neighborID(heldC)), "handmade"}; !slices.Equal(p.exportAfter, want) {
+		t.Errorf("global export policy %v, want %v", p.exportAfter, want)
+	}
 
 	// A held policy that is not in the list now is not put in.
 	r = runningOf(mustModel(t, heldDesired(nil, nA, nH), Options{}))
 	r.globalImport.Policies = r.globalImport.Policies[:1]
+	r.globalExport.Policies = r.globalExport.Policies[:1]
 	p = mustPlan(t, mustModel(t, heldDesired(hold, nA), Options{}), r)
 	if !p.empty() {
 		t.Errorf("plan %+v, want none", p)

@@ -40,14 +40,16 @@ func clearState(m protoreflect.Message) {
 }
 
 // heldSnapshot is everything gobgpd holds of one neighbor, as its API
-// lists it: the neighbor's configuration, its defined sets, policy,
+// lists it: the neighbor's configuration, its defined sets, policies,
 // statements and policy assignments (a route-server client's own, or
-// its place in the global import policy), and the shared bogon ASN set.
+// its places in the global import and export policies), and the shared
+// bogon ASN and learned community sets.
 type heldSnapshot struct {
 	peer   *api.Peer
 	uptime time.Time
 	objs   []proto.Message
 	global []string // names in the global import policy
+	export []string // names in the global export policy
 }
 
 func snapshotOf(t *testing.T, rs *bgptest.Speaker, a netip.Addr) heldSnapshot {
@@ -66,6 +68,7 @@ func snapshotOf(t *testing.T, rs *bgptest.Speaker, a netip.Addr) heldSnapshot {
 	}{
 		{api.DefinedType_PREFIX, prefixSetName(id)}, {api.DefinedType_PREFIX, bogonSwitchName(id)},
 		{api.DefinedType_AS_PATH, firstASSetName(id)}, {api.DefinedType_AS_PATH, bogonASNSet}, {api.DefinedType_NEIGHBOR, neighborSetName(id)},
+		{api.DefinedType_PREFIX, exportSetName(id)}, {api.DefinedType_LARGE_COMMUNITY, learnedSet},
 	} {
 		sets, err := recvAll(rs.API.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: ds.typ, Name: ds.name}))
 		if err != nil {
@@ -80,6 +83,14 @@ func snapshotOf(t *testing.T, rs *bgptest.Speaker, a netip.Addr) heldSnapshot {
 		t.Fatalf("ListPolicy %s: %v %v", policyName(id), pols, err)
 	}
 	s.objs = append(s.objs, pols[0].Policy)
+	// An ordinary peer's export policy (a route-server client has none).
+	pols, err = recvAll(rs.API.ListPolicy(ctx, &api.ListPolicyRequest{Name: exportPolicyName(id)}))
+	if err != nil {
+		t.Fatalf("ListPolicy %s: %v", exportPolicyName(id), err)
+	}
+	for _, p := range pols {
+		s.objs = append(s.objs, p.Policy)
+	}
 	for _, name := range stmtNames(id) {
 		st, err := recvAll(rs.API.ListStatement(ctx, &api.ListStatementRequest{Name: name}))
 		if err != nil {
@@ -98,9 +109,11 @@ func snapshotOf(t *testing.T, rs *bgptest.Speaker, a netip.Addr) heldSnapshot {
 		case a.String():
 			s.objs = append(s.objs, r.Assignment)
 		case globalRIB:
-			if r.Assignment.Direction == api.PolicyDirection_IMPORT {
-				for _, p := range r.Assignment.Policies {
+			for _, p := range r.Assignment.Policies {
+				if r.Assignment.Direction == api.PolicyDirection_IMPORT {
 					s.global = append(s.global, p.Name)
+				} else {
+					s.export = append(s.export, p.Name)
 				}
 			}
 		}
@@ -175,7 +188,8 @@ func TestLiveHeld(t *testing.T) {
 			rs := startRS(t)
 			d := newDriver(t, rs, lm.o)
 			nA := router.Neighbor{Address: addrA, PeerASN: 65001, Owner: "peering/a", Description: "peer A", MaxPrefixes: 10,
-				Import: []router.Entry{upto("10.1.0.0/16", 16, 24)}, EnforceFirstAS: true} // its policy uses the bogon set all the same
+				Import: []router.Entry{upto("10.1.0.0/16", 16, 24)}, EnforceFirstAS: true, // its policy uses the bogon set all the same
+				Export: []router.Entry{exact("198.51.100.0/24")}, Learned: router.LearnedPeer, IXID: 7}
 			nB := router.Neighbor{Address: addrB, PeerASN: 65002, Owner: "peering/b", Import: []router.Entry{exact("10.2.0.0/24")}, RejectBogonASNs: true}
 			nC := router.Neighbor{Address: addrC, PeerASN: 65003, Owner: "peering/c", Import: []router.Entry{exact("10.3.0.0/24")}}
 			mustApply(t, d, desired(nA, nB))
@@ -186,11 +200,12 @@ func TestLiveHeld(t *testing.T) {
 			waitState(t, d, addrB, "up", established)
 			before := snapshotOf(t, rs, addrA)
 			polA, polC := policyName(neighborID(addrA)), policyName(neighborID(addrC))
+			outA, outC := exportPolicyName(neighborID(addrA)), exportPolicyName(neighborID(addrC))
 
 			hold := func(shutdown *bool) []router.Held {
 				return []router.Held{{Address: addrA, Owner: nA.Owner, Shutdown: shutdown}}
 			}
-			unchanged := func(what string, wantGlobal []string) {
+			unchanged := func(what string, wantGlobal, wantExport []string) {
 				t.Helper()
 				now := snapshotOf(t, rs, addrA)
 				samePeer(t, what, before.peer, now.peer)
@@ -199,10 +214,10 @@ func TestLiveHeld(t *testing.T) {
 					t.Errorf("%s: A's session was reset (up since %v, was %v)", what, now.uptime, before.uptime)
 				}
 				if lm.o.RouteServer {
-					wantGlobal = nil
+					wantGlobal, wantExport = nil, nil
 				}
-				if !slices.Equal(now.global, wantGlobal) {
-					t.Errorf("%s: global import policy %v, want %v", what, now.global, wantGlobal)
+				if !slices.Equal(now.global, wantGlobal) || !slices.Equal(now.export, wantExport) {
+					t.Errorf("%s: global import policy %v, export policy %v; want %v, %v", what, now.global, now.export, wantGlobal, wantExport)
 				}
 				waitState(t, d, addrA, "1 of 2 accepted, still", oneOfTwo)
 			}
@@ -223,7 +238,7 @@ func TestLiveHeld(t *testing.T) {
 			if res := mustApply(t, d, des); res.Added != 1 || res.Removed != 1 || res.Updated != 0 {
 				t.Fatalf("hold A, remove B, add C: %+v", res)
 			}
-			unchanged("B removed, C added", []string{polA, polC})
+			unchanged("B removed, C added", []string{polA, polC}, []string{outA, outC})
 			gone("B removed", addrB)
 			applyNoWrites(t, d, des)
 
@@ -233,7 +248,7 @@ func TestLiveHeld(t *testing.T) {
 			if res := mustApply(t, d, des); res.Removed != 1 || res.Added+res.Updated != 0 {
 				t.Fatalf("hold A, remove C: %+v", res)
 			}
-			unchanged("C removed", []string{polA})
+			unchanged("C removed", []string{polA}, []string{outA})
 			gone("C removed", addrC)
 			applyNoWrites(t, d, des)
 
@@ -252,8 +267,8 @@ func TestLiveHeld(t *testing.T) {
 				now := snapshotOf(t, rs, addrA)
 				samePeer(t, what, withoutSession(before.peer, down), withoutSession(now.peer, down))
 				sameObjects(t, what, before, now)
-				if want := []string{polA}; !lm.o.RouteServer && !slices.Equal(now.global, want) {
-					t.Errorf("%s: global import policy %v, want %v", what, now.global, want)
+				if !lm.o.RouteServer && (!slices.Equal(now.global, []string{polA}) || !slices.Equal(now.export, []string{outA})) {
+					t.Errorf("%s: global import policy %v, export policy %v", what, now.global, now.export)
 				}
 				applyNoWrites(t, d, des)
 			}

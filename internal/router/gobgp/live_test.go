@@ -174,11 +174,14 @@ func objectsOf(t *testing.T, d *Driver, id string) []string {
 			out = append(out, "statement "+n)
 		}
 	}
-	if r.globalImport != nil {
-		for _, p := range r.globalImport.Policies {
-			if idOf(p.Name) == id {
-				out = append(out, "global-import "+p.Name)
-			}
+	for _, p := range r.globalImport.GetPolicies() {
+		if idOf(p.Name) == id {
+			out = append(out, "global-import "+p.Name)
+		}
+	}
+	for _, p := range r.globalExport.GetPolicies() {
+		if idOf(p.Name) == id {
+			out = append(out, "global-export "+p.Name)
 		}
 	}
 	slices.Sort(out)
@@ -434,14 +437,16 @@ func TestFailedApplyRollsBack(t *testing.T) {
 			f := &faults{}
 			mode.o.Interceptors = []grpc.UnaryClientInterceptor{f.intercept}
 			d := newDriver(t, rs, mode.o)
-			nA := router.Neighbor{Address: addrA, PeerASN: 65001, Owner: "peering/a", MaxPrefixes: 10, Import: []router.Entry{exact("10.1.0.0/24"), exact("10.1.1.0/24")}}
+			nA := router.Neighbor{Address: addrA, PeerASN: 65001, Owner: "peering/a", MaxPrefixes: 10, Import: []router.Entry{exact("10.1.0.0/24"), exact("10.1.1.0/24")},
+				Export: []router.Entry{exact("198.51.100.0/24")}, Learned: router.LearnedPeer, IXID: 1}
 			nB := router.Neighbor{Address: addrB, PeerASN: 65002, Owner: "peering/b", Import: []router.Entry{exact("10.2.0.0/24")}}
 			before := desired(nA, nB)
-			// The change: A's filter, limit and AS path checks change, B
-			// goes, C and H come.
+			// The change: A's filter, limit, AS path checks, export and tag
+			// change, B goes, C and H come.
 			nA2 := nA
 			nA2.MaxPrefixes, nA2.Import = 20, []router.Entry{exact("10.1.1.0/24"), exact("10.1.2.0/24")}
 			nA2.RejectBogonASNs, nA2.EnforceFirstAS = true, true
+			nA2.Export, nA2.IXID = []router.Entry{exact("203.0.113.0/24")}, 2
 			nC := router.Neighbor{Address: addrC, PeerASN: 65003, Owner: "peering/c", Import: []router.Entry{exact("10.3.0.0/24")}, EnforceFirstAS: true}
 			nH := router.Neighbor{Address: addrH, PeerASN: 65009, Owner: "peering/h"}
 			after := desired(nA2, nC, nH)
@@ -528,15 +533,19 @@ func without(r *running, id string) *running {
 			c.rsImport[n] = a
 		}
 	}
-	if r.globalImport != nil {
-		g := &api.PolicyAssignment{Name: r.globalImport.Name, DefaultAction: r.globalImport.DefaultAction}
-		for _, p := range r.globalImport.Policies {
+	filterAssignment := func(a *api.PolicyAssignment) *api.PolicyAssignment {
+		if a == nil {
+			return nil
+		}
+		g := &api.PolicyAssignment{Name: a.Name, DefaultAction: a.DefaultAction}
+		for _, p := range a.Policies {
 			if idOf(p.Name) != id {
 				g.Policies = append(g.Policies, p)
 			}
 		}
-		c.globalImport = g
+		return g
 	}
+	c.globalImport, c.globalExport = filterAssignment(r.globalImport), filterAssignment(r.globalExport)
 	return &c
 }
 
@@ -562,18 +571,25 @@ func compareRunning(a, b *running) string {
 			es := slices.Sorted(slices.Values(s.List))
 			lines = append(lines, fmt.Sprintf("as-path-set %s %q", n, es))
 		}
+		for n, s := range r.lcSets {
+			es := slices.Sorted(slices.Values(s.List))
+			lines = append(lines, fmt.Sprintf("large-community-set %s %q", n, es))
+		}
 		for n, p := range r.policies {
 			lines = append(lines, fmt.Sprintf("policy %s %v", n, policySignature(p)))
 		}
 		for n := range r.statements {
 			lines = append(lines, "statement "+n)
 		}
-		if r.globalImport != nil {
+		for dir, a := range map[string]*api.PolicyAssignment{"import": r.globalImport, "export": r.globalExport} {
+			if a == nil {
+				continue
+			}
 			var ns []string
-			for _, p := range r.globalImport.Policies {
+			for _, p := range a.Policies {
 				ns = append(ns, p.Name)
 			}
-			lines = append(lines, fmt.Sprintf("global-import %v %v", ns, r.globalImport.DefaultAction))
+			lines = append(lines, fmt.Sprintf("global-%s %v %v", dir, ns, a.DefaultAction))
 		}
 		for n, a := range r.rsImport {
 			var ns []string
@@ -593,8 +609,8 @@ func compareRunning(a, b *running) string {
 }
 
 // TestOrdinaryPeers: without route-server mode the filters go into the
-// global import policy, per neighbor; a peer configured by hand is not
-// affected by them.
+// global import policy and the exports into the global export policy,
+// per neighbor; a peer configured by hand is not affected by them.
 func TestOrdinaryPeers(t *testing.T) {
 	rs := startRS(t)
 	ctx := testCtx(t)
@@ -632,8 +648,8 @@ func TestOrdinaryPeers(t *testing.T) {
 		return bgptest.StartPeer(t, bgptest.PeerConfig{Addr: a, ASN: asn, BGPPort: port, RouteServer: rs.Endpoint(), Routes: rr, Passive: true})
 	}
 	peer(addrA, 65001, "10.1.1.0/24", "10.9.0.0/24")
-	pb := peer(addrB, 65002, "10.2.1.0/24")
-	peer(addrH, 65009, "10.99.0.0/24")
+	peer(addrB, 65002, "10.2.1.0/24")
+	ph := peer(addrH, 65009, "10.99.0.0/24")
 
 	waitState(t, d, addrA, "1 of 2 accepted", func(s router.NeighborState) bool { return established(s) && s.Received == 2 && s.Accepted == 1 })
 	waitState(t, d, addrB, "1 of 1 accepted", func(s router.NeighborState) bool { return established(s) && s.Accepted == 1 })
@@ -648,7 +664,12 @@ func TestOrdinaryPeers(t *testing.T) {
 		got := prefixesOf(rr, false)
 		return slices.Equal(got, []string{"10.1.1.0/24", "10.2.1.0/24", "10.99.0.0/24"})
 	})
-	waitRoutes(t, "B learns A's accepted prefix", func(ctx context.Context) ([]bgptest.Route, error) { return pb.RIB(ctx, 4) }, func(rr []bgptest.Route) bool {
+	// B's export is empty: gobgpd sends it nothing; the hand-made
+	// neighbor gets what gobgpd's defaults say (everything).
+	if sent, err := rs.Sent(ctx, addrB); err != nil || len(sent) != 0 {
+		t.Errorf("sent to B: %v %v, want nothing", sent, err)
+	}
+	waitRoutes(t, "H learns A's accepted prefix", func(ctx context.Context) ([]bgptest.Route, error) { return ph.RIB(ctx, 4) }, func(rr []bgptest.Route) bool {
 		got := prefixesOf(rr, false)
 		return slices.Contains(got, "10.1.1.0/24") && !slices.Contains(got, "10.9.0.0/24")
 	})
@@ -659,6 +680,13 @@ func TestOrdinaryPeers(t *testing.T) {
 	}
 	if want := []string{policyName(neighborID(addrA)), policyName(neighborID(addrB)), "handmade-noop"}; !slices.Equal(names, want) {
 		t.Errorf("global import policy %v, want %v", names, want)
+	}
+	names = nil
+	for _, p := range r.globalExport.Policies {
+		names = append(names, p.Name)
+	}
+	if want := []string{exportPolicyName(neighborID(addrA)), exportPolicyName(neighborID(addrB))}; !slices.Equal(names, want) {
+		t.Errorf("global export policy %v, want %v", names, want)
 	}
 	applyNoWrites(t, d, des)
 	// Removing A takes its policy out of the global import policy.

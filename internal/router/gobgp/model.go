@@ -37,6 +37,11 @@ func prefixSetName(id string) string   { return NamePrefix + "in-" + id }
 func neighborSetName(id string) string { return NamePrefix + "nb-" + id }
 func policyName(id string) string      { return NamePrefix + "in-" + id }
 
+// exportSetName is an ordinary neighbor's export prefix set, and
+// exportPolicyName its export policy in the global export policy.
+func exportSetName(id string) string    { return NamePrefix + "out-" + id }
+func exportPolicyName(id string) string { return NamePrefix + "out-" + id }
+
 // bogonSwitchName is the prefix set that turns the bogon ASN check on:
 // every route of the neighbor's family when on, empty (never matches)
 // when off. The bogon ASN set is shared, so the switch has to be per
@@ -52,19 +57,42 @@ func firstASSetName(id string) string { return NamePrefix + "fa-" + id }
 func stmtRPKI(id string) string    { return policyName(id) + "-rpki" }
 func stmtBogon(id string) string   { return policyName(id) + "-bogon" }
 func stmtFirstAS(id string) string { return policyName(id) + "-firstas" }
+func stmtStrip(id string) string   { return policyName(id) + "-strip" }
 func stmtAccept(id string) string  { return policyName(id) + "-accept" }
 func stmtReject(id string) string  { return policyName(id) + "-reject" }
 
-func stmtNames(id string) []string {
-	return []string{stmtRPKI(id), stmtBogon(id), stmtFirstAS(id), stmtAccept(id), stmtReject(id)}
+func stmtOutLearned(id string) string { return exportPolicyName(id) + "-learned" }
+func stmtOutAccept(id string) string  { return exportPolicyName(id) + "-accept" }
+func stmtOutReject(id string) string  { return exportPolicyName(id) + "-reject" }
+
+func importStmtNames(id string) []string {
+	return []string{stmtRPKI(id), stmtBogon(id), stmtFirstAS(id), stmtStrip(id), stmtAccept(id), stmtReject(id)}
+}
+
+func exportStmtNames(id string) []string {
+	return []string{stmtOutLearned(id), stmtOutAccept(id), stmtOutReject(id)}
+}
+
+func stmtNames(id string) []string { return append(importStmtNames(id), exportStmtNames(id)...) }
+
+// learnedSet is the large community set of the communities our import
+// policies add (LocalASN:1:* and LocalASN:2:*); one set serves every
+// ordinary neighbor's export policy.
+const learnedSet = NamePrefix + "learned"
+
+// learnedPatterns is the content of learnedSet. GoBGP anchors an entry
+// only when it looks like a community ("1:2:3"); this one is an
+// expression matched against "ASN:x:y" and comes back as written.
+func learnedPatterns(localASN uint32) []string {
+	return []string{fmt.Sprintf(`^%d:[%d%d]:\d+$`, localASN, router.LearnedPeer, router.LearnedRouteServer)}
 }
 
 // idOf returns the neighbor ID in one of our per-neighbor object names,
-// or "" (also for the shared bogonASNSet).
+// or "" (also for the shared bogonASNSet and learnedSet).
 func idOf(name string) string {
-	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-", NamePrefix + "bg-", NamePrefix + "fa-"} {
+	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-", NamePrefix + "bg-", NamePrefix + "fa-", NamePrefix + "out-"} {
 		if rest, ok := strings.CutPrefix(name, p); ok {
-			for _, suf := range []string{"-rpki", "-bogon", "-firstas", "-accept", "-reject"} {
+			for _, suf := range []string{"-rpki", "-bogon", "-firstas", "-strip", "-accept", "-reject", "-learned"} {
 				rest = strings.TrimSuffix(rest, suf)
 			}
 			return rest
@@ -195,6 +223,14 @@ type nbModel struct {
 	bogonSwitch    []pfx
 	firstAS        []string
 	enforceFirstAS bool // for Render only: firstAS says it to GoBGP
+	// exports is the content of exportSetName, tag the large community
+	// the import policy's accept statement adds ("": none) and learned
+	// the pattern of learnedSet, which its strip statement removes; all
+	// only for ordinary neighbors: a route-server client has no export
+	// objects and its routes are neither stripped nor tagged.
+	exports []pfx
+	tag     string
+	learned string
 }
 
 // model is the complete desired state, derived purely from Desired and
@@ -207,7 +243,10 @@ type model struct {
 	// bogonASNs is the content of the shared bogonASNSet; nil without
 	// neighbors (the set exists while any neighbor's policy uses it).
 	bogonASNs []string
-	held      []heldModel // sorted by address
+	// learned is the content of the shared learnedSet; nil without
+	// ordinary neighbors (only their export policies use it).
+	learned []string
+	held    []heldModel // sorted by address
 }
 
 // heldModel is a neighbor left as it runs (router.Held).
@@ -228,6 +267,17 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 		retry = defaultConnectRetry
 	}
 	for _, n := range d.Neighbors {
+		rsClient := o.RouteServer || n.RouteServerClient
+		var exports []pfx
+		tag, learned := "", ""
+		if !rsClient {
+			exports = gobgpEntries(n.Export)
+			if n.Learned != router.LearnedNone {
+				tag = router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID)
+			}
+			m.learned = learnedPatterns(d.LocalASN)
+			learned = m.learned[0]
+		}
 		m.neighbors = append(m.neighbors, nbModel{
 			addr: n.Address,
 			id:   neighborID(n.Address),
@@ -239,7 +289,7 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 				passive:      o.Passive,
 				remotePort:   uint32(o.PeerPort),
 				connectRetry: uint64((retry + time.Second - 1) / time.Second),
-				rsClient:     o.RouteServer || n.RouteServerClient,
+				rsClient:     rsClient,
 				ipv6:         n.Address.Is6(),
 				maxPrefixes:  n.MaxPrefixes,
 				thresholdPct: thresholdPct(n.MaxPrefixes, o.ShutdownThresholdPct),
@@ -248,6 +298,9 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 			bogonSwitch:    bogonSwitch(n.RejectBogonASNs, n.Address.Is6()),
 			firstAS:        firstASPatterns(n.EnforceFirstAS, n.PeerASN),
 			enforceFirstAS: n.EnforceFirstAS,
+			exports:        exports,
+			tag:            tag,
+			learned:        learned,
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
@@ -293,7 +346,12 @@ type statement struct {
 	asPathSet string // match any entry of this AS_PATH set
 	asPathInv bool   // ... inverted: match when no entry does
 	rpkiInv   bool   // match RPKI validation result "invalid"
+	largeSet  string // match any large community of this set
 	accept    bool   // action: accept (else reject)
+	tag       string // action: also add this large community
+	// strip: the only action is to remove the large communities matching
+	// this expression; evaluation goes on with the next statement.
+	strip string
 }
 
 func (s statement) String() string {
@@ -312,12 +370,21 @@ func (s statement) String() string {
 	if s.rpkiInv {
 		conds = append(conds, "rpki invalid")
 	}
+	if s.largeSet != "" {
+		conds = append(conds, "large-community-set "+s.largeSet)
+	}
 	if len(conds) == 0 {
 		conds = append(conds, "any")
 	}
 	act := "reject"
 	if s.accept {
 		act = "accept"
+	}
+	if s.tag != "" {
+		act += ", add large-community " + s.tag
+	}
+	if s.strip != "" {
+		act = "remove large-communities " + s.strip + ", go on"
 	}
 	return fmt.Sprintf("statement %s: if %s then %s", s.name, strings.Join(conds, " and "), act)
 }
@@ -338,7 +405,15 @@ func (s statement) String() string {
 //	  prefix-set -> accept
 //	ordinary peer (one policy per neighbor in the global import policy,
 //	ahead of any policy configured by hand): the same, each statement
-//	also matching the neighbor set, then neighbor -> reject
+//	also matching the neighbor set, with before the accept one
+//	large-community-set learned -> remove them, go on, the accept one
+//	adding the learned community (tag) when set, then neighbor -> reject
+//
+// The strip makes tagging idempotent: GoBGP stores the tagged path back
+// into the adj-rib-in whenever its adj-in is listed with filtered paths
+// (State does), so a soft reset in would add the tag once more, or keep
+// an old one. The tag is an action, not a statement: it changes in place
+// (see txn.retag).
 func (n nbModel) statements() []statement {
 	nb := ""
 	if !n.spec.rsClient {
@@ -348,12 +423,34 @@ func (n nbModel) statements() []statement {
 		{name: stmtRPKI(n.id), nbSet: nb, rpkiInv: true},
 		{name: stmtBogon(n.id), nbSet: nb, prefixSet: bogonSwitchName(n.id), asPathSet: bogonASNSet},
 		{name: stmtFirstAS(n.id), nbSet: nb, asPathSet: firstASSetName(n.id), asPathInv: true},
-		{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true},
 	}
+	if !n.spec.rsClient {
+		out = append(out, statement{name: stmtStrip(n.id), nbSet: nb, largeSet: learnedSet, strip: n.learned})
+	}
+	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag})
 	if !n.spec.rsClient {
 		out = append(out, statement{name: stmtReject(n.id), nbSet: nb})
 	}
 	return out
+}
+
+// exportStatements returns an ordinary neighbor's export policy, which
+// goes into the global export policy ahead of any configured by hand. Its
+// last statement decides every route for the neighbor, so neither
+// gobgpd's default nor a hand-made policy ever applies to it. The shape
+// is fixed: an empty export set matches nothing, so an empty Export
+// leaves only the rejects.
+//
+//	neighbor and large-community-set learned -> reject;
+//	neighbor and prefix-set export -> accept;
+//	neighbor -> reject
+func (n nbModel) exportStatements() []statement {
+	nb := neighborSetName(n.id)
+	return []statement{
+		{name: stmtOutLearned(n.id), nbSet: nb, largeSet: learnedSet},
+		{name: stmtOutAccept(n.id), nbSet: nb, prefixSet: exportSetName(n.id), accept: true},
+		{name: stmtOutReject(n.id), nbSet: nb},
+	}
 }
 
 func (n nbModel) neighborSetMember() string {
@@ -374,7 +471,13 @@ func (m *model) render(o Options) []byte {
 			fmt.Fprintf(&b, "  %s\n", e)
 		}
 	}
-	var ordinary []string
+	if m.learned != nil {
+		fmt.Fprintf(&b, "large-community-set %s (%d entries)\n", learnedSet, len(m.learned))
+		for _, e := range m.learned {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+	}
+	var ordinary, exports []string
 	for _, n := range m.neighbors {
 		s := n.spec
 		fmt.Fprintf(&b, "\nneighbor %s\n", n.addr)
@@ -421,10 +524,21 @@ func (m *model) render(o Options) []byte {
 		}
 		if s.rsClient {
 			fmt.Fprintf(&b, "  import-policy %s default reject\n", policyName(n.id))
+			continue
 		}
+		fmt.Fprintf(&b, "  export prefix-set %s (%d entries)\n", exportSetName(n.id), len(n.exports))
+		for _, p := range n.exports {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
+		fmt.Fprintf(&b, "  export policy %s\n", exportPolicyName(n.id))
+		for _, st := range n.exportStatements() {
+			fmt.Fprintf(&b, "    %s\n", st)
+		}
+		exports = append(exports, exportPolicyName(n.id))
 	}
 	if len(ordinary) > 0 {
 		fmt.Fprintf(&b, "\nglobal import-policy %s (ahead of unmanaged policies; unmanaged default kept)\n", strings.Join(ordinary, " "))
+		fmt.Fprintf(&b, "global export-policy %s (ahead of unmanaged policies; unmanaged default kept)\n", strings.Join(exports, " "))
 	}
 	// Held neighbors are whatever runs; only the fact that they are held
 	// and their wanted admin state are part of the desired configuration.

@@ -34,9 +34,13 @@ func goldenDesired() router.Desired {
 				Description: "Cloudflare v6", Shutdown: true, MaxPrefixes: 2000, Password: "s3cr3t-md5",
 				Import:          []router.Entry{upto("2606:4700::/32", 32, 48)},
 				RejectBogonASNs: true, EnforceFirstAS: true,
+				Export:  []router.Entry{upto("2001:db8::/32", 32, 48), exact("2001:db8:1::/48")},
+				Learned: router.LearnedPeer, IXID: 31,
 			},
 			{
+				// Export and Learned mean nothing to a route-server client.
 				Address: ip("192.0.2.10"), PeerASN: 64510, Owner: "peering/as64510", RouteServerClient: true,
+				Export: []router.Entry{exact("203.0.113.0/24")}, Learned: router.LearnedRouteServer, IXID: 31,
 				MaxPrefixes: 5, RejectBogonASNs: true,
 				Import: []router.Entry{
 					upto("10.0.0.0/16", 16, 25), exact("10.0.5.0/24"), exact("10.0.5.0/24"),
@@ -181,6 +185,9 @@ func TestGoBGPEntriesMatchLikeTheFilter(t *testing.T) {
 			want := filterMatches(filter, r)
 			if got := gobgpMatches(set, r); got != want {
 				t.Errorf("route %s: GoBGP with our entries matches=%t, filter says %t", r, got, want)
+			}
+			if got := matchesSet(set, r); got != gobgpMatches(set, r) {
+				t.Errorf("route %s: matchesSet says %t, GoBGP %t", r, got, !got)
 			}
 			if gobgpMatches(naive, r) != want {
 				naiveWrong++

@@ -1,11 +1,12 @@
-// Package iosxr drives Cisco IOS-XR over SSH (scrapligo): per neighbor a
-// prefix-set and a route-policy PO-IN-<address> and the neighbor under
-// "router bgp", all in one target configuration that is committed, or
-// aborted on any error. Tested against recorded sessions only: no IOS-XR
-// runs here.
+// Package iosxr drives Cisco IOS-XR over SSH (scrapligo): per neighbor
+// prefix-sets and route-policies PO-IN-<address> and PO-OUT-<address> and
+// the neighbor under "router bgp", all in one target configuration that is
+// committed, or aborted on any error. Tested against recorded sessions
+// only: no IOS-XR runs here.
 package iosxr
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -43,6 +44,12 @@ func New(cfg cli.Config) *Driver { return &Driver{Base: cli.NewBase(cfg, Platfor
 
 // policyName: RPL names take letters, digits, '_' and '-'.
 func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, true) }
+
+func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, true) }
+
+// learnedSet names the shared large-community-set of what we learned from
+// peers and route servers (LocalASN:1:*, LocalASN:2:*).
+var learnedSet = cli.ObjectPrefix + "LEARNED"
 
 func neighborKey(a netip.Addr) string { return "neighbor " + a.String() }
 
@@ -102,11 +109,16 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 				// neighbor-is compares the path's first AS.
 				body = append(body, "if not as-path neighbor-is '"+strconv.FormatUint(uint64(n.PeerASN), 10)+"' then", "drop", "endif")
 			}
-			objs["route-policy "+name] = append(body, "if destination in "+name+" then", "pass", "else", "drop", "endif")
+			body = append(body, "if destination in "+name+" then")
+			if n.Learned != router.LearnedNone {
+				body = append(body, "set large-community ("+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+") additive")
+			}
+			objs["route-policy "+name] = append(body, "pass", "else", "drop", "endif")
 		} else {
 			// An empty filter rejects everything.
 			objs["route-policy "+name] = []string{"drop"}
 		}
+		addExport(objs, des.LocalASN, n)
 		key := neighborKey(n.Address)
 		af := afOf(n.Address)
 		lines := []string{
@@ -126,9 +138,31 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			// default action tears the session down and keeps it down.
 			lines = append(lines, af+afSep+"maximum-prefix "+strconv.FormatUint(uint64(n.MaxPrefixes), 10)+" 75")
 		}
-		objs[key] = lines
+		objs[key] = append(lines, af+afSep+"route-policy "+exportName(n.Address)+" out")
 	}
 	return objs, pw
+}
+
+// addExport adds the neighbor's out policy: routes we learned from peers
+// or route servers dropped, the Export prefixes passed, the rest dropped
+// (IOS-XR sends nothing to an eBGP neighbor without a policy; this says
+// so). Without Export the policy is a plain drop.
+func addExport(objs cli.Objects, localASN uint32, n router.Neighbor) {
+	name := exportName(n.Address)
+	var set []string
+	for _, r := range cli.Ranges(n.Export) {
+		set = append(set, rangeText(r))
+	}
+	if len(set) == 0 {
+		objs["route-policy "+name] = []string{"drop"}
+		return
+	}
+	objs["large-community-set "+learnedSet] = cli.LearnedWildcards(localASN)
+	objs["prefix-set "+name] = set
+	objs["route-policy "+name] = []string{
+		"if large-community matches-any " + learnedSet + " then", "drop", "endif",
+		"if destination in " + name + " then", "pass", "else", "drop", "endif",
+	}
 }
 
 // Render returns the owned configuration in IOS-XR running-config form
@@ -146,7 +180,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	for _, k := range sortedKeys(objs) {
 		kind, name, _ := strings.Cut(k, " ")
 		switch kind {
-		case "as-path-set", "prefix-set", "route-policy":
+		case "as-path-set", "large-community-set", "prefix-set", "route-policy":
 			b.WriteString(strings.Join(block(kind, name, objs[k]), "\n") + "\n!\n")
 		}
 	}
@@ -177,18 +211,22 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// block is how a prefix-set or route-policy is entered (and printed).
+// block is how a set or route-policy is entered (and printed): set
+// elements separated by commas, policy statements indented by nesting.
 func block(kind, name string, body []string) []string {
 	out := []string{kind + " " + name}
+	depth := 1
 	for i, l := range body {
-		ind := "  "
-		switch {
-		case kind == "prefix-set" && i < len(body)-1:
-			l += ","
-		case kind == "route-policy" && len(body) > 1 && (l == "pass" || l == "drop"):
-			ind = "    " // inside if/else
+		if l == "else" || l == "endif" {
+			depth--
 		}
-		out = append(out, ind+l)
+		if kind != "route-policy" && i < len(body)-1 {
+			l += ","
+		}
+		out = append(out, strings.Repeat("  ", depth)+l)
+		if l == "else" || strings.HasSuffix(l, " then") {
+			depth++
+		}
 	}
 	if kind != "route-policy" {
 		return append(out, "end-set")
@@ -268,7 +306,7 @@ func parse(out string) running {
 			flush()
 			f := strings.Fields(t)
 			switch {
-			case len(f) == 2 && (f[0] == "prefix-set" || f[0] == "route-policy" || f[0] == "as-path-set"):
+			case len(f) == 2 && (f[0] == "prefix-set" || f[0] == "route-policy" || f[0] == "as-path-set" || f[0] == "large-community-set"):
 				block = t
 				if strings.HasPrefix(f[1], cli.ObjectPrefix) && r.objs[t] == nil {
 					r.objs[t] = []string{}
@@ -316,6 +354,7 @@ func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []str
 	for k := range want {
 		if a, ok := strings.CutPrefix(k, "neighbor "); ok {
 			addrOf[policyName(netip.MustParseAddr(a))] = a
+			addrOf[exportName(netip.MustParseAddr(a))] = a
 		}
 	}
 	changed := map[string]bool{}
@@ -331,7 +370,7 @@ func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []str
 	for _, c := range changes {
 		kind, name, _ := strings.Cut(c.Key, " ")
 		switch kind {
-		case "as-path-set", "prefix-set", "route-policy":
+		case "as-path-set", "large-community-set", "prefix-set", "route-policy":
 			if c.Gone {
 				gone = append(gone, "no "+c.Key)
 				continue
@@ -377,6 +416,14 @@ func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []str
 			updated++
 		}
 	}
+	// Policies go before the sets they name.
+	rank := func(l string) int {
+		if strings.HasPrefix(l, "no route-policy ") {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(gone, func(x, y string) int { return cmp.Compare(rank(x), rank(y)) })
 	return append(append(filters, nbrs...), gone...), added, updated, removed
 }
 
@@ -418,7 +465,8 @@ func flat(l string) string { return strings.Replace(l, afSep, " ", 1) }
 
 func read(ctx context.Context, s *cli.Session) (running, error) {
 	var all strings.Builder
-	for _, c := range []string{"show running-config prefix-set", "show running-config route-policy", "show running-config router bgp"} {
+	for _, c := range []string{"show running-config as-path-set", "show running-config large-community-set",
+		"show running-config prefix-set", "show running-config route-policy", "show running-config router bgp"} {
 		out, err := s.Show(ctx, c)
 		if err != nil {
 			return running{}, err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var prompt = regexp.MustCompile(`^[\w.\-@/:]{1,63}(\(config[\w.\-@/:+]*\))?#`)
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func sample() router.Desired { return clitest.Sample() }
+func sample() router.Desired { return clitest.WithExport(clitest.Sample()) }
 
 func recorded(t *testing.T, fixture string) (*Driver, *clitest.Recording) {
 	return clitest.Recorded(t, fixture, New)
@@ -131,7 +132,7 @@ func TestPlanUpdates(t *testing.T) {
 	s.Neighbors = s.Neighbors[1:]
 	want, pw = wanted(s)
 	lines, _, _, r = plan(65000, want, have.objs, pw)
-	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3" || r != 1 {
+	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3\nno route-policy PO-OUT-2001_db8__3" || r != 1 {
 		t.Errorf("removal: %q", lines)
 	}
 }
@@ -204,11 +205,14 @@ func TestASPathChecks(t *testing.T) {
 }
 
 // held is the desired state of the hold tests: 192.0.2.2 held (its
-// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new.
+// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new, a peer at
+// another IX announcing nothing (so only the hold keeps the shared
+// learned-community objects of 192.0.2.2's export policy).
 func held() router.Desired {
 	s := sample()
 	s.Neighbors = []router.Neighbor{{Address: addr("2001:db8::7"), PeerASN: 65007, Owner: "peers/as65007",
-		Import: []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}}}}
+		Import:  []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}},
+		Learned: router.LearnedPeer, IXID: 5678}}
 	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001"}}
 	return s
 }
@@ -236,7 +240,7 @@ func TestApplyHeldUntouched(t *testing.T) {
 	}
 	got := configured(t, rec.AssertSent(t, prompt))
 	clitest.Golden(t, *update, "hold.golden", got)
-	for _, s := range []string{"192.0.2.2", "192_0_2_2"} {
+	for _, s := range []string{"192.0.2.2", "192_0_2_2", "PO-LEARNED"} {
 		if strings.Contains(string(got), s) {
 			t.Errorf("held configuration %s touched:\n%s", s, got)
 		}
@@ -300,8 +304,30 @@ func TestPlanHeld(t *testing.T) {
 	s.Held = []router.Held{{Address: addr("192.0.2.2")}}
 	want, pw = wanted(s)
 	lines, _, _, r = plan(65000, cli.Hold(want, have, s.Held, neighborKey, shutdown), have, pw)
-	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3" || r != 1 {
+	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3\nno route-policy PO-OUT-2001_db8__3" || r != 1 {
 		t.Errorf("removal: %q", lines)
+	}
+}
+
+// A held neighbor keeps its out policy, prefix-set and the shared
+// large-community-set they name while every other neighbor goes; without
+// the hold the set goes after the policies naming it.
+func TestPlanHeldKeepsExportObjects(t *testing.T) {
+	have := parse(string(clitest.Read(t, "nochange.txt"))).objs
+	s := sample()
+	s.Neighbors = nil
+	s.Held = []router.Held{{Address: addr("192.0.2.2")}}
+	want, pw := wanted(s)
+	lines, _, _, r := plan(65000, cli.Hold(want, have, s.Held, neighborKey, shutdown), have, pw)
+	if strings.Join(lines, "\n") != "no router bgp 65000 neighbor 2001:db8::3\nno route-policy PO-IN-2001_db8__3\nno route-policy PO-OUT-2001_db8__3" || r != 1 {
+		t.Errorf("held: %q", lines)
+	}
+	s.Held = nil
+	lines, _, _, _ = plan(65000, want, have, pw)
+	if w := []string{"no router bgp 65000 neighbor 192.0.2.2", "no router bgp 65000 neighbor 2001:db8::3",
+		"no route-policy PO-IN-192_0_2_2", "no route-policy PO-IN-2001_db8__3", "no route-policy PO-OUT-192_0_2_2", "no route-policy PO-OUT-2001_db8__3",
+		"no large-community-set PO-LEARNED", "no prefix-set PO-IN-192_0_2_2", "no prefix-set PO-OUT-192_0_2_2"}; !slices.Equal(lines, w) {
+		t.Errorf("removal order: %q", lines)
 	}
 }
 
@@ -328,5 +354,67 @@ func TestRenderHeld(t *testing.T) {
 	have := parse(string(out)).objs
 	if lines, _, _, _ := plan(65000, cli.Hold(want, have, s.Held, neighborKey, shutdown), have, pw); len(lines) != 0 {
 		t.Errorf("render does not read back: %q", lines)
+	}
+}
+
+// The out policy of a neighbor with two prefixes: learned routes dropped
+// first, then the prefix-set passed, the rest dropped; the neighbor's
+// address family names it.
+func TestExportRendered(t *testing.T) {
+	want, _ := wanted(sample())
+	for k, w := range map[string][]string{
+		"large-community-set PO-LEARNED": {"65000:1:*", "65000:2:*"},
+		"prefix-set PO-OUT-192_0_2_2":    {"100.64.0.0/10 ge 16 le 24", "198.18.0.0/15"},
+		"route-policy PO-OUT-192_0_2_2": {"if large-community matches-any PO-LEARNED then", "drop", "endif",
+			"if destination in PO-OUT-192_0_2_2 then", "pass", "else", "drop", "endif"},
+	} {
+		if !slices.Equal(want[k], w) {
+			t.Errorf("%s: %q", k, want[k])
+		}
+	}
+	if !slices.Contains(want["neighbor 192.0.2.2"], "address-family ipv4 unicast|route-policy PO-OUT-192_0_2_2 out") {
+		t.Errorf("no out policy: %q", want["neighbor 192.0.2.2"])
+	}
+}
+
+// No Export: a policy that drops everything, still attached (IOS-XR would
+// send nothing without one, but say it).
+func TestExportEmptyDeniesAll(t *testing.T) {
+	s := sample()
+	s.Neighbors[1].Export = nil
+	want, _ := wanted(s)
+	for _, a := range []string{"192_0_2_2", "2001_db8__3"} {
+		if got := want["route-policy PO-OUT-"+a]; !slices.Equal(got, []string{"drop"}) {
+			t.Errorf("%s: %q", a, got)
+		}
+	}
+	if !slices.Contains(want["neighbor 2001:db8::3"], "address-family ipv6 unicast|route-policy PO-OUT-2001_db8__3 out") {
+		t.Error("no out policy attached")
+	}
+	if _, ok := want["large-community-set PO-LEARNED"]; ok {
+		t.Error("learned set without a policy naming it")
+	}
+}
+
+// What the import policy accepts gets LocalASN:kind:IXID added; nothing
+// is tagged without a kind or without imports.
+func TestLearnedTagOnImport(t *testing.T) {
+	s := sample()
+	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:3000::/36"), Exact: true}}
+	want, _ := wanted(s)
+	for a, tag := range map[string]string{"192_0_2_2": "65000:1:1234", "2001_db8__3": "65000:2:1234"} {
+		p := want["route-policy PO-IN-"+a]
+		i := slices.Index(p, "set large-community ("+tag+") additive")
+		if i < 1 || p[i-1] != "if destination in PO-IN-"+a+" then" || p[i+1] != "pass" {
+			t.Errorf("%s: %q", a, p)
+		}
+	}
+	s = sample()
+	s.Neighbors[1].Learned = router.LearnedNone
+	want, _ = wanted(s)
+	for k, p := range want {
+		if slices.ContainsFunc(p, func(l string) bool { return strings.HasPrefix(l, "set large-community") }) {
+			t.Errorf("tag left in %s: %q", k, p)
+		}
 	}
 }

@@ -1,9 +1,9 @@
 // Package junos drives Junos over SSH (scrapligo): neighbors live in two
 // groups the operator owns (PO-V4, PO-V6), each with an import
-// policy-statement PO-IN-<address>; changes go through a private candidate
-// configuration, "commit check", "commit confirmed" and a confirming
-// "commit", and are rolled back on any error. Tested against recorded
-// sessions only: no Junos daemon runs here.
+// policy-statement PO-IN-<address> and an export one PO-OUT-<address>;
+// changes go through a private candidate configuration, "commit check",
+// "commit confirmed" and a confirming "commit", and are rolled back on any
+// error. Tested against recorded sessions only: no Junos daemon runs here.
 package junos
 
 import (
@@ -57,6 +57,26 @@ func group(a netip.Addr) string {
 }
 
 func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
+
+func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, false) }
+
+// learnedName names the community matching whatever we learned from one
+// kind of session (large:LocalASN:kind:*). Junos ANDs the members of one
+// community and ORs the communities of a "from community" list, so each
+// kind is its own community.
+func learnedName(k router.LearnedFrom) string {
+	return fmt.Sprintf("%sLEARNED-%d", cli.ObjectPrefix, k)
+}
+
+// tagName names the exact community an import policy adds: Junos cannot
+// add a community with a wildcard member.
+func tagName(k router.LearnedFrom, ixID uint32) string {
+	return fmt.Sprintf("%sLEARNED-%d-%d", cli.ObjectPrefix, k, ixID)
+}
+
+func community(name, member string) []string {
+	return []string{"set policy-options community " + name + " members large:" + member}
+}
 
 func neighborKey(a netip.Addr) string { return "neighbor " + group(a) + " " + a.String() }
 
@@ -144,7 +164,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			lines = append(lines, p+"authentication-key "+secretMark)
 			pw[key] = n.Password.Reveal()
 		}
-		lines = append(lines, p+"peer-as "+strconv.FormatUint(uint64(n.PeerASN), 10))
+		lines = append(lines, p+"export "+exportName(n.Address), p+"peer-as "+strconv.FormatUint(uint64(n.PeerASN), 10))
 		if n.Shutdown {
 			lines = append(lines, deactivated(n.Address))
 		}
@@ -169,13 +189,42 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 				objs["aspath "+fa] = []string{"set policy-options as-path " + fa + " " + quote(strconv.FormatUint(uint64(n.PeerASN), 10)+" .*")}
 				terms = append([]string{q + "term PREFIXES from as-path " + fa}, terms...)
 			}
+			if n.Learned != router.LearnedNone {
+				tn := tagName(n.Learned, n.IXID)
+				objs["community "+tn] = community(tn, router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID))
+				terms = append(terms, q+"term PREFIXES then community add "+tn)
+			}
 			pl = append(append(pl, terms...), q+"term PREFIXES then accept")
 		}
 		// Default deny: anything the term did not accept.
 		pl = append(pl, q+"then reject")
 		objs["policy "+policyName(n.Address)] = pl
+		objs["policy "+exportName(n.Address)] = exportPolicy(objs, des.LocalASN, n)
 	}
 	return objs, pw
+}
+
+// exportPolicy is the neighbor's export policy (its communities go into
+// objs): routes we learned from peers or route servers are rejected, then
+// the Export prefixes accepted, then everything else rejected, so Junos'
+// default (export every BGP route) never applies. Without Export there is
+// no accepting term at all: a term without "from" would match every route.
+func exportPolicy(objs cli.Objects, localASN uint32, n router.Neighbor) []string {
+	q := "set policy-options policy-statement " + exportName(n.Address) + " "
+	var pl []string
+	if rs := cli.Ranges(n.Export); len(rs) > 0 {
+		for i, k := range cli.LearnedKinds {
+			ln := learnedName(k)
+			objs["community "+ln] = community(ln, cli.LearnedWildcards(localASN)[i])
+			pl = append(pl, q+"term LEARNED from community "+ln)
+		}
+		pl = append(pl, q+"term LEARNED then reject")
+		for _, r := range rs {
+			pl = append(pl, q+"term EXPORT from route-filter "+routeFilter(r))
+		}
+		pl = append(pl, q+"term EXPORT then accept")
+	}
+	return append(pl, q+"then reject")
 }
 
 // Render returns the owned configuration as "set" commands (passwords in
@@ -251,6 +300,8 @@ func parse(out string) (cli.Objects, map[netip.Addr]bool) {
 			objs["policy "+f[3]] = append(objs["policy "+f[3]], l)
 		case verb == "set" && f[1] == "policy-options" && f[2] == "as-path" && strings.HasPrefix(f[3], cli.ObjectPrefix):
 			objs["aspath "+f[3]] = append(objs["aspath "+f[3]], l)
+		case verb == "set" && f[1] == "policy-options" && f[2] == "community" && strings.HasPrefix(f[3], cli.ObjectPrefix):
+			objs["community "+f[3]] = append(objs["community "+f[3]], l)
 		}
 	}
 	return objs, foreign
@@ -284,6 +335,8 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 				dels = append(dels, "delete policy-options policy-statement "+rest)
 			case "aspath":
 				dels = append(dels, "delete policy-options as-path "+rest)
+			case "community":
+				dels = append(dels, "delete policy-options community "+rest)
 			case "group":
 				dels = append(dels, "delete protocols bgp group "+rest)
 			}
@@ -297,7 +350,22 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 				changed[addrOf(c.Key)] = true
 			}
 		}
+		// A term the policy no longer has goes whole: deleting its lines
+		// one by one could leave it empty, and a term without "from"
+		// matches every route.
+		goneTerm := map[string]bool{}
+		if kind == "policy" && !c.New {
+			for _, t := range termNames(have[c.Key]) {
+				if !slices.Contains(termNames(want[c.Key]), t) {
+					goneTerm[t] = true
+					dels = append(dels, "delete policy-options policy-statement "+rest+" term "+t)
+				}
+			}
+		}
 		for _, l := range c.Remove {
+			if f := strings.Fields(l); len(f) > 5 && f[4] == "term" && goneTerm[f[5]] {
+				continue
+			}
 			if strings.HasPrefix(l, "deactivate ") {
 				dels = append(dels, "activate "+strings.TrimPrefix(l, "deactivate "))
 			} else {
@@ -317,11 +385,8 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 		for _, l := range add {
 			sets = append(sets, reveal(l, pw[c.Key]))
 		}
-		// Junos appends a new term at the end: the bogon term must come
-		// before the accepting one.
-		if kind == "policy" && !c.New && slices.ContainsFunc(c.Add, func(l string) bool { return strings.Contains(l, " term BOGON-ASNS ") }) &&
-			slices.ContainsFunc(want[c.Key], func(l string) bool { return strings.Contains(l, " term PREFIXES ") }) {
-			sets = append(sets, "insert policy-options policy-statement "+rest+" term BOGON-ASNS before term PREFIXES")
+		if kind == "policy" && !c.New {
+			sets = append(sets, insertions(rest, want[c.Key], have[c.Key])...)
 		}
 	}
 	for k := range changed {
@@ -332,14 +397,54 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 	return append(dels, sets...), added, updated, removed
 }
 
-// addrOf is the neighbor address a key is about ("" for groups).
+// insertions move the terms new to an existing policy before the first
+// later term it has: Junos appends a new term at the end, and a term's
+// place decides what it sees (the bogon or learned rejection must come
+// before the accepting term).
+func insertions(policy string, want, have []string) []string {
+	old := map[string]bool{}
+	for _, t := range termNames(have) {
+		old[t] = true
+	}
+	terms := termNames(want)
+	var out []string
+	for i, t := range terms {
+		if old[t] {
+			continue
+		}
+		for _, u := range terms[i+1:] {
+			if old[u] {
+				out = append(out, "insert policy-options policy-statement "+policy+" term "+t+" before term "+u)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// termNames lists the terms of policy lines in their order.
+func termNames(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == "term" && !slices.Contains(out, f[5]) {
+			out = append(out, f[5])
+		}
+	}
+	return out
+}
+
+// addrOf is the neighbor address a key is about ("" for groups and
+// communities).
 func addrOf(key string) string {
 	f := strings.Fields(key)
 	switch f[0] {
 	case "neighbor":
 		return f[2]
 	case "policy":
-		return strings.TrimPrefix(f[1], cli.ObjectPrefix+"IN-")
+		if a, ok := strings.CutPrefix(f[1], cli.ObjectPrefix+"IN-"); ok {
+			return a
+		}
+		return strings.TrimPrefix(f[1], cli.ObjectPrefix+"OUT-")
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func sample() router.Desired {
-	s := clitest.Sample()
+	s := clitest.WithExport(clitest.Sample())
 	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:f000::/36"), GE: 36, LE: 48}}
 	return s
 }
@@ -129,14 +130,14 @@ func TestPlanUpdates(t *testing.T) {
 	s.Neighbors[0].Import = nil
 	want, pw := wanted(s)
 	lines, a, u, r := plan(want, have, pw)
-	got := strings.Join(lines, "\n")
+	got := strings.Join(lines, "\n") + "\n"
 	for _, l := range []string{
 		`delete protocols bgp group PO-V4 neighbor 192.0.2.2 description "po:peers/as65001 md5=5d37a93da644 Example Net"`,
 		`set protocols bgp group PO-V4 neighbor 192.0.2.2 description "po:peers/as65001 md5=` + cli.Fingerprint(addr("192.0.2.2"), "n3w-secret") + ` Example Net"`,
 		`set protocols bgp group PO-V4 neighbor 192.0.2.2 authentication-key "n3w-secret"`,
 		"set protocols bgp group PO-V4 neighbor 192.0.2.2 family inet unicast prefix-limit maximum 200",
 		"activate protocols bgp group PO-V6 neighbor 2001:db8::3",
-		"delete policy-options policy-statement PO-IN-2001:db8::3 term PREFIXES then accept",
+		"delete policy-options policy-statement PO-IN-2001:db8::3 term PREFIXES\n",
 	} {
 		if !strings.Contains(got, l) {
 			t.Errorf("missing %q in\n%s", l, got)
@@ -150,12 +151,14 @@ func TestPlanUpdates(t *testing.T) {
 	if lines, _, _, _ := plan(want, have, pw); len(lines) != 0 {
 		t.Errorf("converged plan: %q", lines)
 	}
-	// Every IPv6 neighbor goes: the group goes, with its policy.
+	// Every IPv6 neighbor goes: the group goes, with its policies and
+	// the tag only it added.
 	s = sample()
 	s.Neighbors = s.Neighbors[1:]
 	want, pw = wanted(s)
 	lines, a, u, r = plan(want, have, pw)
-	if strings.Join(lines, "\n") != "delete protocols bgp group PO-V6\ndelete policy-options policy-statement PO-IN-2001:db8::3" || r != 1 || a+u != 0 {
+	if strings.Join(lines, "\n") != "delete policy-options community PO-LEARNED-2-1234\ndelete protocols bgp group PO-V6\n"+
+		"delete policy-options policy-statement PO-IN-2001:db8::3\ndelete policy-options policy-statement PO-OUT-2001:db8::3" || r != 1 || a+u != 0 {
 		t.Errorf("removal: %q %d %d %d", lines, a, u, r)
 	}
 }
@@ -220,11 +223,14 @@ func TestASPathChecks(t *testing.T) {
 }
 
 // held is the desired state of the hold tests: 192.0.2.2 held (its
-// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new.
+// config cannot be built), 2001:db8::3 gone, 2001:db8::7 new, a peer at
+// another IX announcing nothing (so only the hold keeps the shared
+// learned-community objects of 192.0.2.2's export policy).
 func held() router.Desired {
 	s := sample()
 	s.Neighbors = []router.Neighbor{{Address: addr("2001:db8::7"), PeerASN: 65007, Owner: "peers/as65007",
-		Import: []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}}}}
+		Import:  []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:7000::/36"), Exact: true}},
+		Learned: router.LearnedPeer, IXID: 5678}}
 	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001"}}
 	return s
 }
@@ -254,10 +260,15 @@ func TestApplyHeldUntouched(t *testing.T) {
 	}
 	got := configured(t, rec.AssertSent(t, prompt))
 	clitest.Golden(t, *update, "hold.golden", got)
-	for _, s := range []string{"192.0.2.2", "PO-V4", "BOGON", "FIRST"} {
+	// The learned communities of its policies stay too; only the tag of
+	// the neighbor that went goes.
+	for _, s := range []string{"192.0.2.2", "PO-V4", "BOGON", "FIRST", "community PO-LEARNED-1 ", "community PO-LEARNED-2 ", "PO-LEARNED-1-1234"} {
 		if strings.Contains(string(got), s) {
 			t.Errorf("held configuration %s touched:\n%s", s, got)
 		}
+	}
+	if !strings.Contains(string(got), "delete policy-options community PO-LEARNED-2-1234\n") {
+		t.Errorf("the gone neighbor's tag stays:\n%s", got)
 	}
 }
 
@@ -312,7 +323,24 @@ func TestPlanHeld(t *testing.T) {
 	s.Held[0].Shutdown = nil
 	want, pw = wanted(s)
 	lines, _, _, r = plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw)
-	if strings.Join(lines, "\n") != "delete protocols bgp group PO-V4\ndelete policy-options policy-statement PO-IN-192.0.2.2" || r != 1 {
+	if strings.Join(lines, "\n") != "delete policy-options community PO-LEARNED-1\ndelete policy-options community PO-LEARNED-1-1234\n"+
+		"delete policy-options community PO-LEARNED-2\ndelete protocols bgp group PO-V4\n"+
+		"delete policy-options policy-statement PO-IN-192.0.2.2\ndelete policy-options policy-statement PO-OUT-192.0.2.2" || r != 1 {
+		t.Errorf("removal: %q", lines)
+	}
+}
+
+// A held neighbor keeps its export policy and the shared communities it
+// names while every other neighbor goes.
+func TestPlanHeldKeepsExportObjects(t *testing.T) {
+	have := ownedRunning(t)
+	s := sample()
+	s.Neighbors = nil
+	s.Held = []router.Held{{Address: addr("192.0.2.2")}}
+	want, pw := wanted(s)
+	lines, _, _, r := plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw)
+	if strings.Join(lines, "\n") != "delete policy-options community PO-LEARNED-2-1234\ndelete protocols bgp group PO-V6\n"+
+		"delete policy-options policy-statement PO-IN-2001:db8::3\ndelete policy-options policy-statement PO-OUT-2001:db8::3" || r != 1 {
 		t.Errorf("removal: %q", lines)
 	}
 }
@@ -340,5 +368,116 @@ func TestRenderHeld(t *testing.T) {
 	have, _ := parse(string(out))
 	if lines, _, _, _ := plan(cli.Hold(want, have, s.Held, neighborKey, deactivated), have, pw); len(lines) != 0 {
 		t.Errorf("render does not read back: %q", lines)
+	}
+}
+
+// The export policy of a neighbor with two prefixes: learned routes
+// rejected first, then the two prefixes accepted, then everything
+// rejected; the neighbor names it.
+func TestExportRendered(t *testing.T) {
+	want, pw := wanted(sample())
+	q := "set policy-options policy-statement PO-OUT-192.0.2.2 "
+	if got, w := want["policy PO-OUT-192.0.2.2"], []string{
+		q + "term LEARNED from community PO-LEARNED-1",
+		q + "term LEARNED from community PO-LEARNED-2",
+		q + "term LEARNED then reject",
+		q + "term EXPORT from route-filter 100.64.0.0/10 prefix-length-range /16-/24",
+		q + "term EXPORT from route-filter 198.18.0.0/15 exact",
+		q + "term EXPORT then accept",
+		q + "then reject",
+	}; !slices.Equal(got, w) {
+		t.Errorf("policy:\n%s", strings.Join(got, "\n"))
+	}
+	for k, w := range map[string]string{
+		"community PO-LEARNED-1": "set policy-options community PO-LEARNED-1 members large:65000:1:*",
+		"community PO-LEARNED-2": "set policy-options community PO-LEARNED-2 members large:65000:2:*",
+	} {
+		if !slices.Equal(want[k], []string{w}) {
+			t.Errorf("%s: %q", k, want[k])
+		}
+	}
+	if !slices.Contains(want["neighbor PO-V4 192.0.2.2"], "set protocols bgp group PO-V4 neighbor 192.0.2.2 export PO-OUT-192.0.2.2") {
+		t.Errorf("neighbor without export: %q", want["neighbor PO-V4 192.0.2.2"])
+	}
+	// The render reads back as converged.
+	out, err := New(cli.Config{}).Render(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, _ := parse(string(out))
+	if lines, _, _, _ := plan(want, have, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+}
+
+// No Export: a policy that rejects everything, still attached.
+func TestExportEmptyDeniesAll(t *testing.T) {
+	s := sample()
+	s.Neighbors[1].Export = nil
+	want, _ := wanted(s)
+	for _, a := range []string{"192.0.2.2", "2001:db8::3"} {
+		if got := want["policy PO-OUT-"+a]; !slices.Equal(got, []string{"set policy-options policy-statement PO-OUT-" + a + " then reject"}) {
+			t.Errorf("%s: %q", a, got)
+		}
+	}
+	if !slices.Contains(want["neighbor PO-V6 2001:db8::3"], "set protocols bgp group PO-V6 neighbor 2001:db8::3 export PO-OUT-2001:db8::3") {
+		t.Error("no export policy attached")
+	}
+	if _, ok := want["community PO-LEARNED-1"]; ok {
+		t.Error("learned communities without a policy naming them")
+	}
+}
+
+// Routes accepted from a peer get LocalASN:1:IXID, from a route server
+// LocalASN:2:IXID, and nothing else gets a tag.
+func TestLearnedTagOnImport(t *testing.T) {
+	want, _ := wanted(sample())
+	for a, tag := range map[string]string{"192.0.2.2": "PO-LEARNED-1-1234", "2001:db8::3": "PO-LEARNED-2-1234"} {
+		q := "set policy-options policy-statement PO-IN-" + a + " term PREFIXES then "
+		p := want["policy PO-IN-"+a]
+		if i := slices.Index(p, q+"community add "+tag); i < 0 || i > slices.Index(p, q+"accept") {
+			t.Errorf("%s: no tag before the accept: %q", a, p)
+		}
+	}
+	if got := want["community PO-LEARNED-1-1234"]; !slices.Equal(got, []string{"set policy-options community PO-LEARNED-1-1234 members large:65000:1:1234"}) {
+		t.Errorf("tag community %q", got)
+	}
+	s := sample()
+	s.Neighbors[1].Learned = router.LearnedNone
+	s.Neighbors[0].Import = nil // accepts nothing: nothing to tag
+	want, _ = wanted(s)
+	for k, lines := range want {
+		if tagKey.MatchString(k) || slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "community add") }) {
+			t.Errorf("tag left in %s: %q", k, lines)
+		}
+	}
+}
+
+var tagKey = regexp.MustCompile(`^community PO-LEARNED-\d+-\d+$`)
+
+// A term new to an existing policy is moved before the later terms the
+// router has: the learned rejection must come before the accepting term.
+func TestExportTermOrder(t *testing.T) {
+	want, pw := wanted(sample())
+	have, _ := wanted(sample())
+	k := "policy PO-OUT-192.0.2.2"
+	have[k] = slices.DeleteFunc(slices.Clone(have[k]), func(l string) bool { return strings.Contains(l, " term LEARNED ") })
+	lines, _, u, _ := plan(want, have, pw)
+	if n := len(lines); n == 0 || lines[n-1] != "insert policy-options policy-statement PO-OUT-192.0.2.2 term LEARNED before term EXPORT" || u != 1 {
+		t.Errorf("%q (updated %d)", lines, u)
+	}
+}
+
+// Export going empty drops its terms whole (no empty term left behind to
+// match everything), leaving the final reject.
+func TestExportGoesEmpty(t *testing.T) {
+	have, _ := wanted(sample())
+	s := sample()
+	s.Neighbors[1].Export = nil
+	want, pw := wanted(s)
+	lines, _, u, _ := plan(want, have, pw)
+	q := "delete policy-options policy-statement PO-OUT-192.0.2.2 term "
+	if w := []string{"delete policy-options community PO-LEARNED-1", "delete policy-options community PO-LEARNED-2", q + "LEARNED", q + "EXPORT"}; !slices.Equal(lines, w) || u != 1 {
+		t.Errorf("%q (updated %d)", lines, u)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,25 @@ func Sample() router.Desired {
 		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Description: "Example Net", Password: "s3cret-md5", MaxPrefixes: 100,
 			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}, {Prefix: pfx("10.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("198.51.100.0/24"), GE: 25, LE: 32}}},
 	}}
+}
+
+// WithExport gives d's neighbors what they announce and where their
+// routes come from: 192.0.2.2 is a peer at IX 1234 announcing two
+// prefixes, 2001:db8::3 a route server there announcing nothing.
+func WithExport(d router.Desired) router.Desired {
+	pfx := netip.MustParsePrefix
+	d.Neighbors = slices.Clone(d.Neighbors)
+	for i := range d.Neighbors {
+		n := &d.Neighbors[i]
+		n.IXID = 1234
+		if n.Address.Is4() {
+			n.Learned = router.LearnedPeer
+			n.Export = []router.Entry{{Prefix: pfx("198.18.0.0/15"), Exact: true}, {Prefix: pfx("100.64.0.0/10"), GE: 16, LE: 24}}
+		} else {
+			n.Learned = router.LearnedRouteServer
+		}
+	}
+	return d
 }
 
 // InjectionsNeverSent applies each of cli.Injections through a driver
