@@ -59,6 +59,10 @@ func startLab(ctx context.Context, dir string) (func(), error) {
 	return stopAll, nil
 }
 
+// labPrefix is what the lab's FRR router announces to its peer
+// (TEST-NET-3, documentation space).
+var labPrefix = netip.MustParsePrefix("203.0.113.0/24")
+
 // frrManifests are the objects of the FRR lab: the router's SSH Secret,
 // the Router, its IXPort on the FRR lab IX and a request for DENIC.
 const frrManifests = `apiVersion: v1
@@ -82,6 +86,8 @@ spec:
   localASN: 64500
   routerID: %q
   credentialsSecretRef: {namespace: default, name: frr1-ssh}
+  # What frr1 announces to its peers (it originates it: labPrefix).
+  announce: {prefixes: [203.0.113.0/24]}
 ---
 apiVersion: peering.dev/v1alpha1
 kind: IXPort
@@ -113,8 +119,16 @@ func startFRRLab(ctx context.Context) (func(), string) {
 		fmt.Println("    (no FRR router: " + err.Error() + ")")
 		return nil, ""
 	}
-	r, err := frrtest.Start(ctx, frrtest.Options{LocalASN: 64500})
+	// The router originates the lab prefix it announces (Router
+	// spec.announce), from a blackhole route.
+	r, err := frrtest.Start(ctx, frrtest.Options{LocalASN: 64500, BGPConfig: []string{
+		"address-family ipv4 unicast", "network " + labPrefix.String(), "exit-address-family"}})
 	if err != nil {
+		fmt.Println("    (no FRR router: " + err.Error() + ")")
+		return nil, ""
+	}
+	if err := r.Blackhole(labPrefix); err != nil {
+		_ = r.Stop()
 		fmt.Println("    (no FRR router: " + err.Error() + ")")
 		return nil, ""
 	}
