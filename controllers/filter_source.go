@@ -77,6 +77,25 @@ func (s *FilterSource) Build(ctx context.Context, family int, sets, sources []st
 		out.Message = fmt.Sprintf("IPv%d filter for %s: %v; retrying by itself", family, strings.Join(sets, " "), irrErr)
 		return out
 	}
+	return s.judge(out, candidate, irrErr, baseline, accepted)
+}
+
+// BuildRouteServer is Build for a route-server session without an AS-SET:
+// the non-bogon filter, made from the policy alone (no IRR query, so no
+// IRR outage can touch it).
+func (s *FilterSource) BuildRouteServer(family int, baseline *peeringv1.FilterStatus, accepted string) familyFilter {
+	f := policy.NonBogonFilter(family, s.Limits)
+	if c, _ := s.Cache.Get(f.Key); c != nil && c.Summary.Digest == f.Summary.Digest {
+		f = c // keep its build time: the status does not change on every pass
+	} else {
+		s.Cache.Put(f)
+	}
+	return s.judge(familyFilter{Family: family, Sets: []string{policy.RouteServerSet}}, f, nil, baseline, accepted)
+}
+
+// judge runs the guard on a candidate filter against the baseline.
+func (s *FilterSource) judge(out familyFilter, candidate *policy.CachedFilter, irrErr error, baseline *peeringv1.FilterStatus, accepted string) familyFilter {
+	family := out.Family
 	out.Candidate = candidate
 	var prev policy.FilterSummary
 	if baseline != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -162,10 +163,19 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	// AS-SET expands to before deciding.
 	obs.FilterSets, obs.FilterBadSets = filterSets(pr, v.Peer.IRRASSet)
 	obs.FilterSources = port.Spec.PeerDefaults.IRRSources
+	// A route server's own AS-SET says nothing about what it relays.
+	anyNonBogon := pr.Spec.RouteServer && pr.Spec.IRRASSet == ""
+	if anyNonBogon {
+		obs.FilterSets, obs.FilterBadSets, obs.FilterSources = []string{policy.RouteServerSet}, nil, nil
+	}
 	for _, fam := range families(v.Sessions) {
 		var baseline *peeringv1.FilterStatus
 		if f := pr.Status.Filters; f != nil {
 			baseline = map[int]*peeringv1.FilterStatus{4: f.IPv4, 6: f.IPv6}[fam]
+		}
+		if anyNonBogon {
+			obs.Filters = append(obs.Filters, r.Filters.BuildRouteServer(fam, baseline, pr.Annotations[AnnotationAcceptFilter]))
+			continue
 		}
 		obs.Filters = append(obs.Filters, r.Filters.Build(ctx, fam, obs.FilterSets, obs.FilterSources, baseline,
 			pr.Annotations[AnnotationAcceptFilter]))

@@ -179,6 +179,9 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "removed").Add(float64(out.Removed))
 	metrics.NeighborsHeld.WithLabelValues(rt.Name).Set(float64(len(want.Desired.Held)))
 	obs.Stage, obs.Apply = ReasonApplied, &out
+	// Clears after the apply: a tripped session comes back with the limit
+	// just pushed.
+	r.runClears(ctx, drv, cands)
 	states, err := drv.State(ctx)
 	if err != nil {
 		obs.StateErr = err
@@ -421,6 +424,7 @@ func pushKey(pr *peeringv1.PeeringRequest) string {
 	if ref := pr.Spec.PasswordSecretRef; ref != nil {
 		b.WriteString("|" + ref.Name + "/" + ref.Key)
 	}
+	b.WriteString("|" + pr.Annotations[peeringv1.AnnotationClear])
 	if p := pr.Status.Peer; p != nil {
 		b.WriteString("|" + p.Name)
 	}

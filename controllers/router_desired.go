@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -145,8 +146,12 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 			true:  toRouterEntries(exactEntries(announceFor(rt, c.Port, pr, true).Prefixes)),
 		}
 		var ixID uint32
+		var restart time.Duration
 		if c.Port != nil {
 			ixID = uint32(c.Port.Spec.IX.PeeringDBID)
+			if ra := c.Port.Spec.PeerDefaults.MaxPrefixes.RestartAfter; ra != nil {
+				restart = ra.Duration
+			}
 		}
 		var ns []router.Neighbor
 		var heldAddrs []netip.Addr
@@ -168,18 +173,21 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 				Address: a, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
 				RouteServerClient: rt.Spec.RouteServer, Shutdown: shutdown,
 				Import: entries, Password: c.Password, Owner: owner,
-				// Every peer of ours sends its own routes first-hand; a
-				// transparent IX route server as a peer is not modelled yet.
+				// A peer sends its own routes first-hand; an IX route
+				// server relays its members' without its own AS first.
 				// A peer whose own AS is a bogon (a lab) would lose every
 				// route to the bogon check, so it is skipped there.
-				RejectBogonASNs: !bogonPeer, EnforceFirstAS: true,
-				MaxPrefixes: uint32(min(s.Limit, int64(^uint32(0)))),
+				RejectBogonASNs: !bogonPeer, EnforceFirstAS: !pr.Spec.RouteServer,
+				MaxPrefixes: uint32(min(s.Limit, int64(^uint32(0)))), MaxPrefixRestart: restart,
 			}
 			if !rt.Spec.RouteServer {
 				// An explicit export on every session: exactly what we
 				// announce, never a peer's route; and what we accept is
 				// marked as learned from a peer at this IX.
 				n.Export, n.Learned, n.IXID = exports[a.Is6()], router.LearnedPeer, ixID
+				if pr.Spec.RouteServer {
+					n.Learned = router.LearnedRouteServer
+				}
 			}
 			if err := n.Validate(); err != nil {
 				invalid = err.Error()

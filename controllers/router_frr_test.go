@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -69,4 +70,43 @@ func TestFRREndToEnd(t *testing.T) {
 		g.Expect(strings.Contains(run, "PO-")).To(BeFalse(), "the request's filter must go too")
 		g.Expect(run).To(ContainSubstring("neighbor 192.0.2.99 remote-as 64999"))
 	}, timeout).Should(Succeed())
+}
+
+// A peer that sends more than its limit on FRR: the session goes down,
+// lastError is FRR's own word, and raising the limit and clearing brings it
+// back.
+func TestFRRMaxPrefixTrip(t *testing.T) {
+	frrtest.RequirePrerequisites(t)
+	r := frrtest.StartFRR(t, frrtest.Options{LocalASN: 64500})
+	peer, err := r.StartPeer(8763, netip.MustParseAddr("192.0.2.2"),
+		netip.MustParsePrefix("4.44.128.0/18"), netip.MustParsePrefix("129.71.70.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Stop)
+	o := newObjects(t, r.Host, int32(r.Port))
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: o.router.Name + "-ssh", Namespace: "default"},
+		Data: map[string][]byte{"username": []byte(r.User), "password": []byte(r.Password), "known_hosts": r.KnownHosts}}
+	create(t, creds)
+	o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
+	o.router.Spec.RouterID = r.RouterID.String()
+	o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
+	o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
+	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
+	o.request.Spec.Addresses = nil
+	one := int64(1)
+	o.request.Spec.MaxPrefixes = &peeringv1.MaxPrefixes{IPv4: &one}
+	create(t, o.router)
+	create(t, o.port)
+	create(t, o.request)
+	approve(t, o.request)
+	g := NewWithT(t)
+	g.Eventually(func(g Gomega) {
+		ss := getPR(g, o.request).Status.Sessions
+		g.Expect(ss).To(HaveLen(1))
+		g.Expect(ss[0].State).NotTo(Equal("Established"))
+		g.Expect(ss[0].LastError).To(ContainSubstring("maximum prefix limit 1 exceeded"))
+	}, 40*time.Second).Should(Succeed())
+	raiseLimitAndClear(t, o.request, 10)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
 }

@@ -181,6 +181,37 @@ func TestGoBGPMaxPrefixTrip(t *testing.T) {
 		g.Expect(c.Reason).To(Equal(controllers.ReasonSessionsDown))
 		g.Expect(c.Message).To(ContainSubstring("maximum prefix limit 1 exceeded"))
 	}, timeout).Should(Succeed())
+
+	// The NOC raises the limit and clears: the session comes back.
+	raiseLimitAndClear(t, l.request, 10)
+	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+}
+
+// raiseLimitAndClear does what a NOC does after a trip: a higher IPv4
+// limit, then kubectl peering clear.
+func raiseLimitAndClear(t *testing.T, pr *peeringv1.PeeringRequest, limit int64) {
+	t.Helper()
+	ctx := context.Background()
+	g := NewWithT(t)
+	patch := fmt.Sprintf(`{"spec":{"maxPrefixes":{"ipv4":%d}}}`, limit)
+	g.Expect(k8s.Patch(ctx, pr, client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur := getPR(g, pr)
+		g.Expect(cur.Status.Config).NotTo(BeNil())
+		g.Expect(cur.Status.Config.Sessions[0].Limit).To(BeEquivalentTo(limit))
+		g.Expect(cur.Status.Applied).NotTo(BeNil())
+		g.Expect(cur.Status.Applied.ConfigDigest).To(Equal(cur.Status.Config.Digest), "the higher limit is pushed")
+	}, timeout).Should(Succeed())
+	asked := time.Now().UTC().Format(time.RFC3339Nano)
+	clear := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, peeringv1.AnnotationClear, asked)
+	g.Expect(k8s.Patch(ctx, pr, client.RawPatch(types.MergePatchType, []byte(clear)))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		lc := getPR(g, pr).Status.LastClear
+		g.Expect(lc).NotTo(BeNil())
+		g.Expect(lc.Requested).To(Equal(asked))
+		g.Expect(lc.Result).To(Equal(controllers.ClearResultCleared), lc.Message)
+		g.Expect(lc.By).NotTo(BeEmpty(), "the webhook records who cleared")
+	}, timeout).Should(Succeed())
 }
 
 // poke changes an annotation so the object is reconciled again.

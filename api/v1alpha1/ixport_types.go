@@ -53,6 +53,12 @@ type MaxPrefixDefaults struct {
 	// +kubebuilder:default=200
 	// +optional
 	IPv6Unknown int64 `json:"ipv6Unknown,omitempty"`
+	// RestartAfter, when set, brings a session back this long after its
+	// limit tripped (e.g. 30m; whole minutes, at least 1). Unset keeps it
+	// down until a NOC clears it (kubectl peering clear).
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="restartAfter must be between 1m and 24h"
+	// +optional
+	RestartAfter *metav1.Duration `json:"restartAfter,omitempty"`
 }
 
 // PeerDefaults apply to every PeeringRequest on the port unless the request

@@ -51,6 +51,20 @@ type PeeringRequestSpec struct {
 	// +optional
 	IRRASSet string `json:"irrASSet,omitempty"`
 
+	// RouteServer marks the peer as the IX's route server (kubectl peering
+	// new --route-servers finds them in PeeringDB). A route server relays
+	// its members' routes without putting its own AS first, so the session
+	// has no first-AS check; its import filter is not built from the route
+	// server's AS-SET but accepts any prefix outside bogon space of a sane
+	// length (/8-/24, /16-/48), with bogon ASNs and, where the router
+	// validates, RPKI-invalid routes refused. With irrASSet set (e.g. the
+	// IX's AS-SET of its members) the filter is that set's expansion
+	// instead. Like the rest of the spec it is fixed once approved:
+	// PeeringDB can never turn a session into, or out of, a route-server
+	// session.
+	// +optional
+	RouteServer bool `json:"routeServer,omitempty"`
+
 	// MaxPrefixes overrides the limits computed from PeeringDB.
 	// +optional
 	MaxPrefixes *MaxPrefixes `json:"maxPrefixes,omitempty"`
@@ -123,6 +137,12 @@ const (
 	// AnnotationAcceptFilter accepts held filters by digest
 	// (comma-separated).
 	AnnotationAcceptFilter = "peering.dev/accept-filter"
+	// AnnotationClear asks the Router controller to clear the request's
+	// sessions once: the value is the time it was asked (RFC 3339),
+	// followed by " soft" for a soft clear (no session reset). A new value
+	// is a new clear. `kubectl peering clear` sets it; it needs verb
+	// clear on the request's IXPort.
+	AnnotationClear = "peering.dev/clear"
 )
 
 // Approval states shown in status.approval.state.
@@ -367,6 +387,31 @@ type PeeringRequestStatus struct {
 	// prefixes of the export policy and its digest).
 	// +optional
 	Exports *Filters `json:"exports,omitempty"`
+	// LastClear is the last clear a NOC asked for (annotation
+	// peering.dev/clear) and what came of it; written by the Router
+	// controller.
+	// +optional
+	LastClear *ClearStatus `json:"lastClear,omitempty"`
+}
+
+// ClearStatus records one clear of a request's sessions.
+type ClearStatus struct {
+	// Requested is the annotation's value it answers.
+	Requested string `json:"requested"`
+	// By is who asked (stamped by the admission webhook).
+	// +optional
+	By string `json:"by,omitempty"`
+	// Soft: the sessions were not reset, their routes re-read.
+	// +optional
+	Soft bool `json:"soft,omitempty"`
+	// Time it was done.
+	Time metav1.Time `json:"time"`
+	// Result is Cleared or Failed.
+	// +kubebuilder:validation:Enum=Cleared;Failed
+	Result string `json:"result"`
+	// Message says what was cleared, or why not.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // PeeringRequest asks for BGP sessions with one network on one IXPort.

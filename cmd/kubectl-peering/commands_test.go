@@ -562,3 +562,79 @@ func TestAccept(t *testing.T) {
 		t.Error("accept of a missing request: no error")
 	}
 }
+
+// clear writes the time of the request (and " soft") into the clear
+// annotation; with --wait it reports the operator's result for exactly that
+// request, and fails when the clear failed.
+func TestClear(t *testing.T) {
+	ctx := context.Background()
+	createRequest(t, "noc", "as8763-clear", 8763)
+	noc := args(kube(), []string{"-n", "noc"})
+	value := testNow.UTC().Format(time.RFC3339Nano)
+
+	out, _, err := run(t, args([]string{"clear", "as8763-clear"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "clear", out)
+	if got := getRequest(t, "noc", "as8763-clear").Annotations[peeringv1.AnnotationClear]; got != value {
+		t.Errorf("annotation = %q, want %q", got, value)
+	}
+
+	// The operator's answer to an earlier clear is not this one's.
+	pr := getRequest(t, "noc", "as8763-clear")
+	pr.Status.LastClear = &peeringv1.ClearStatus{Requested: "2020-01-01T00:00:00Z", Time: metav1.NewTime(testNow), Result: "Cleared"}
+	if err := k8s.Status().Update(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, args([]string{"clear", "as8763-clear", "--soft", "--wait", "300ms"}, noc)...); err == nil ||
+		!strings.Contains(err.Error(), "did not report the clear") {
+		t.Errorf("wait on an old answer: %v", err)
+	}
+	if got := getRequest(t, "noc", "as8763-clear").Annotations[peeringv1.AnnotationClear]; got != value+" soft" {
+		t.Errorf("soft annotation = %q", got)
+	}
+
+	pr = getRequest(t, "noc", "as8763-clear")
+	pr.Status.LastClear = &peeringv1.ClearStatus{Requested: value, Time: metav1.NewTime(testNow), Result: "Failed", Message: "router r1: connection refused"}
+	if err := k8s.Status().Update(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = run(t, args([]string{"clear", "as8763-clear", "--wait", "5s"}, noc)...)
+	if err == nil || !strings.Contains(err.Error(), "clear of noc/as8763-clear failed") {
+		t.Errorf("a failed clear: %v", err)
+	}
+	golden(t, "clear-failed", out)
+	if _, _, err := run(t, args([]string{"clear", "as1-none"}, noc)...); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("clear of a missing request: %v", err)
+	}
+}
+
+// new --route-servers writes one request per route-server network of the IX
+// (DE-CIX Frankfurt: AS6695, typed "Route Server" in PeeringDB, two servers
+// with both families), marked routeServer, which the API server takes.
+func TestNewRouteServers(t *testing.T) {
+	out, _, err := run(t, args([]string{"new", "--route-servers", "--ix-port", "decix-fra"}, kube(), pdbFlagsFor(t))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "new-route-servers", out)
+	docs := strings.Split(out, "---\n")
+	if len(docs) != 1 {
+		t.Fatalf("%d documents, want 1 (AS6695)", len(docs))
+	}
+	pr := &peeringv1.PeeringRequest{}
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), pr); err != nil {
+		t.Fatalf("new wrote YAML that does not decode strictly: %v", err)
+	}
+	if !pr.Spec.RouteServer || pr.Spec.PeerASN != 6695 || len(pr.Spec.Addresses) != 4 || pr.Spec.IRRASSet != "" {
+		t.Errorf("request %+v", pr.Spec)
+	}
+	pr.Namespace = "noc"
+	if err := k8s.Create(context.Background(), pr); err != nil {
+		t.Fatalf("the API server refused what new wrote: %v", err)
+	}
+	if _, _, err := run(t, args([]string{"new", "--route-servers", "--asn", "6695", "--ix-port", "decix-fra"}, kube(), pdbFlagsFor(t))...); err == nil {
+		t.Error("--route-servers with --asn: no error")
+	}
+}

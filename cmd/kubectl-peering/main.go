@@ -25,6 +25,7 @@ var subcommands = []func(streams) *cobra.Command{
 	newApproveCmd,
 	newDenyCmd,
 	newAcceptCmd,
+	newClearCmd,
 	newStatusCmd,
 	newCandidatesCmd,
 	newReportCmd,

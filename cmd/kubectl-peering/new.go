@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +19,7 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr"
+	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
@@ -29,12 +32,14 @@ type newOptions struct {
 	ixID      int
 	output    string
 	overwrite bool
+	// routeServers: write the requests for the IX's route servers.
+	routeServers bool
 }
 
 func newNewCmd(s streams) *cobra.Command {
 	o := newOptions{}
 	cmd := &cobra.Command{
-		Use:   "new --asn N --ix-port NAME",
+		Use:   "new (--asn N | --route-servers) --ix-port NAME",
 		Short: "Write a ready PeeringRequest for a network, pre-filled from PeeringDB",
 		Long: `Look the network up in PeeringDB and write a PeeringRequest for it on one of
 our IXPorts, ready to commit to the GitOps repository:
@@ -50,6 +55,12 @@ our IXPorts, ready to commit to the GitOps repository:
 The AS-SET is only a comment: the operator reads it from PeeringDB, so the
 filter follows the peer's changes. Uncomment spec.irrASSet only to override it.
 
+With --route-servers instead of --asn it writes one request per route server
+of the IX (PeeringDB: the IX LAN's rs_asn, and every network at the IX whose
+type is "Route Server"), each with spec.routeServer: true: no first-AS check,
+and an import filter of any non-bogon prefix rather than the route server's
+AS-SET. The documents are separated by "---".
+
 The IXPort is read from the cluster. Without a cluster, give its PeeringDB IX
 id with --ix-id (the limits then use the operator's default headroom).
 
@@ -58,7 +69,8 @@ PeeringDB does not know the AS, or when the request could never work (the peer
 refuses route servers and the port is a route server).`,
 		Example: `  kubectl peering new --asn 8763 --ix-port decix-fra
   kubectl peering new --asn 13335 --ix-port decix-fra -o peers/decix-fra/13335.yaml
-  kubectl peering new --asn 13335 --ix-port decix-fra --ix-id 31 --offline`,
+  kubectl peering new --asn 13335 --ix-port decix-fra --ix-id 31 --offline
+  kubectl peering new --route-servers --ix-port decix-fra -o peers/decix-fra/route-servers.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), s)
@@ -70,7 +82,9 @@ refuses route servers and the port is a route server).`,
 	f.IntVar(&o.ixID, "ix-id", 0, "PeeringDB id of the IXPort's IX; skips reading the IXPort from the cluster")
 	f.StringVarP(&o.output, "output-file", "o", "", "write the YAML to this file instead of standard output")
 	f.BoolVar(&o.overwrite, "overwrite", false, "replace the --output-file if it exists")
-	_ = cmd.MarkFlagRequired("asn")
+	f.BoolVar(&o.routeServers, "route-servers", false, "write the requests for the IX's route servers (from PeeringDB) instead of one --asn")
+	cmd.MarkFlagsMutuallyExclusive("asn", "route-servers")
+	cmd.MarkFlagsOneRequired("asn", "route-servers")
 	_ = cmd.MarkFlagRequired("ix-port")
 	o.kube.add(f, "namespace to write into metadata.namespace (default: none, the GitOps tool decides)")
 	o.pdb.add(f)
@@ -92,9 +106,13 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	asn, err := parseASN(o.asn)
-	if err != nil {
-		return fmt.Errorf("--asn: %w", err)
+	var asn uint32
+	if !o.routeServers {
+		a, err := parseASN(o.asn)
+		if err != nil {
+			return fmt.Errorf("--asn: %w", err)
+		}
+		asn = a
 	}
 	if errs := k8svalidation.IsDNS1123Subdomain(o.ixPort); len(errs) > 0 {
 		return fmt.Errorf("--ix-port %q is not an object name: %s", o.ixPort, strings.Join(errs, "; "))
@@ -107,6 +125,7 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 
 	port := portInfo{name: o.ixPort, ixID: o.ixID, defaults: policy.DefaultMaxPrefix}
 	var kc client.Client
+	var err error
 	if o.ixID <= 0 {
 		if kc, err = o.kube.client(); err != nil {
 			return fmt.Errorf("%w (without a cluster, give the IX with --ix-id)", err)
@@ -115,16 +134,41 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 			return err
 		}
 	}
-	if port.localASN == asn {
-		return fmt.Errorf("AS%d is our own AS (localASN of the IXPort's Router); no request written", asn)
-	}
-
 	src, err := o.pdb.open(s.Err)
 	if err != nil {
 		return err
 	}
+	var out []byte
+	if o.routeServers {
+		if out, err = o.routeServerRequests(ctx, s, src, port, kc); err != nil {
+			return err
+		}
+	} else if out, err = o.request(ctx, s, src, port, kc, asn, false); err != nil {
+		return err
+	}
+	if o.output == "" {
+		_, err := s.Out.Write(out)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.output), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.output, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "wrote %s\n", o.output)
+	return nil
+}
+
+// request checks one network against PeeringDB and renders its request;
+// rs marks it as the IX's route server.
+func (o *newOptions) request(ctx context.Context, s streams, src *pdbSource, port portInfo, kc client.Client, asn uint32, rs bool) ([]byte, error) {
+	if port.localASN == asn {
+		return nil, fmt.Errorf("AS%d is our own AS (localASN of the IXPort's Router); no request written", asn)
+	}
+
 	if err := src.ensure(ctx, port.ixID, asn); err != nil {
-		return fmt.Errorf("cannot look AS%d up in PeeringDB: %w", asn, err)
+		return nil, fmt.Errorf("cannot look AS%d up in PeeringDB: %w", asn, err)
 	}
 	v := validation.ValidateRequest(src.cache, validation.Request{IXID: port.ixID, PeerASN: asn, RouteServer: port.routeServer})
 	if v.Final() || !v.PeerFound {
@@ -132,7 +176,7 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 		if v.Reason() == validation.ReasonNotAtIX && kc != nil {
 			hint = fmt.Sprintf(" (kubectl peering candidates --ix-port %s lists the networks that are)", o.ixPort)
 		}
-		return fmt.Errorf("no request written: %s%s", v.Message(), hint)
+		return nil, fmt.Errorf("no request written: %s%s", v.Message(), hint)
 	}
 	for _, f := range v.Failures {
 		// Held, not final: the request is valid but waits (policy No, port
@@ -146,19 +190,51 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 		warnExisting(ctx, kc, s.Err, asn, o.ixPort)
 	}
 
-	out := renderNew(newRequest{Name: requestName(asn, o.ixPort), Namespace: o.kube.namespace, Port: port, ASN: asn, V: v})
-	if o.output == "" {
-		_, err := s.Out.Write(out)
-		return err
+	return renderNew(newRequest{Name: requestName(asn, o.ixPort), Namespace: o.kube.namespace, Port: port, ASN: asn, V: v, RouteServer: rs}), nil
+}
+
+// routeServerRequests renders a request for each route server of the IX:
+// the IX LAN's rs_asn and every network at the IX whose PeeringDB type is
+// "Route Server" (an IX with several route-server ASNs lists them so).
+func (o *newOptions) routeServerRequests(ctx context.Context, s streams, src *pdbSource, port portInfo, kc client.Client) ([]byte, error) {
+	if port.routeServer {
+		return nil, fmt.Errorf("IXPort %s is on our route server: it does not peer with the IX's route servers", port.name)
 	}
-	if err := os.MkdirAll(filepath.Dir(o.output), 0o755); err != nil {
-		return err
+	if err := src.ensure(ctx, port.ixID); err != nil {
+		return nil, fmt.Errorf("cannot read IX %d from PeeringDB: %w", port.ixID, err)
 	}
-	if err := os.WriteFile(o.output, out, 0o644); err != nil {
-		return err
+	rs := map[uint32]bool{}
+	for _, l := range src.cache.IXLANs(port.ixID) {
+		if l.RSASN != 0 {
+			rs[l.RSASN] = true
+		}
 	}
-	fmt.Fprintf(s.Err, "wrote %s\n", o.output)
-	return nil
+	for _, n := range src.cache.NetIXLANsOfIX(port.ixID) {
+		if net, ok := src.cache.Network(n.ASN); ok && isRouteServerType(net) {
+			rs[n.ASN] = true
+		}
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("PeeringDB names no route server for IX %d (no rs_asn on its LANs, no network of type Route Server at it); write the request with --asn", port.ixID)
+	}
+	var out [][]byte
+	for _, asn := range slices.Sorted(maps.Keys(rs)) {
+		doc, err := o.request(ctx, s, src, port, kc, asn, true)
+		if err != nil {
+			fmt.Fprintf(s.Err, "warning: route server AS%d: %v\n", asn, err)
+			continue
+		}
+		out = append(out, doc)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no request written for the route servers of IX %d", port.ixID)
+	}
+	return bytes.Join(out, []byte("---\n")), nil
+}
+
+// isRouteServerType: PeeringDB types the network as a route server.
+func isRouteServerType(n peeringdb.Network) bool {
+	return n.InfoType == "Route Server" || slices.Contains(n.InfoTypes, "Route Server")
 }
 
 // requestName is the name `kubectl peering approve` expects: as<ASN>-<port>.
@@ -213,6 +289,8 @@ type newRequest struct {
 	Port            portInfo
 	ASN             uint32
 	V               validation.Result
+	// RouteServer: the network is the IX's route server.
+	RouteServer bool
 }
 
 // renderNew writes the request by hand rather than through a YAML encoder:
@@ -234,6 +312,14 @@ func renderNew(r newRequest) []byte {
 	w("# Peering policy: %s\n", printable(policyText))
 	sets, bad := irr.ParseSetList(p.IRRASSet)
 	switch {
+	case r.RouteServer:
+		w("# AS%d is a route server of this IX (PeeringDB): it relays its members' routes\n", r.ASN)
+		w("#   without its own AS first, so the session has no first-AS check, and the\n")
+		w("#   filter accepts any non-bogon prefix (/8-/24, /16-/48), not its AS-SET.\n")
+		if len(sets) > 0 {
+			w("#   Its AS-SET in PeeringDB: %s; set spec.irrASSet to filter on an AS-SET instead.\n", strings.Join(sets, " "))
+		}
+		sets = nil
 	case len(sets) > 0:
 		w("# AS-SET in PeeringDB: %s\n", strings.Join(sets, " "))
 		w("#   The operator builds the prefix filter from it; spec.irrASSet only overrides it.\n")
@@ -285,6 +371,9 @@ func renderNew(r newRequest) []byte {
 		desc = fmt.Sprintf("AS%d", r.ASN)
 	}
 	w("  description: %q\n", desc)
+	if r.RouteServer {
+		w("  routeServer: true\n")
+	}
 	if len(sets) > 0 {
 		w("  # irrASSet: %s\n", strings.Join(sets, " "))
 	}

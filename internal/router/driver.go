@@ -54,6 +54,10 @@ type Neighbor struct {
 	Shutdown bool
 	// MaxPrefixes is the limit of accepted prefixes; 0 means no limit.
 	MaxPrefixes uint32
+	// MaxPrefixRestart, when not zero, restarts a session the limit tripped
+	// after this long (whole minutes on the CLI platforms); zero keeps it
+	// down until a human clears it.
+	MaxPrefixRestart time.Duration
 	// Import is the import filter of the neighbor's address family; an
 	// empty filter rejects everything (never "accept all").
 	Import []Entry
@@ -174,6 +178,11 @@ type Driver interface {
 	Apply(ctx context.Context, d Desired) (ApplyResult, error)
 	// State reads the live state of every managed neighbor.
 	State(ctx context.Context) ([]NeighborState, error)
+	// Clear restarts the sessions of the given managed neighbors, e.g. one
+	// held down after a max-prefix trip (hard), or re-reads what they sent
+	// through the import policy (soft, no session reset). Addresses that
+	// are not managed neighbors are an error, and nothing is cleared.
+	Clear(ctx context.Context, addrs []netip.Addr, soft bool) error
 	// Close releases the connection.
 	Close() error
 }

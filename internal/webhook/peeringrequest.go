@@ -106,18 +106,41 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		if acceptChanged(old, pr) {
 			// Accepting a held change may remove or narrow a live
 			// session: a decision like an approval.
-			return v.mayApprove(ctx, req, pr, "accept a held change on")
+			if r := v.may(ctx, req, pr, ApproveVerb, "accept a held change on"); !r.Allowed {
+				return r
+			}
+		}
+		if limitsChanged(old, pr) {
+			if r := v.may(ctx, req, pr, ApproveVerb, "change the prefix limits of approved"); !r.Allowed {
+				return r
+			}
+		}
+		if annotationChanged(old, pr, peeringv1.AnnotationClear) {
+			// Clearing resets live sessions: a NOC's act on the port.
+			return v.may(ctx, req, pr, ClearVerb, "clear the sessions of")
 		}
 		return admission.Allowed("")
 	}
 }
 
-// AnnotationAcceptedBy records who last set an accept annotation.
-const AnnotationAcceptedBy = "peering.dev/accepted-by"
+// Annotations the mutating webhook stamps: who last accepted a held change,
+// who last asked for a clear.
+const (
+	AnnotationAcceptedBy = "peering.dev/accepted-by"
+	AnnotationClearedBy  = "peering.dev/cleared-by"
+)
+
+// ClearVerb is the RBAC verb on ixports that allows clearing sessions.
+const ClearVerb = "clear"
 
 // acceptChanged: an accept annotation was set or changed.
 func acceptChanged(old, pr *peeringv1.PeeringRequest) bool {
-	for _, k := range []string{peeringv1.AnnotationAcceptDrift, peeringv1.AnnotationAcceptFilter} {
+	return annotationChanged(old, pr, peeringv1.AnnotationAcceptDrift, peeringv1.AnnotationAcceptFilter)
+}
+
+// annotationChanged: one of keys was set to a new, non-empty value.
+func annotationChanged(old, pr *peeringv1.PeeringRequest, keys ...string) bool {
+	for _, k := range keys {
 		if v, ok := pr.Annotations[k]; ok && v != "" && v != old.Annotations[k] {
 			return true
 		}
@@ -135,12 +158,18 @@ func validateSpec(old, pr *peeringv1.PeeringRequest) admission.Response {
 		return admission.Allowed("")
 	}
 	covered := func(s peeringv1.PeeringRequestSpec) any {
-		return []any{s.PeerASN, s.IXPortRef, s.Addresses, s.IRRASSet, s.MaxPrefixes, s.PasswordSecretRef}
+		return []any{s.PeerASN, s.IXPortRef, s.Addresses, s.IRRASSet, s.RouteServer, s.PasswordSecretRef}
 	}
 	if !equality.Semantic.DeepEqual(covered(old.Spec), covered(pr.Spec)) {
-		return admission.Denied(fmt.Sprintf("PeeringRequest %s/%s is approved: peerASN, ixPortRef, addresses, irrASSet, maxPrefixes and passwordSecretRef are what the NOC approved and cannot change; delete the request and create a new one (description and shutdown may change)", pr.Namespace, pr.Name))
+		return admission.Denied(fmt.Sprintf("PeeringRequest %s/%s is approved: peerASN, ixPortRef, addresses, irrASSet, routeServer and passwordSecretRef are what the NOC approved and cannot change; delete the request and create a new one (description, shutdown, announce and, by an approver, maxPrefixes may change)", pr.Namespace, pr.Name))
 	}
 	return admission.Allowed("")
+}
+
+// limitsChanged: an approved request's maxPrefixes changed, which only an
+// approver may do (a NOC raising a limit after a trip).
+func limitsChanged(old, pr *peeringv1.PeeringRequest) bool {
+	return decided(old, peeringv1.PeeringRequestApproved) && !equality.Semantic.DeepEqual(old.Spec.MaxPrefixes, pr.Spec.MaxPrefixes)
 }
 
 // validateStatus enforces the approval model on status writes.
@@ -172,12 +201,12 @@ func (v *Validator) validateStatus(ctx context.Context, req admission.Request, o
 	if newly == "" {
 		return admission.Allowed("")
 	}
-	return v.mayApprove(ctx, req, pr, "set "+newly+" on")
+	return v.may(ctx, req, pr, ApproveVerb, "set "+newly+" on")
 }
 
-// mayApprove allows the write when the user may approve requests on the
-// request's IXPort (a SubjectAccessReview for verb approve).
-func (v *Validator) mayApprove(ctx context.Context, req admission.Request, pr *peeringv1.PeeringRequest, act string) admission.Response {
+// may allows the write when the user has verb on the request's IXPort (a
+// SubjectAccessReview), act saying what the write does.
+func (v *Validator) may(ctx context.Context, req admission.Request, pr *peeringv1.PeeringRequest, verb, act string) admission.Response {
 	port := pr.Spec.IXPortRef.Name
 	extra := map[string]authv1.ExtraValue{}
 	for k, val := range req.UserInfo.Extra {
@@ -186,15 +215,15 @@ func (v *Validator) mayApprove(ctx context.Context, req admission.Request, pr *p
 	sar := &authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{
 		User: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra,
 		ResourceAttributes: &authv1.ResourceAttributes{
-			Group: peeringv1.GroupVersion.Group, Resource: "ixports", Name: port, Verb: ApproveVerb,
+			Group: peeringv1.GroupVersion.Group, Resource: "ixports", Name: port, Verb: verb,
 		},
 	}}
 	if err := v.Client.Create(ctx, sar); err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("cannot check whether %q may approve: %v", req.UserInfo.Username, err))
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("cannot check whether %q may %s: %v", req.UserInfo.Username, verb, err))
 	}
 	if !sar.Status.Allowed {
-		return admission.Denied(fmt.Sprintf("%s may not %s PeeringRequest %s/%s: deciding a request needs verb %q on ixports/%s in group peering.dev (bind the peering-approver ClusterRole)",
-			req.UserInfo.Username, act, pr.Namespace, pr.Name, ApproveVerb, port))
+		return admission.Denied(fmt.Sprintf("%s may not %s PeeringRequest %s/%s: this needs verb %q on ixports/%s in group peering.dev (bind the peering-approver ClusterRole)",
+			req.UserInfo.Username, act, pr.Namespace, pr.Name, verb, port))
 	}
 	return admission.Allowed("")
 }
@@ -223,6 +252,9 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 		}
 		if acceptChanged(old, changed) {
 			changed.Annotations[AnnotationAcceptedBy] = req.UserInfo.Username
+		}
+		if annotationChanged(old, changed, peeringv1.AnnotationClear) {
+			changed.Annotations[AnnotationClearedBy] = req.UserInfo.Username
 		}
 	case old != nil && req.SubResource == "status":
 		for t, state := range map[string]string{peeringv1.PeeringRequestApproved: peeringv1.ApprovalStateApproved, peeringv1.PeeringRequestDenied: peeringv1.ApprovalStateDenied} {

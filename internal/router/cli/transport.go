@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/scrapli/scrapligo/transport"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // sshTransport is a scrapligo transport on golang.org/x/crypto/ssh. We use
@@ -34,67 +32,32 @@ type sshTransport struct {
 
 var _ transport.Implementation = (*sshTransport)(nil)
 
-// hostKeyCallback builds the verifier from the known_hosts blob. knownhosts
-// only reads files, so the blob goes through a private temporary file that
-// is removed before returning.
+// hostKeyCallback builds the verifier from the known_hosts blob, in memory:
+// the manager's root filesystem is read-only.
 func hostKeyCallback(c *Config) (ssh.HostKeyCallback, []string, error) {
 	if c.InsecureIgnoreHostKey {
 		c.Log.Info("WARNING: SSH host key verification is DISABLED for this router; anyone on the path can impersonate it and read its credentials",
 			"host", c.Host, "port", c.Port)
 		return ssh.InsecureIgnoreHostKey(), nil, nil //nolint:gosec // explicit, logged opt-out
 	}
+	addr := c.addr()
 	if len(strings.TrimSpace(string(c.KnownHosts))) == 0 {
-		return nil, nil, fmt.Errorf("%w: no known_hosts given for %s (host key verification is required)", ErrHostKey, c.addr())
+		return nil, nil, fmt.Errorf("%w: no known_hosts given for %s (host key verification is required)", ErrHostKey, addr)
 	}
-	f, err := os.CreateTemp("", "po-known-hosts-*")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(c.KnownHosts)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		return nil, nil, errors.Join(werr, cerr)
-	}
-	cb, err := knownhosts.New(f.Name())
+	kh, err := parseKnownHosts(c.KnownHosts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: parse known_hosts: %v", ErrHostKey, err)
 	}
-	return cb, hostKeyAlgorithms(c.KnownHosts), nil
-}
-
-// hostKeyAlgorithms restricts negotiation to the key types we know for the
-// router: otherwise the server may present a type we have no entry for and
-// verification fails although a valid key of another type is known.
-func hostKeyAlgorithms(blob []byte) []string {
-	seen := map[string]bool{}
-	var algos []string
-	add := func(a ...string) {
-		for _, s := range a {
-			if !seen[s] {
-				seen[s] = true
-				algos = append(algos, s)
-			}
+	// The address we dialed is checked, not the name the handshake
+	// passes: they are the same today, and this cannot drift.
+	cb := func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		if err := kh.check(addr, key); err != nil {
+			// The fingerprint lets the NOC compare with the router's console.
+			return fmt.Errorf("%w: %s offered %s %s: %v", ErrHostKey, addr, key.Type(), ssh.FingerprintSHA256(key), err)
 		}
+		return nil
 	}
-	rest := blob
-	for len(rest) > 0 {
-		marker, _, key, _, r, err := ssh.ParseKnownHosts(rest)
-		if err != nil {
-			break
-		}
-		rest = r
-		if marker == "revoked" {
-			continue
-		}
-		switch t := key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			add(t)
-		}
-	}
-	return algos
+	return cb, kh.algorithms(addr), nil
 }
 
 func authMethods(c *Config) ([]ssh.AuthMethod, error) {
@@ -145,7 +108,7 @@ func (t *sshTransport) Open(a *transport.Args) error {
 	cc := &ssh.ClientConfig{
 		User:              c.Username,
 		Auth:              auth,
-		HostKeyCallback:   verboseHostKey(addr, hk),
+		HostKeyCallback:   hk,
 		HostKeyAlgorithms: algos,
 		Timeout:           c.DialTimeout,
 	}
@@ -213,26 +176,6 @@ func (t *sshTransport) keepalive(cl *ssh.Client, every time.Duration) {
 			_ = cl.Close()
 			return
 		}
-	}
-}
-
-// verboseHostKey wraps the verifier so the error names the offered key's
-// fingerprint: the NOC can compare it with the router's console.
-func verboseHostKey(addr string, cb ssh.HostKeyCallback) ssh.HostKeyCallback {
-	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		if err := cb(hostname, remote, key); err != nil {
-			var ke *knownhosts.KeyError
-			reason := err.Error()
-			if errors.As(err, &ke) {
-				if len(ke.Want) == 0 {
-					reason = "host is not in known_hosts"
-				} else {
-					reason = "host key does not match known_hosts (possible man-in-the-middle)"
-				}
-			}
-			return fmt.Errorf("%w: %s offered %s %s: %s", ErrHostKey, addr, key.Type(), ssh.FingerprintSHA256(key), reason)
-		}
-		return nil
 	}
 }
 

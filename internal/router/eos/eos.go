@@ -74,7 +74,16 @@ func shutdown(netip.Addr) string { return "shutdown" }
 // bogonASNs names the shared as-path access-list of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
-func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "eos") }
+// maxRestart bounds MaxPrefixRestart, in minutes, as on FRR and IOS-XR
+// (EOS takes seconds, well beyond it).
+const maxRestart = 65535
+
+func check(des router.Desired) error {
+	if err := cli.CheckNoRouteServer(des, "eos"); err != nil {
+		return err
+	}
+	return cli.CheckRestart(des, maxRestart)
+}
 
 // rangeText is a prefix range as EOS prints it.
 func rangeText(r cli.Range) string {
@@ -177,6 +186,13 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			// maximum-routes counts what the peer sends; 0 is "no limit"
 			// (EOS would otherwise apply its default of 12000).
 			"maximum-routes " + strconv.FormatUint(uint64(n.MaxPrefixes), 10),
+		}
+		// maximum-routes has no restart of its own; it leaves the peer
+		// idle, and idle-restart-timer (seconds; Arista's "BGP idle
+		// restart interval") starts an idle peer again. Whole minutes,
+		// as on the other CLIs.
+		if m := cli.RestartMinutes(n); m > 0 {
+			lines = append(lines, "idle-restart-timer "+strconv.Itoa(m*60))
 		}
 		if n.Shutdown {
 			lines = append(lines, shutdown(n.Address))
@@ -522,7 +538,7 @@ func attrName(l string) string {
 	}
 	f := strings.Fields(l)
 	switch f[0] {
-	case "description", "remote-as", "maximum-routes", "password":
+	case "description", "remote-as", "maximum-routes", "password", "idle-restart-timer":
 		return f[0]
 	}
 	return l

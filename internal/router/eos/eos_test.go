@@ -402,3 +402,11 @@ func TestLearnedTagOnImport(t *testing.T) {
 		}
 	}
 }
+
+// Clear sends the platform's operational clear for managed neighbors only,
+// once each, and refuses a neighbor configured by hand before clearing any.
+func TestClear(t *testing.T) {
+	clitest.Clear(t, *update, prompt, New, clitest.ClearCase{
+		V4: netip.MustParseAddr("192.0.2.2"), V6: netip.MustParseAddr("2001:db8::3"), Foreign: netip.MustParseAddr("192.0.2.99"),
+	})
+}

@@ -108,3 +108,32 @@ func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
 		return states(sums, limits(have.objs))
 	})
 }
+
+// Clear restarts the sessions of owned neighbors (hard; this also brings
+// back one that maximum-routes tore down), or runs what they sent through
+// the import policy again (soft in, no reset).
+func (d *Driver) Clear(ctx context.Context, addrs []netip.Addr, soft bool) error {
+	return cli.Clear(ctx, d.Conn(), addrs, owned, func(a netip.Addr) []string {
+		l := "clear ip bgp " + a.String()
+		if a.Is6() {
+			l = "clear ipv6 bgp " + a.String()
+		}
+		if soft {
+			l += " soft in"
+		}
+		return []string{l}
+	})
+}
+
+// owned reads which neighbors carry our description marker.
+func owned(ctx context.Context, s *cli.Session) (map[netip.Addr]bool, error) {
+	have, err := read(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	m := map[netip.Addr]bool{}
+	for a := range limits(have.objs) {
+		m[a] = true
+	}
+	return m, nil
+}

@@ -44,6 +44,10 @@ func Platform() cli.Platform {
 	return cli.Platform{Definition: platformYAML, StrictConfig: true, ReadDelay: readDelay}
 }
 
+// maxRestart is the largest "maximum-prefix N restart M" FRR takes, in
+// minutes.
+const maxRestart = 65535
+
 // Driver configures one FRR router.
 type Driver struct {
 	conn *cli.Conn
@@ -60,6 +64,9 @@ func New(cfg cli.Config) *Driver { return &Driver{conn: cli.NewConn(cfg, Platfor
 // "vtysh -f" would load.
 func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	if err := cli.Check(des); err != nil {
+		return nil, err
+	}
+	if err := cli.CheckRestart(des, maxRestart); err != nil {
 		return nil, err
 	}
 	return desiredConfig(des).render(), nil

@@ -209,7 +209,13 @@ func desiredConfig(d router.Desired) *config {
 		// table (seen: 3 accepted, limit 2, session up), and a leak of
 		// filtered routes must not fill that table either.
 		if n.MaxPrefixes > 0 {
-			a.maxPrefix = strconv.FormatUint(uint64(n.MaxPrefixes), 10) + " force"
+			a.maxPrefix = strconv.FormatUint(uint64(n.MaxPrefixes), 10)
+			// "restart M" only says when a tripped session comes back;
+			// force (what is counted) stays. FRR prints it in this order.
+			if m := cli.RestartMinutes(n); m > 0 {
+				a.maxPrefix += " restart " + strconv.Itoa(m)
+			}
+			a.maxPrefix += " force"
 		}
 		a.routeMapIn = filterName(n.Address)
 		c.nbrs[n.Address] = nb

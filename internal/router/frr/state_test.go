@@ -12,13 +12,12 @@ import (
 	"github.com/peering-operator/peering-operator/internal/router"
 )
 
-// TestRecordStateFixture records FRR's real "show bgp neighbors json" for
-// TestParseNeighbors: an established neighbor, one tripped by its limit, one
-// shut down, and one configured by hand. It runs only with -update.
-func TestRecordStateFixture(t *testing.T) {
-	if !*update {
-		t.Skip("records testdata/neighbors.json with -update")
-	}
+// TestLiveStateParses reads FRR's real "show bgp neighbors json" from a
+// running FRR (an established neighbor, one tripped by its limit, one shut
+// down, one configured by hand) and checks the parser against it, so a new
+// FRR's output is caught here rather than in production. With -update it
+// also records the output as the fixture TestParseNeighbors reads.
+func TestLiveStateParses(t *testing.T) {
 	r := frrtest.StartFRR(t, frrtest.Options{BGPConfig: handBGP})
 	r.StartPeer(65001, addr("192.0.2.2"), pfx("203.0.113.0/25"), pfx("203.0.113.128/25"))
 	r.StartPeer(65003, addr("192.0.2.3"), pfx("203.0.113.0/26"), pfx("203.0.113.64/26"), pfx("203.0.113.128/26"))
@@ -40,10 +39,14 @@ func TestRecordStateFixture(t *testing.T) {
 		return ""
 	})
 	out := vtysh(t, r, "show bgp neighbors json")
+	pc := vtysh(t, r, "show bgp ipv4 unicast neighbors 192.0.2.2 prefix-counts json")
+	checkNeighbors(t, out, pc)
+	if !*update {
+		return
+	}
 	if err := os.WriteFile(filepath.Join("testdata", "neighbors.json"), []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pc := vtysh(t, r, "show bgp ipv4 unicast neighbors 192.0.2.2 prefix-counts json")
 	if err := os.WriteFile(filepath.Join("testdata", "prefix-counts.json"), []byte(pc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,26 @@ func TestParseNeighbors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sts, softIn, err := parseNeighbors(string(b), time.Now())
+	pc, err := os.ReadFile(filepath.Join("testdata", "prefix-counts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNeighbors(t, string(b), string(pc))
+
+	// A prompt or echo around the JSON does not matter; garbage does.
+	if _, _, err := parseNeighbors("show bgp neighbors json\n"+string(b)+"\nr1#", time.Now()); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := parseNeighbors("{ not json", time.Now()); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+// checkNeighbors checks what the parser makes of the lab in
+// TestLiveStateParses, recorded or live.
+func checkNeighbors(t *testing.T, neighbors, prefixCounts string) {
+	t.Helper()
+	sts, softIn, err := parseNeighbors(neighbors, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,19 +100,7 @@ func TestParseNeighbors(t *testing.T) {
 		t.Errorf("shutdown: %+v", down)
 	}
 
-	pc, err := os.ReadFile(filepath.Join("testdata", "prefix-counts.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := adjIn(string(pc)); got != 2 {
+	if got := adjIn(prefixCounts); got != 2 {
 		t.Errorf("Adj-in = %d, want 2", got)
-	}
-
-	// A prompt or echo around the JSON does not matter; garbage does.
-	if _, _, err := parseNeighbors("show bgp neighbors json\n"+string(b)+"\nr1#", time.Now()); err != nil {
-		t.Error(err)
-	}
-	if _, _, err := parseNeighbors("{ not json", time.Now()); err == nil {
-		t.Error("garbage parsed")
 	}
 }

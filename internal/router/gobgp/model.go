@@ -291,6 +291,9 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 				connectRetry: uint64((retry + time.Second - 1) / time.Second),
 				rsClient:     rsClient,
 				ipv6:         n.Address.Is6(),
+				// GoBGP has no restart after a trip (it holds the
+				// neighbor in PFX_CT): MaxPrefixRestart is left to the
+				// controller, which calls Clear when it is due.
 				maxPrefixes:  n.MaxPrefixes,
 				thresholdPct: thresholdPct(n.MaxPrefixes, o.ShutdownThresholdPct),
 			},

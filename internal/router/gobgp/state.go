@@ -41,7 +41,7 @@ func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
 		if ns.State == "Established" && p.GetTimers().GetState().GetUptime() != nil {
 			ns.EstablishedSince = p.Timers.State.Uptime.AsTime()
 		}
-		ns.LastError = d.sessions.observe(a, observation(p, time.Now()), limit)
+		ns.LastError = d.sessions.observe(a, observation(p, time.Now()))
 		if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
 			// gobgpd's own word: the limit tripped and it keeps the
 			// session down until the neighbor is enabled again.
@@ -119,16 +119,13 @@ func stateName(s api.PeerState_SessionState) string {
 	return "Idle"
 }
 
-// obs is a snapshot of the counters GoBGP exposes for one neighbor.
+// obs is a snapshot of what GoBGP reports for one neighbor.
 type obs struct {
 	at          time.Time
 	established bool
 	uptime      int64 // Unix seconds the last session came up (0: never)
-	hold        uint64
 	sentNotif   uint64
 	recvNotif   uint64
-	recvUpdate  uint64
-	recvTotal   uint64
 }
 
 func observation(p *api.Peer, at time.Time) obs {
@@ -137,53 +134,39 @@ func observation(p *api.Peer, at time.Time) obs {
 		at:          at,
 		established: st.GetSessionState() == api.PeerState_ESTABLISHED,
 		uptime:      p.GetTimers().GetState().GetUptime().GetSeconds(),
-		hold:        p.GetTimers().GetState().GetNegotiatedHoldTime(),
 		sentNotif:   m.GetSent().GetNotification(),
 		recvNotif:   m.GetReceived().GetNotification(),
-		recvUpdate:  m.GetReceived().GetUpdate(),
-		recvTotal:   m.GetReceived().GetTotal(),
 	}
 }
 
-// classify explains what happened between two snapshots, or returns "".
-// pre is the last snapshot taken while the session was down (nil when
-// unknown): it tells whether UPDATEs arrived during the session.
+// classify says what gobgpd reported between two snapshots, or "".
 //
-// GoBGP's API does not expose why a session went down nor the NOTIFICATION
-// it sent or received (the reason exists inside gobgpd but WatchEvent
-// drops it), only message counters and the time the session came up. So
-// the reason is inferred: GoBGP sent a NOTIFICATION and the session ended
-// after UPDATEs arrived while a prefix limit is set: the limit tripped
-// (GoBGP sends Cease/Maximum Number of Prefixes Reached); it sent one after
-// a session of at least the hold time during which nothing arrived since
-// the last snapshot: the hold timer.
-func classify(prev, now obs, pre *obs, limit uint32) string {
-	if now.sentNotif < prev.sentNotif || now.recvNotif < prev.recvNotif || now.recvUpdate < prev.recvUpdate || now.recvTotal < prev.recvTotal {
+// gobgpd's API does not expose why a session went down nor the code of a
+// NOTIFICATION (the reason exists inside gobgpd; WatchEvent drops it). It
+// reports the admin state (PFX_CT: the prefix limit tripped, read in
+// State), the session state, the time the session came up and message
+// counters. So the message says only what those show: which side sent a
+// NOTIFICATION, or that the connection closed without one. Nothing is
+// inferred from timing or route counts: an inference that holds on an idle
+// machine fails on a loaded one.
+func classify(prev, now obs) string {
+	if now.sentNotif < prev.sentNotif || now.recvNotif < prev.recvNotif {
 		return "" // counters were reset (neighbor re-created): new baseline
 	}
 	dSent, dRecv := now.sentNotif-prev.sentNotif, now.recvNotif-prev.recvNotif
-	dUpd, dTotal := now.recvUpdate-prev.recvUpdate, now.recvTotal-prev.recvTotal
 	ended := prev.established && (!now.established || now.uptime != prev.uptime) ||
 		!prev.established && !now.established && now.uptime != 0 && now.uptime != prev.uptime
-	hold := max(prev.hold, now.hold)
-	// The last session lasted less than the hold time (uptime has whole
-	// seconds, hence the extra second): its end was not the hold timer.
-	short := now.uptime > 0 && hold > 0 && now.at.Unix()-now.uptime < int64(hold)+1
-	updates := dUpd > 0 || short && pre != nil && now.recvUpdate > pre.recvUpdate
+	const noCode = " (gobgpd's API does not expose its code)"
 	when := " at " + now.at.UTC().Format(time.RFC3339)
 	switch {
 	case dRecv > 0 && ended:
-		return "session closed by the peer with a NOTIFICATION (GoBGP's API does not expose its code)" + when
+		return "session closed by the peer with a NOTIFICATION" + noCode + when
 	case dRecv > 0 && !now.established: // not a collision resolved by the peer
-		return "the peer refused the session with a NOTIFICATION (GoBGP's API does not expose its code)" + when
-	case dSent > 0 && ended && limit > 0 && updates:
-		return fmt.Sprintf("maximum prefix limit %d exceeded: session closed by GoBGP", limit) + when
-	case dSent > 0 && ended && !short && dTotal == 0 && hold > 0 && now.at.Sub(prev.at) < time.Duration(hold)*time.Second:
-		return fmt.Sprintf("hold timer expired: nothing received from the peer for %ds", hold) + when
+		return "the peer refused the session with a NOTIFICATION" + noCode + when
 	case dSent > 0 && ended:
-		return "session closed by GoBGP with a NOTIFICATION (GoBGP's API does not expose its code)" + when
-	case dSent > 0 && !now.established: // not a collision resolved by GoBGP
-		return "GoBGP refused the session with a NOTIFICATION (an OPEN error such as a wrong peer AS?)" + when
+		return "session closed by gobgpd with a NOTIFICATION" + noCode + when
+	case dSent > 0 && !now.established: // not a collision resolved by gobgpd
+		return "gobgpd refused the session with a NOTIFICATION" + noCode + when
 	case ended:
 		return "connection closed without a NOTIFICATION" + when
 	}
@@ -199,7 +182,6 @@ type sessionTracker struct {
 
 type track struct {
 	last      *obs
-	pre       *obs // last snapshot with the session down
 	lastError string
 }
 
@@ -216,7 +198,7 @@ func (t *sessionTracker) get(a netip.Addr) *track {
 
 // observe compares o with the previous snapshot, records what happened,
 // and returns the neighbor's last error.
-func (t *sessionTracker) observe(a netip.Addr, o obs, limit uint32) string {
+func (t *sessionTracker) observe(a netip.Addr, o obs) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr := t.get(a)
@@ -224,24 +206,20 @@ func (t *sessionTracker) observe(a netip.Addr, o obs, limit uint32) string {
 		return tr.lastError // older than what we have (a concurrent read)
 	}
 	if tr.last != nil {
-		if msg := classify(*tr.last, o, tr.pre, limit); msg != "" {
+		if msg := classify(*tr.last, o); msg != "" {
 			tr.lastError = msg
 		}
 	}
 	tr.last = &o
-	if !o.established {
-		tr.pre = &o
-	}
 	return tr.lastError
 }
 
 // added records a neighbor the driver just created: its counters start at
-// zero, so a limit that trips before the first State is still explained.
+// zero, so a NOTIFICATION before the first State is still reported.
 func (t *sessionTracker) added(a netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	zero := &obs{at: time.Now()}
-	t.m[a] = &track{last: zero, pre: zero}
+	t.m[a] = &track{last: &obs{at: time.Now()}}
 }
 
 // wasEstablished: the last snapshot of addr saw the session up.
@@ -269,7 +247,7 @@ func (t *sessionTracker) forget(a netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tr := t.m[a]; tr != nil {
-		tr.last, tr.pre = nil, nil
+		tr.last = nil
 	}
 }
 
@@ -323,9 +301,5 @@ func (d *Driver) observeOne(ctx context.Context, addr string) {
 	if err != nil || len(peers) != 1 || !isOwnedPeer(peers[0]) {
 		return
 	}
-	var limit uint32
-	for _, as := range peers[0].AfiSafis {
-		limit = max(limit, as.GetPrefixLimits().GetMaxPrefixes())
-	}
-	d.sessions.observe(a, observation(peers[0], time.Now()), limit)
+	d.sessions.observe(a, observation(peers[0], time.Now()))
 }

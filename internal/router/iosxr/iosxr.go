@@ -59,7 +59,16 @@ func shutdown(netip.Addr) string { return "shutdown" }
 // bogonASNs names the shared as-path-set of bogon ASNs.
 var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 
-func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "iosxr") }
+// maxRestart is the longest "maximum-prefix ... restart M" IOS-XR takes,
+// in minutes.
+const maxRestart = 65535
+
+func check(des router.Desired) error {
+	if err := cli.CheckNoRouteServer(des, "iosxr"); err != nil {
+		return err
+	}
+	return cli.CheckRestart(des, maxRestart)
+}
 
 // rangeText is a prefix range in prefix-set syntax.
 func rangeText(r cli.Range) string {
@@ -135,8 +144,14 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		lines = append(lines, af, af+afSep+"route-policy "+name+" in")
 		if n.MaxPrefixes > 0 {
 			// IOS-XR prints the default warning threshold (75%); the
-			// default action tears the session down and keeps it down.
-			lines = append(lines, af+afSep+"maximum-prefix "+strconv.FormatUint(uint64(n.MaxPrefixes), 10)+" 75")
+			// default action tears the session down and keeps it down,
+			// "restart M" brings it back after M minutes. The line is
+			// replaced whole.
+			mp := af + afSep + "maximum-prefix " + strconv.FormatUint(uint64(n.MaxPrefixes), 10) + " 75"
+			if m := cli.RestartMinutes(n); m > 0 {
+				mp += " restart " + strconv.Itoa(m)
+			}
+			lines = append(lines, mp)
 		}
 		objs[key] = append(lines, af+afSep+"route-policy "+exportName(n.Address)+" out")
 	}

@@ -121,3 +121,34 @@ func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
 		return parseNeighbors(text, time.Now()), nil
 	})
 }
+
+// Clear restarts the sessions of owned neighbors (hard; this also brings
+// back one that maximum-prefix tore down), or runs what they sent through
+// the import policy again (soft in, no reset).
+func (d *Driver) Clear(ctx context.Context, addrs []netip.Addr, soft bool) error {
+	return cli.Clear(ctx, d.Conn(), addrs, owned, func(a netip.Addr) []string {
+		l := "clear bgp ipv4 unicast " + a.String()
+		if a.Is6() {
+			l = "clear bgp ipv6 unicast " + a.String()
+		}
+		if soft {
+			l += " soft in"
+		}
+		return []string{l}
+	})
+}
+
+// owned reads which neighbors carry our description marker.
+func owned(ctx context.Context, s *cli.Session) (map[netip.Addr]bool, error) {
+	out, err := s.Show(ctx, "show running-config router bgp")
+	if err != nil {
+		return nil, err
+	}
+	m := map[netip.Addr]bool{}
+	for k := range parse(out).objs {
+		if a, ok := strings.CutPrefix(k, "neighbor "); ok {
+			m[netip.MustParseAddr(a)] = true
+		}
+	}
+	return m, nil
+}

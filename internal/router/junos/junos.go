@@ -104,7 +104,16 @@ func bogonRegex() string {
 	return ".* (" + strings.Join(alts, "|") + ") .*"
 }
 
-func check(des router.Desired) error { return cli.CheckNoRouteServer(des, "junos") }
+// maxIdleTimeout is the longest prefix-limit idle-timeout Junos takes, in
+// minutes.
+const maxIdleTimeout = 2400
+
+func check(des router.Desired) error {
+	if err := cli.CheckNoRouteServer(des, "junos"); err != nil {
+		return err
+	}
+	return cli.CheckRestart(des, maxIdleTimeout)
+}
 
 // quote writes a value as "display set" prints it.
 func quote(s string) string {
@@ -153,10 +162,15 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		}
 		if n.MaxPrefixes > 0 {
 			// prefix-limit counts what the peer sends (before import
-			// policy); teardown keeps the session down, as FRR does.
+			// policy); teardown keeps the session down, as FRR does,
+			// for ever or for the restart interval.
+			idle := "forever"
+			if m := cli.RestartMinutes(n); m > 0 {
+				idle = strconv.Itoa(m)
+			}
 			lines = append(lines,
 				p+"family "+fam+" unicast prefix-limit maximum "+strconv.FormatUint(uint64(n.MaxPrefixes), 10),
-				p+"family "+fam+" unicast prefix-limit teardown idle-timeout forever")
+				p+"family "+fam+" unicast prefix-limit teardown idle-timeout "+idle)
 		} else {
 			lines = append(lines, p+"family "+fam+" unicast")
 		}

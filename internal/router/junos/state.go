@@ -171,3 +171,29 @@ func (d *Driver) State(ctx context.Context) ([]router.NeighborState, error) {
 		return states(detail, summary, limits(objs), time.Now())
 	})
 }
+
+// Clear restarts the sessions of owned neighbors (hard; this also ends a
+// prefix-limit teardown), or runs what they sent through the import
+// policy again (soft-inbound, no reset).
+func (d *Driver) Clear(ctx context.Context, addrs []netip.Addr, soft bool) error {
+	return cli.Clear(ctx, d.Conn(), addrs, owned, func(a netip.Addr) []string {
+		if soft {
+			return []string{"clear bgp neighbor " + a.String() + " soft-inbound"}
+		}
+		return []string{"clear bgp neighbor " + a.String()}
+	})
+}
+
+// owned reads which neighbors are in the groups the operator owns.
+func owned(ctx context.Context, s *cli.Session) (map[netip.Addr]bool, error) {
+	cfg, err := s.Show(ctx, "show configuration protocols bgp | display set")
+	if err != nil {
+		return nil, err
+	}
+	objs, _ := parse(cfg)
+	m := map[netip.Addr]bool{}
+	for a := range limits(objs) {
+		m[a] = true
+	}
+	return m, nil
+}

@@ -176,3 +176,62 @@ func InjectionsNeverSent(t *testing.T, open func(t *testing.T) (router.Driver, *
 		}
 	}
 }
+
+// ClearCase names the neighbors of a platform's Clear recordings: two
+// managed ones (V4, V6) and one configured by hand (Foreign).
+type ClearCase struct {
+	V4, V6, Foreign netip.Addr
+}
+
+// Clearer is a driver under a Clear test.
+type Clearer interface {
+	router.Driver
+	Stats() cli.Stats
+}
+
+// Clear runs a driver's Clear against testdata/clear.txt (hard: V6, V4
+// and V4 again, so once each in address order), clearsoft.txt (soft) and
+// clearunmanaged.txt (V4 and Foreign: refused after the read, nothing
+// cleared, not even V4); the commands sent must be the recordings' and,
+// for the first two, clear.golden and clearsoft.golden.
+func Clear[D Clearer](t *testing.T, update bool, prompt *regexp.Regexp, newDriver func(cli.Config) D, c ClearCase) {
+	t.Helper()
+	ctx := context.Background()
+	for _, soft := range []bool{false, true} {
+		fixture, gold := "clear.txt", "clear.golden"
+		if soft {
+			fixture, gold = "clearsoft.txt", "clearsoft.golden"
+		}
+		d, rec := Recorded(t, fixture, newDriver)
+		if err := d.Clear(ctx, []netip.Addr{c.V6, c.V4, c.V4}, soft); err != nil {
+			t.Fatalf("%s: %v", fixture, err)
+		}
+		var cmds []byte
+		for _, l := range rec.AssertSent(t, prompt) {
+			if strings.HasPrefix(l, "clear ") {
+				cmds = append(cmds, l+"\n"...)
+			}
+		}
+		Golden(t, update, gold, cmds)
+	}
+
+	d, rec := Recorded(t, "clearunmanaged.txt", newDriver)
+	err := d.Clear(ctx, []netip.Addr{c.V4, c.Foreign}, false)
+	if !errors.Is(err, router.ErrInvalid) || !strings.Contains(err.Error(), c.Foreign.String()) {
+		t.Errorf("clear of a neighbor configured by hand: %v", err)
+	}
+	rec.AssertSent(t, prompt)
+	if w := d.Stats().Writes; w != 0 {
+		t.Errorf("a refused clear sent %d commands", w)
+	}
+
+	// Nothing to clear, or an address no router has: no session at all.
+	d, rec = Recorded(t, "clearunmanaged.txt", newDriver)
+	if err := d.Clear(ctx, nil, false); err != nil || len(rec.File.Writes) != 0 {
+		t.Errorf("empty clear: %v, %d writes", err, len(rec.File.Writes))
+	}
+	d, rec = Recorded(t, "clearunmanaged.txt", newDriver)
+	if err := d.Clear(ctx, []netip.Addr{{}}, true); !errors.Is(err, router.ErrInvalid) || len(rec.File.Writes) != 0 {
+		t.Errorf("clear of the zero address: %v, %d writes", err, len(rec.File.Writes))
+	}
+}
