@@ -11,7 +11,6 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -267,16 +266,7 @@ func TestDriftHeldOnFRR(t *testing.T) {
 	t.Cleanup(peer.Stop)
 	for _, tc := range driftCases(netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.21")) {
 		t.Run(tc.name, func(t *testing.T) {
-			o := newObjects(t, rtr.Host, int32(rtr.Port))
-			creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: o.router.Name + "-ssh", Namespace: "default"},
-				Data: map[string][]byte{"username": []byte(rtr.User), "password": []byte(rtr.Password), "known_hosts": rtr.KnownHosts}}
-			create(t, creds)
-			o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
-			o.router.Spec.RouterID = rtr.RouterID.String()
-			o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
-			o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
-			o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
-			o.request.Spec.Addresses = nil
+			o := frrObjects(t, rtr)
 			create(t, o.router)
 			create(t, o.port)
 			create(t, o.request)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,6 +263,9 @@ func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 		}
 	}
 	head := fmt.Sprintf("AS-SETs %s from %s", strings.Join(obs.FilterSets, " "), sourcesLabel(obs.FilterSources))
+	if slices.Equal(obs.FilterSets, []string{policy.RouteServerSet}) {
+		head = "route server: any prefix outside bogon space (" + policy.RouteServerSet + ", no IRR query)"
+	}
 	if len(obs.FilterBadSets) > 0 {
 		head += fmt.Sprintf(" (ignored, not AS-SET names: %s)", strings.Join(obs.FilterBadSets, " "))
 	}

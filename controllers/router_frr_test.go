@@ -32,16 +32,7 @@ func TestFRREndToEnd(t *testing.T) {
 	}
 	t.Cleanup(peer.Stop)
 
-	o := newObjects(t, r.Host, int32(r.Port))
-	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: o.router.Name + "-ssh", Namespace: "default"},
-		Data: map[string][]byte{"username": []byte(r.User), "password": []byte(r.Password), "known_hosts": r.KnownHosts}}
-	create(t, creds)
-	o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
-	o.router.Spec.RouterID = r.RouterID.String()
-	o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
-	o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
-	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
-	o.request.Spec.Addresses = nil
+	o := frrObjects(t, r)
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
@@ -84,16 +75,7 @@ func TestFRRMaxPrefixTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(peer.Stop)
-	o := newObjects(t, r.Host, int32(r.Port))
-	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: o.router.Name + "-ssh", Namespace: "default"},
-		Data: map[string][]byte{"username": []byte(r.User), "password": []byte(r.Password), "known_hosts": r.KnownHosts}}
-	create(t, creds)
-	o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
-	o.router.Spec.RouterID = r.RouterID.String()
-	o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
-	o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
-	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
-	o.request.Spec.Addresses = nil
+	o := frrObjects(t, r)
 	one := int64(1)
 	o.request.Spec.MaxPrefixes = &peeringv1.MaxPrefixes{IPv4: &one}
 	create(t, o.router)
@@ -105,8 +87,29 @@ func TestFRRMaxPrefixTrip(t *testing.T) {
 		ss := getPR(g, o.request).Status.Sessions
 		g.Expect(ss).To(HaveLen(1))
 		g.Expect(ss[0].State).NotTo(Equal("Established"))
+		// FRR's own word: prefixesConfigExceedMax, and the NOTIFICATION
+		// it sent (lastNotificationReason).
 		g.Expect(ss[0].LastError).To(ContainSubstring("maximum prefix limit 1 exceeded"))
+		g.Expect(ss[0].LastError).To(ContainSubstring("NOTIFICATION sent: Cease/Maximum Number of Prefixes Reached"))
 	}, 40*time.Second).Should(Succeed())
 	raiseLimitAndClear(t, o.request, 10)
 	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+}
+
+// frrObjects are newObjects for an FRR lab router reached over SSH (the
+// credentials Secret is created) with its IXPort on the FRR lab IX, and a
+// request whose addresses come from PeeringDB.
+func frrObjects(t *testing.T, r *frrtest.Router) objects {
+	t.Helper()
+	o := newObjects(t, r.Host, int32(r.Port))
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: o.router.Name + "-ssh", Namespace: "default"},
+		Data: map[string][]byte{"username": []byte(r.User), "password": []byte(r.Password), "known_hosts": r.KnownHosts}}
+	create(t, creds)
+	o.router.Spec.Driver, o.router.Spec.RouteServer = peeringv1.DriverFRR, false
+	o.router.Spec.RouterID = r.RouterID.String()
+	o.router.Spec.CredentialsSecretRef = &peeringv1.SecretReference{Namespace: "default", Name: creds.Name}
+	o.port.Spec.IX.PeeringDBID = pdbtest.FRRLabIXID
+	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "192.0.2.1/24", ""
+	o.request.Spec.Addresses = nil
+	return o
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -209,7 +210,7 @@ func seedPeeringDB(s *pdbtest.Server) {
 		IPAddr4: netip.MustParseAddr("80.81.199.126"), Operational: true, Status: "ok"})
 	s.AddNetIXLAN(peeringdb.NetIXLAN{NetID: 2, IXID: 31, IXLANID: 31, ASN: 20940, Speed: 100000,
 		IPAddr4: netip.MustParseAddr("80.81.199.40"), Operational: false, Status: "ok"})
-	if err := s.AddLabIX(pdbtest.LabPorts...); err != nil {
+	if err := s.AddLabIX(append(slices.Clone(pdbtest.LabPorts), pdbtest.LabRouteServer)...); err != nil {
 		panic(err)
 	}
 	if err := s.AddFRRLabIX(); err != nil {

@@ -84,11 +84,7 @@ func (o *acceptOptions) run(ctx context.Context, s streams, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ns, err := o.kube.ns()
-	if err != nil {
-		return err
-	}
-	c, err := o.kube.client()
+	ns, c, err := o.kube.nsClient()
 	if err != nil {
 		return err
 	}

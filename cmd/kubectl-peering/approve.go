@@ -96,11 +96,7 @@ func (o *decisionOptions) run(ctx context.Context, s streams, d decision, name s
 	if len(reason) > 32768 {
 		return fmt.Errorf("--reason is %d characters; a condition message holds at most 32768", len(reason))
 	}
-	ns, err := o.kube.ns()
-	if err != nil {
-		return err
-	}
-	c, err := o.kube.client()
+	ns, c, err := o.kube.nsClient()
 	if err != nil {
 		return err
 	}

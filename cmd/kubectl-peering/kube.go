@@ -112,3 +112,14 @@ func kubeErr(err error) error {
 	}
 	return err
 }
+
+// nsClient is the namespace and a client, for commands that act on one
+// namespaced object.
+func (k *kubeFlags) nsClient() (string, client.Client, error) {
+	ns, err := k.ns()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := k.client()
+	return ns, c, err
+}

@@ -41,6 +41,10 @@ type Config struct {
 	LogLevel string
 	// StartTimeout bounds the wait for the gRPC API (default 30s).
 	StartTimeout time.Duration
+	// Netns runs gobgpd in this network namespace (ip netns exec), e.g.
+	// internal/frrtest's LAN. Its gRPC API is then a unix socket in Dir,
+	// the way in from outside the namespace, and BGPPort defaults to 179.
+	Netns string
 }
 
 // Speaker is a running gobgpd process.
@@ -64,6 +68,9 @@ type Speaker struct {
 
 // GRPCAddr is the "host:port" of the gRPC API.
 func (s *Speaker) GRPCAddr() string {
+	if s.Config.Netns != "" {
+		return "unix://" + filepath.Join(s.Config.Dir, s.Config.Name+".api.sock")
+	}
 	return netip.AddrPortFrom(s.Config.ListenAddr, uint16(s.Config.GRPCPort)).String()
 }
 
@@ -149,6 +156,11 @@ func Start(ctx context.Context, cfg Config) (*Speaker, error) {
 	}
 	// Free ports are picked by binding and closing, so another process can
 	// take one in between: retry with fresh ports when gobgpd dies at start.
+	if cfg.Netns != "" && cfg.BGPPort == 0 {
+		// Free ports cannot be probed from outside the namespace; it is
+		// the test's own, so BGP's port is free there.
+		cfg.BGPPort, cfg.GRPCPort = 179, -1
+	}
 	autoPorts := cfg.BGPPort == 0 || cfg.GRPCPort == 0
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -191,11 +203,16 @@ func start(ctx context.Context, bin string, cfg Config, attempt int) (*Speaker, 
 	}
 	defer logFile.Close() // the child keeps its own descriptor
 	s := &Speaker{Config: cfg, logPath: logPath, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin,
+	args := []string{bin,
 		"-f", confPath, "-t", "toml",
-		"--api-hosts="+s.GRPCAddr(),
+		"--api-hosts=" + s.GRPCAddr(),
 		"--pprof-disable", // its default localhost:6060 would collide between instances
-		"-l", cfg.LogLevel, "-p")
+		"-l", cfg.LogLevel, "-p"}
+	if cfg.Netns != "" {
+		// ip netns exec execs gobgpd itself: the pid stays gobgpd's.
+		args = append([]string{"ip", "netns", "exec", cfg.Netns}, args...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = sysProcAttr()
 	if err := s.cmd.Start(); err != nil {
@@ -229,7 +246,11 @@ func (s *Speaker) waitPort(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		c, err := net.DialTimeout("tcp", s.GRPCAddr(), time.Second)
+		network, addr := "tcp", s.GRPCAddr()
+		if p, ok := strings.CutPrefix(addr, "unix://"); ok {
+			network, addr = "unix", p
+		}
+		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
 			return nil

@@ -417,6 +417,8 @@ type PeerConfig struct {
 	Routes []Route
 	// Dir for config and logs (StartPeer: t.TempDir()).
 	Dir string
+	// Netns runs the peer in a network namespace (Config.Netns).
+	Netns string
 }
 
 // StartPeer starts a peer for a test (stopped in t.Cleanup).
@@ -452,7 +454,7 @@ func (c PeerConfig) speakerConfig() Config {
 	if name == "" {
 		name = "peer-" + c.Addr.String()
 	}
-	return Config{Name: name, ASN: c.ASN, ListenAddr: c.Addr, BGPPort: c.BGPPort, Dir: c.Dir}
+	return Config{Name: name, ASN: c.ASN, ListenAddr: c.Addr, BGPPort: c.BGPPort, Dir: c.Dir, Netns: c.Netns}
 }
 
 func (c PeerConfig) configure(ctx context.Context, s *Speaker) error {

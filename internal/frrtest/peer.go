@@ -46,11 +46,7 @@ func (r *Router) StartPeer(asn uint32, addr netip.Addr, prefixes ...netip.Prefix
 	if err := chownFRR(p.dir); err != nil {
 		return nil, err
 	}
-	args := []string{"-n", r.NSPeers, "addr", "add", fmt.Sprintf("%s/%d", addr, plen), "dev", "lan0"}
-	if addr.Is6() {
-		args = append(args, "nodad")
-	}
-	if err := ip(args...); err != nil {
+	if err := r.addPeerAddress(addr, plen); err != nil {
 		return nil, err
 	}
 	rid := addr
@@ -91,6 +87,26 @@ func (r *Router) StartPeer(asn uint32, addr netip.Addr, prefixes ...netip.Prefix
 		return nil, err
 	}
 	return p, nil
+}
+
+// AddPeerAddress puts a free address of the LAN on the peers' side, for a
+// BGP speaker other than StartPeer's to run there (in NSPeers).
+func (r *Router) AddPeerAddress(addr netip.Addr) error {
+	switch {
+	case addr.Is4() && LANv4.Contains(addr) && addr != RouterV4:
+		return r.addPeerAddress(addr, 24)
+	case addr.Is6() && LANv6.Contains(addr) && addr != RouterV6:
+		return r.addPeerAddress(addr, 64)
+	}
+	return fmt.Errorf("peer address %s is not a free address of %s or %s", addr, LANv4, LANv6)
+}
+
+func (r *Router) addPeerAddress(addr netip.Addr, plen int) error {
+	args := []string{"-n", r.NSPeers, "addr", "add", fmt.Sprintf("%s/%d", addr, plen), "dev", "lan0"}
+	if addr.Is6() {
+		args = append(args, "nodad")
+	}
+	return ip(args...)
 }
 
 // Vtysh runs commands on the peer.

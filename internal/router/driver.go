@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -312,4 +313,23 @@ type Credentials struct {
 	// InsecureSkipHostKey is an explicit opt-out for labs; drivers log it
 	// loudly on every connection.
 	InsecureSkipHostKey bool
+}
+
+// ClearAddrs checks the addresses of a Clear and returns them sorted,
+// without duplicates (clearing a session twice would reset it twice).
+func ClearAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
+	for _, a := range addrs {
+		if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
+			return nil, fmt.Errorf("%w: clear: neighbor address %q", ErrInvalid, a)
+		}
+	}
+	out := slices.Clone(addrs)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out), nil
+}
+
+// NotManaged is the error of a Clear naming an address that is not a
+// managed neighbor: nothing is cleared then.
+func NotManaged(a netip.Addr) error {
+	return fmt.Errorf("%w: clear: %s is not a neighbor managed by peering-operator; nothing was cleared", ErrInvalid, a)
 }

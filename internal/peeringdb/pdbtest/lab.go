@@ -33,6 +33,11 @@ var LabPorts = []LabPort{
 	{NetID: 262, ASN: 8560, Addr: netip.MustParseAddr("127.0.0.13")},
 }
 
+// LabRouteServer is a port of DE-CIX Frankfurt's route-server network
+// (AS6695, typed "Route Server" in the sample) on the lab IX: the lab's IX
+// route server.
+var LabRouteServer = LabPort{NetID: 947, ASN: 6695, Addr: netip.MustParseAddr("127.0.0.20")}
+
 // AddLabIX adds the lab IX, its LAN and the given ports.
 func (s *Server) AddLabIX(ports ...LabPort) error {
 	if _, err := s.Add(peeringdb.ObjIX, peeringdb.IX{ID: LabIXID, Name: "Lab IX (loopback)", City: "Localhost", Country: "ZZ",
@@ -61,7 +66,11 @@ const FRRLabIXID = 90003
 // FRRLabPeer is DENIC's port on the FRR lab IX.
 var FRRLabPeer = LabPort{NetID: 270, ASN: 8763, Addr: netip.MustParseAddr("192.0.2.2")}
 
-// AddFRRLabIX adds the FRR lab IX and DENIC's port on it.
+// FRRLabRouteServer is the FRR lab IX's route server: AS6695's port (as
+// LabRouteServer) on the netns LAN.
+var FRRLabRouteServer = LabPort{NetID: 947, ASN: 6695, Addr: netip.MustParseAddr("192.0.2.20")}
+
+// AddFRRLabIX adds the FRR lab IX, DENIC's port and the route server's.
 func (s *Server) AddFRRLabIX() error {
 	if _, err := s.Add(peeringdb.ObjIX, peeringdb.IX{ID: FRRLabIXID, Name: "FRR lab IX (netns)", City: "Localhost", Country: "ZZ"}); err != nil {
 		return fmt.Errorf("FRR lab IX: %w", err)
@@ -72,8 +81,11 @@ func (s *Server) AddFRRLabIX() error {
 	if _, err := s.Add(peeringdb.ObjIXPrefix, peeringdb.IXPrefix{IXLANID: FRRLabIXID, Protocol: "IPv4", Prefix: netip.MustParsePrefix("192.0.2.0/24")}); err != nil {
 		return err
 	}
-	p := FRRLabPeer
-	_, err := s.Add(peeringdb.ObjNetIXLAN, netIXLANRecord(peeringdb.NetIXLAN{NetID: p.NetID, IXID: FRRLabIXID, IXLANID: FRRLabIXID,
-		ASN: p.ASN, IPAddr4: p.Addr, Speed: 10000, Operational: true}))
-	return err
+	for _, p := range []LabPort{FRRLabPeer, FRRLabRouteServer} {
+		if _, err := s.Add(peeringdb.ObjNetIXLAN, netIXLANRecord(peeringdb.NetIXLAN{NetID: p.NetID, IXID: FRRLabIXID, IXLANID: FRRLabIXID,
+			ASN: p.ASN, IPAddr4: p.Addr, Speed: 10000, Operational: true})); err != nil {
+			return fmt.Errorf("FRR lab port of AS%d: %w", p.ASN, err)
+		}
+	}
+	return nil
 }

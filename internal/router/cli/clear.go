@@ -4,37 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/peering-operator/peering-operator/internal/router"
 )
-
-// ClearAddrs checks the addresses of a Clear and returns them sorted,
-// without duplicates (clearing a session twice would reset it twice).
-func ClearAddrs(addrs []netip.Addr) ([]netip.Addr, error) {
-	for _, a := range addrs {
-		if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
-			return nil, fmt.Errorf("%w: clear: neighbor address %q", router.ErrInvalid, a)
-		}
-	}
-	out := slices.Clone(addrs)
-	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out), nil
-}
-
-// NotManaged is the error of a Clear naming an address that is not a
-// managed neighbor.
-func NotManaged(a netip.Addr) error {
-	return fmt.Errorf("%w: clear: %s is not a neighbor managed by peering-operator; nothing was cleared", router.ErrInvalid, a)
-}
 
 // Clear runs a driver's Clear in one session: managed reads which
 // neighbors are the operator's, and only when every address is one of them
 // are the lines of each sent (operational commands, with Exec: a refusal
 // stops there). Nothing is dialed for an empty list.
 func Clear(ctx context.Context, c *Conn, addrs []netip.Addr, managed func(ctx context.Context, s *Session) (map[netip.Addr]bool, error), lines func(a netip.Addr) []string) error {
-	addrs, err := ClearAddrs(addrs)
+	addrs, err := router.ClearAddrs(addrs)
 	if err != nil || len(addrs) == 0 {
 		return err
 	}
@@ -45,7 +25,7 @@ func Clear(ctx context.Context, c *Conn, addrs []netip.Addr, managed func(ctx co
 		}
 		for _, a := range addrs {
 			if !m[a] {
-				return NotManaged(a)
+				return router.NotManaged(a)
 			}
 		}
 		for _, a := range addrs {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
 
@@ -21,12 +20,10 @@ import (
 // tripped neighbor is therefore enabled, any other one reset. EnablePeer
 // would also start a neighbor configured admin down, which stays down.
 func (d *Driver) Clear(ctx context.Context, addrs []netip.Addr, soft bool) error {
-	for _, a := range addrs {
-		if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
-			return fmt.Errorf("gobgp: %w: clear: neighbor address %q", router.ErrInvalid, a)
-		}
+	addrs, err := router.ClearAddrs(addrs)
+	if err != nil {
+		return fmt.Errorf("gobgp: %w", err)
 	}
-	addrs = slices.Compact(slices.SortedFunc(slices.Values(addrs), netip.Addr.Compare))
 	if len(addrs) == 0 {
 		return nil
 	}
@@ -44,7 +41,7 @@ func (d *Driver) Clear(ctx context.Context, addrs []netip.Addr, soft bool) error
 	}
 	for _, a := range addrs {
 		if mine[a] == nil {
-			return fmt.Errorf("gobgp: %w: clear: %s is not a neighbor managed by peering-operator; nothing was cleared", router.ErrInvalid, a)
+			return fmt.Errorf("gobgp: %w", router.NotManaged(a))
 		}
 	}
 	for _, a := range addrs {

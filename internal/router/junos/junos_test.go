@@ -274,36 +274,12 @@ func TestApplyHeldUntouched(t *testing.T) {
 
 // A NOC shutdown reaches a held neighbor, and nothing else of it does.
 func TestApplyHeldShutdown(t *testing.T) {
-	d, rec := recorded(t, "holdshutdown.txt")
-	s := sample()
-	s.Neighbors = s.Neighbors[:1]
-	down := true
-	s.Held = []router.Held{{Address: addr("192.0.2.2"), Owner: "peers/as65001", Shutdown: &down}}
-	res, err := d.Apply(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Updated != 1 || res.Added+res.Removed != 0 {
-		t.Errorf("result %+v", res)
-	}
-	got := configured(t, rec.AssertSent(t, prompt))
-	clitest.Golden(t, *update, "holdshutdown.golden", got)
-	if string(got) != "deactivate protocols bgp group PO-V4 neighbor 192.0.2.2\n" {
-		t.Errorf("sent more than the admin state:\n%s", got)
-	}
+	clitest.HeldShutdown(t, *update, prompt, New, sample(), configured, "deactivate protocols bgp group PO-V4 neighbor 192.0.2.2\n")
 }
 
 // A held address the router does not run is not created, shutdown or not.
 func TestApplyHeldAbsentCreatesNothing(t *testing.T) {
-	d, rec := recorded(t, "nochange.txt")
-	s := sample()
-	down := true
-	s.Held = []router.Held{{Address: addr("192.0.2.5"), Shutdown: &down}, {Address: addr("2001:db8::9")}}
-	res, err := d.Apply(context.Background(), s)
-	if err != nil || res.Changed() || d.Stats().Writes != 0 {
-		t.Fatalf("%+v %v %+v", res, err, d.Stats())
-	}
-	rec.AssertSent(t, prompt)
+	clitest.HeldAbsent(t, prompt, New, sample())
 }
 
 func TestPlanHeld(t *testing.T) {

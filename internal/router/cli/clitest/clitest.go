@@ -183,8 +183,8 @@ type ClearCase struct {
 	V4, V6, Foreign netip.Addr
 }
 
-// Clearer is a driver under a Clear test.
-type Clearer interface {
+// Driver is a CLI driver under test.
+type Driver interface {
 	router.Driver
 	Stats() cli.Stats
 }
@@ -194,7 +194,7 @@ type Clearer interface {
 // clearunmanaged.txt (V4 and Foreign: refused after the read, nothing
 // cleared, not even V4); the commands sent must be the recordings' and,
 // for the first two, clear.golden and clearsoft.golden.
-func Clear[D Clearer](t *testing.T, update bool, prompt *regexp.Regexp, newDriver func(cli.Config) D, c ClearCase) {
+func Clear[D Driver](t *testing.T, update bool, prompt *regexp.Regexp, newDriver func(cli.Config) D, c ClearCase) {
 	t.Helper()
 	ctx := context.Background()
 	for _, soft := range []bool{false, true} {
@@ -234,4 +234,43 @@ func Clear[D Clearer](t *testing.T, update bool, prompt *regexp.Regexp, newDrive
 	if err := d.Clear(ctx, []netip.Addr{{}}, true); !errors.Is(err, router.ErrInvalid) || len(rec.File.Writes) != 0 {
 		t.Errorf("clear of the zero address: %v, %d writes", err, len(rec.File.Writes))
 	}
+}
+
+// HeldShutdown applies des (its first neighbor only) with 192.0.2.2 held
+// and shut down by the NOC, against holdshutdown.txt: a NOC shutdown
+// reaches a held neighbor, and nothing else of it does. The configuration
+// sent (configured extracts it) must be want exactly, and holdshutdown.golden.
+func HeldShutdown[D Driver](t *testing.T, update bool, prompt *regexp.Regexp, newDriver func(cli.Config) D, des router.Desired,
+	configured func(*testing.T, []string) []byte, want string) {
+	t.Helper()
+	d, rec := Recorded(t, "holdshutdown.txt", newDriver)
+	des.Neighbors = des.Neighbors[:1]
+	down := true
+	des.Held = []router.Held{{Address: netip.MustParseAddr("192.0.2.2"), Owner: "peers/as65001", Shutdown: &down}}
+	res, err := d.Apply(context.Background(), des)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := configured(t, rec.AssertSent(t, prompt))
+	Golden(t, update, "holdshutdown.golden", got)
+	if string(got) != want {
+		t.Errorf("sent more than the admin state:\n%s", got)
+	}
+}
+
+// HeldAbsent applies des with two held addresses the router does not run
+// (nochange.txt): a held address is never created, shut down or not.
+func HeldAbsent[D Driver](t *testing.T, prompt *regexp.Regexp, newDriver func(cli.Config) D, des router.Desired) {
+	t.Helper()
+	d, rec := Recorded(t, "nochange.txt", newDriver)
+	down := true
+	des.Held = []router.Held{{Address: netip.MustParseAddr("192.0.2.5"), Shutdown: &down}, {Address: netip.MustParseAddr("2001:db8::9")}}
+	res, err := d.Apply(context.Background(), des)
+	if err != nil || res.Changed() || d.Stats().Writes != 0 {
+		t.Fatalf("%+v %v %+v", res, err, d.Stats())
+	}
+	rec.AssertSent(t, prompt)
 }
