@@ -66,7 +66,7 @@ func TestDesiredForExports(t *testing.T) {
 	pr := pinnedRequest("p", time.Now(), "80.81.192.1", "2001:7f8::1")
 	c := withFilters(pr)
 	c.Port = port
-	res := desiredFor(rt, []candidate{c})
+	res := desiredFor(rt, []candidate{c}, time.Now())
 	for _, n := range res.Desired.Neighbors {
 		want := "198.51.100.0/24"
 		if n.Address.Is6() {
@@ -77,7 +77,7 @@ func TestDesiredForExports(t *testing.T) {
 		}
 	}
 	rt.Spec.RouteServer = true
-	for _, n := range desiredFor(rt, []candidate{c}).Desired.Neighbors {
+	for _, n := range desiredFor(rt, []candidate{c}, time.Now()).Desired.Neighbors {
 		if n.Export != nil || n.Learned != 0 {
 			t.Errorf("route-server client %s got an export %v / mark %d", n.Address, n.Export, n.Learned)
 		}

@@ -144,7 +144,10 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		obs.Skip = true
 		return ctrl.Result{}, err
 	}
-	want := desiredFor(rt, cands)
+	want := desiredFor(rt, cands, r.now())
+	if d := want.NextDrain + time.Second; want.NextDrain > 0 && d < poll.RequeueAfter {
+		poll.RequeueAfter = d // a drained request's shutdown is due then
+	}
 	obs.Reachable = conditions.True(peeringv1.RouterReachable, ReasonReachable, target(rt)+" answers")
 	obs.Outcomes = want.Outcomes
 	obs.Desired = want.Desired
@@ -425,6 +428,9 @@ func pushKey(pr *peeringv1.PeeringRequest) string {
 		b.WriteString("|" + ref.Name + "/" + ref.Key)
 	}
 	b.WriteString("|" + pr.Annotations[peeringv1.AnnotationClear])
+	if d := pr.Spec.Drain; d != nil {
+		fmt.Fprintf(&b, "|drain %v %s", d.ShutdownAfter, pr.Annotations[peeringv1.AnnotationDrainSince])
+	}
 	if p := pr.Status.Peer; p != nil {
 		b.WriteString("|" + p.Name)
 	}

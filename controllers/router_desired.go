@@ -57,6 +57,37 @@ type outcome struct {
 type desiredResult struct {
 	Desired  router.Desired
 	Outcomes []outcome
+	// NextDrain is how long until a drained request is due to be shut
+	// down (0: none pending): the router must be reconciled then.
+	NextDrain time.Duration
+}
+
+// drainOf says what a request's spec.drain asks of its sessions at now:
+// drain them (GRACEFUL_SHUTDOWN out, local preference 0 in) and, once
+// shutdownAfter has passed since the webhook's drain-since stamp, shut
+// them down; wait is the time left until then (0 when not pending). A
+// missing or unreadable stamp counts from now: the shutdown never comes
+// early.
+func drainOf(pr *peeringv1.PeeringRequest, now time.Time) (drain, down bool, wait time.Duration) {
+	d := pr.Spec.Drain
+	if d == nil {
+		return false, false, 0
+	}
+	after := peeringv1.DefaultDrainShutdownAfter
+	if d.ShutdownAfter != nil {
+		after = d.ShutdownAfter.Duration
+	}
+	if after <= 0 {
+		return true, false, 0 // drained, kept up until undrained
+	}
+	since, err := time.Parse(time.RFC3339, pr.Annotations[peeringv1.AnnotationDrainSince])
+	if err != nil {
+		since = now
+	}
+	if left := since.Add(after).Sub(now); left > 0 {
+		return true, false, left
+	}
+	return true, true, 0
 }
 
 // approvedNotDenied: a human (or the auto-approval policy) approved the
@@ -67,13 +98,13 @@ func approvedNotDenied(pr *peeringv1.PeeringRequest) bool {
 }
 
 // desiredFor decides what the router gets: every approved request's pinned
-// configuration, built from its persisted filters, with spec.shutdown and
-// spec.description as a human sets them now. PeeringDB and the IRR play no
+// configuration, built from its persisted filters, with spec.shutdown,
+// spec.drain and spec.description as a human sets them now. PeeringDB and the IRR play no
 // part here, so neither can remove or change a neighbor. A request whose
 // configuration cannot be built is held (its neighbors stay exactly as
 // they run, only their admin state follows spec.shutdown); the rest of the
 // router's changes go ahead. A deleted request's neighbors are removed.
-func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
+func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredResult {
 	res := desiredResult{Desired: router.Desired{LocalASN: uint32(rt.Spec.LocalASN), RouterID: netip.MustParseAddr(rt.Spec.RouterID)}}
 	cands = slices.Clone(cands)
 	slices.SortStableFunc(cands, func(a, b candidate) int { return comparePriority(rt.Name, a.PR, b.PR) })
@@ -90,7 +121,11 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 			}
 			continue
 		}
-		shutdown := pr.Spec.Shutdown
+		drain, drainDown, wait := drainOf(pr, now)
+		if wait > 0 && (res.NextDrain == 0 || wait < res.NextDrain) {
+			res.NextDrain = wait
+		}
+		shutdown := pr.Spec.Shutdown || drainDown
 		hold := func(a netip.Addr) {
 			res.Desired.Held = append(res.Desired.Held, router.Held{Address: a, Owner: owner, Shutdown: &shutdown})
 			seen[a] = owner
@@ -171,7 +206,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate) desiredResult {
 			}
 			n := router.Neighbor{
 				Address: a, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
-				RouteServerClient: rt.Spec.RouteServer, Shutdown: shutdown,
+				RouteServerClient: rt.Spec.RouteServer, Shutdown: shutdown, Drain: drain && !rt.Spec.RouteServer,
 				Import: entries, Password: c.Password, Owner: owner,
 				// A peer sends its own routes first-hand; an IX route
 				// server relays its members' without its own AS first.

@@ -77,7 +77,7 @@ func TestDesiredFor(t *testing.T) {
 	np.PasswordErr = errors.New("cannot read Secret default/pw")
 	cands := []candidate{withFilters(shut), withFilters(deleting), nf, np, withFilters(badDesc), withFilters(live), withFilters(newcomer),
 		withFilters(unpinned), withFilters(pending), withFilters(denied)}
-	res := desiredFor(rt, cands)
+	res := desiredFor(rt, cands, time.Now())
 	if err := res.Desired.Validate(); err != nil {
 		t.Fatalf("the desired set is invalid: %v", err)
 	}
@@ -163,5 +163,42 @@ func TestRequestReport(t *testing.T) {
 	failed := requestReport("rs1", pr, outcome{PR: pr, Result: peeringv1.AppliedResultHeld}, states, false, now)
 	if failed.Applied != pr.Status.Applied {
 		t.Errorf("a failed apply rewrote status.applied: %+v", failed.Applied)
+	}
+}
+
+// drainOf: draining from the webhook's stamp, down once shutdownAfter has
+// passed (default 10m), never early without a readable stamp, kept up
+// with 0s.
+func TestDrainOf(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	mk := func(after *time.Duration, since string) *peeringv1.PeeringRequest {
+		pr := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{Drain: &peeringv1.Drain{}}}
+		if after != nil {
+			pr.Spec.Drain.ShutdownAfter = &metav1.Duration{Duration: *after}
+		}
+		if since != "" {
+			pr.Annotations = map[string]string{peeringv1.AnnotationDrainSince: since}
+		}
+		return pr
+	}
+	d := func(x time.Duration) *time.Duration { return &x }
+	for _, c := range []struct {
+		name        string
+		pr          *peeringv1.PeeringRequest
+		drain, down bool
+		wait        time.Duration
+	}{
+		{"none", &peeringv1.PeeringRequest{}, false, false, 0},
+		{"default wait, just started", mk(nil, "2026-12-01T11:58:00Z"), true, false, 8 * time.Minute},
+		{"default wait, over", mk(nil, "2026-12-01T11:50:00Z"), true, true, 0},
+		{"30m", mk(d(30*time.Minute), "2026-12-01T11:50:00Z"), true, false, 20 * time.Minute},
+		{"kept up", mk(d(0), "2026-12-01T01:00:00Z"), true, false, 0},
+		{"no stamp: counts from now", mk(d(time.Minute), ""), true, false, time.Minute},
+		{"garbage stamp: counts from now", mk(d(time.Minute), "yesterday"), true, false, time.Minute},
+	} {
+		drain, down, wait := drainOf(c.pr, now)
+		if drain != c.drain || down != c.down || wait != c.wait {
+			t.Errorf("%s: drain %v down %v wait %s, want %v %v %s", c.name, drain, down, wait, c.drain, c.down, c.wait)
+		}
 	}
 }

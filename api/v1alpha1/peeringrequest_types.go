@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -84,6 +86,16 @@ type PeeringRequestSpec struct {
 	// Shutdown keeps the sessions configured but administratively down.
 	// +optional
 	Shutdown bool `json:"shutdown,omitempty"`
+
+	// Drain starts a graceful shutdown (RFC 8326) of the sessions: what we
+	// announce to the peer carries the GRACEFUL_SHUTDOWN community
+	// (65535:0) and what we accept from it gets local preference 0, so
+	// traffic moves to other paths while the sessions stay up; after
+	// shutdownAfter they are shut down. Removing it reverses both. Like
+	// shutdown it is a human act that reaches the router whatever PeeringDB
+	// or the IRR are doing (kubectl peering drain / undrain).
+	// +optional
+	Drain *Drain `json:"drain,omitempty"`
 
 	// Announce narrows what these sessions announce to the listed
 	// prefixes of the IXPort's (or Router's) announce list; a prefix not
@@ -413,6 +425,24 @@ type ClearStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 }
+
+// Drain is a graceful shutdown in progress.
+type Drain struct {
+	// ShutdownAfter is how long the sessions stay up drained before they
+	// are shut down, counted from when drain was set (the admission webhook
+	// stamps the time in the peering.dev/drain-since annotation). Default
+	// 10m; 0s keeps them up, drained, until undrained.
+	// +optional
+	ShutdownAfter *metav1.Duration `json:"shutdownAfter,omitempty"`
+}
+
+// DefaultDrainShutdownAfter is Drain's default wait before the shutdown:
+// long enough for the peer's routers to move traffic away.
+const DefaultDrainShutdownAfter = 10 * time.Minute
+
+// AnnotationDrainSince is when spec.drain was set (RFC 3339), stamped by
+// the admission webhook and removed with spec.drain.
+const AnnotationDrainSince = "peering.dev/drain-since"
 
 // PeeringRequest asks for BGP sessions with one network on one IXPort.
 // +kubebuilder:object:root=true

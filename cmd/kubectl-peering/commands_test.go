@@ -638,3 +638,33 @@ func TestNewRouteServers(t *testing.T) {
 		t.Error("--route-servers with --asn: no error")
 	}
 }
+
+// drain writes spec.drain with the wait, undrain removes it; the webhook
+// (not in this environment) stamps the start, so the plugin says the wait.
+func TestDrainAndUndrain(t *testing.T) {
+	createRequest(t, "noc", "as8763-drain", 8763)
+	noc := args(kube(), []string{"-n", "noc"})
+	out, _, err := run(t, args([]string{"drain", "as8763-drain", "--shutdown-after", "30m"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "drain", out)
+	d := getRequest(t, "noc", "as8763-drain").Spec.Drain
+	if d == nil || d.ShutdownAfter == nil || d.ShutdownAfter.Duration != 30*time.Minute {
+		t.Fatalf("spec.drain = %+v", d)
+	}
+	out, _, err = run(t, args([]string{"undrain", "as8763-drain"}, noc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "undrain", out)
+	if d := getRequest(t, "noc", "as8763-drain").Spec.Drain; d != nil {
+		t.Errorf("undrain left spec.drain = %+v", d)
+	}
+	if _, _, err := run(t, args([]string{"drain", "as1-none"}, noc)...); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("drain of a missing request: %v", err)
+	}
+	if _, _, err := run(t, args([]string{"drain", "as8763-drain", "--shutdown-after", "-1m"}, noc)...); err == nil {
+		t.Error("a negative wait: no error")
+	}
+}

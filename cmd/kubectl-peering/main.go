@@ -26,6 +26,8 @@ var subcommands = []func(streams) *cobra.Command{
 	newDenyCmd,
 	newAcceptCmd,
 	newClearCmd,
+	newDrainCmd,
+	newUndrainCmd,
 	newStatusCmd,
 	newCandidatesCmd,
 	newReportCmd,

@@ -108,7 +108,80 @@ spec:
   peerASN: 8763
   ixPortRef: {name: frr-lab}
   description: DENIC eG (FRR lab)
+---
+# The lab IX's route server (AS6695 in PeeringDB, a GoBGP route server on
+# the LAN relaying two members): as kubectl peering new --route-servers
+# writes it.
+apiVersion: peering.dev/v1alpha1
+kind: PeeringRequest
+metadata:
+  name: as6695-frr-lab
+  namespace: default
+spec:
+  peerASN: 6695
+  ixPortRef: {name: frr-lab}
+  description: Lab IX route server
+  routeServer: true
 `
+
+// labMembers are the route server's members on the FRR lab LAN and what
+// they announce (the last of the first is a bogon the route-server
+// session refuses).
+var labMembers = []struct {
+	addr   netip.Addr
+	asn    uint32
+	routes []string
+}{
+	{netip.MustParseAddr("192.0.2.30"), 3900000001, []string{"31.0.1.0/24", "10.99.0.0/24"}},
+	{netip.MustParseAddr("192.0.2.31"), 3900000002, []string{"31.0.2.0/24"}},
+}
+
+// startIXRouteServer runs the FRR lab IX's route server (gobgpd in the
+// LAN's namespace, dialing frr1) and its members; it returns the stops.
+func startIXRouteServer(ctx context.Context, r *frrtest.Router) ([]func() error, error) {
+	var stops []func() error
+	fail := func(err error) ([]func() error, error) {
+		for i := len(stops) - 1; i >= 0; i-- {
+			_ = stops[i]()
+		}
+		return nil, err
+	}
+	for _, a := range []netip.Addr{pdbtest.FRRLabRouteServer.Addr, labMembers[0].addr, labMembers[1].addr} {
+		if err := r.AddPeerAddress(a); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{"ix-rs", fmt.Sprintf("as%d", labMembers[0].asn), fmt.Sprintf("as%d", labMembers[1].asn)} {
+		if err := os.MkdirAll(filepath.Join(r.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := bgptest.Start(ctx, bgptest.Config{Name: "ix-rs", ASN: pdbtest.FRRLabRouteServer.ASN, ListenAddr: pdbtest.FRRLabRouteServer.Addr,
+		Netns: r.NSPeers, Dir: filepath.Join(r.Dir, "ix-rs")})
+	if err != nil {
+		return fail(fmt.Errorf("IX route server: %w", err))
+	}
+	stops = append(stops, rs.Stop)
+	if err := rs.AddNeighbor(ctx, bgptest.Neighbor{Address: frrtest.RouterV4, ASN: 64500, RouteServerClient: true}); err != nil {
+		return fail(err)
+	}
+	for _, m := range labMembers {
+		if err := rs.AddNeighbor(ctx, bgptest.Neighbor{Address: m.addr, ASN: m.asn, Passive: true, RouteServerClient: true}); err != nil {
+			return fail(err)
+		}
+		var routes []bgptest.Route
+		for _, p := range m.routes {
+			routes = append(routes, bgptest.Route{Prefix: netip.MustParsePrefix(p)})
+		}
+		peer, err := bgptest.StartPeerProcess(ctx, bgptest.PeerConfig{Name: fmt.Sprintf("as%d", m.asn), Addr: m.addr, ASN: m.asn,
+			RouteServer: rs.Endpoint(), Routes: routes, Netns: r.NSPeers, Dir: filepath.Join(r.Dir, fmt.Sprintf("as%d", m.asn))})
+		if err != nil {
+			return fail(fmt.Errorf("route-server member AS%d: %w", m.asn, err))
+		}
+		stops = append(stops, peer.Stop)
+	}
+	return stops, nil
+}
 
 // startFRRLab runs FRR with sshd in network namespaces and one FRR peer
 // (DENIC) on their LAN, when this machine can (root, FRR, sshd). It returns
@@ -142,6 +215,19 @@ func startFRRLab(ctx context.Context) (func(), string) {
 		fmt.Println("    (no FRR router: " + err.Error() + ")")
 		return nil, ""
 	}
-	stop := func() { peer.Stop(); _ = r.Stop() }
+	rsStops, err := startIXRouteServer(ctx, r)
+	if err != nil {
+		peer.Stop()
+		_ = r.Stop()
+		fmt.Println("    (no FRR router: " + err.Error() + ")")
+		return nil, ""
+	}
+	stop := func() {
+		for i := len(rsStops) - 1; i >= 0; i-- {
+			_ = rsStops[i]()
+		}
+		peer.Stop()
+		_ = r.Stop()
+	}
 	return stop, fmt.Sprintf(frrManifests, r.User, r.Password, string(r.KnownHosts), r.Host, r.Port, r.RouterID.String(), pdbtest.FRRLabIXID)
 }

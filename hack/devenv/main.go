@@ -154,7 +154,7 @@ func run(root, dir string) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("failed to apply the FRR lab: %w", err)
 		}
-		labRequests = append(labRequests, "as8763-frr-lab")
+		labRequests = append(labRequests, "as8763-frr-lab", "as6695-frr-lab")
 	}
 	step("approving the lab requests (the DE-CIX ones wait for you)")
 	for _, pr := range labRequests {

@@ -144,6 +144,10 @@ type Route struct {
 	Best bool
 	// LargeCommunities as "global:local1:local2".
 	LargeCommunities []string
+	// Communities as "asn:value".
+	Communities []string
+	// LocalPref is the LOCAL_PREF attribute; nil when the path has none.
+	LocalPref *uint32
 }
 
 func (r Route) String() string {
@@ -325,6 +329,13 @@ func ParsePath(p *api.Path) (Route, error) {
 			if len(v.NextHops) > 0 {
 				r.NextHop, _ = netip.ParseAddr(v.NextHops[0])
 			}
+		case *api.CommunitiesAttribute:
+			for _, c := range v.Communities {
+				r.Communities = append(r.Communities, fmt.Sprintf("%d:%d", c>>16, c&0xffff))
+			}
+		case *api.LocalPrefAttribute:
+			lp := v.LocalPref
+			r.LocalPref = &lp
 		case *api.LargeCommunitiesAttribute:
 			for _, c := range v.Communities {
 				r.LargeCommunities = append(r.LargeCommunities, fmt.Sprintf("%d:%d:%d", c.GlobalAdmin, c.LocalData1, c.LocalData2))

@@ -53,6 +53,11 @@ type Neighbor struct {
 	RouteServerClient bool
 	// Shutdown keeps the neighbor configured but administratively down.
 	Shutdown bool
+	// Drain is a graceful shutdown (RFC 8326) in progress: what we export
+	// to the neighbor carries GracefulShutdown and what we accept from it
+	// gets local preference 0. Not for a RouteServerClient (our route
+	// server relays, it neither exports nor prefers).
+	Drain bool
 	// MaxPrefixes is the limit of accepted prefixes; 0 means no limit.
 	MaxPrefixes uint32
 	// MaxPrefixRestart, when not zero, restarts a session the limit tripped
@@ -104,6 +109,9 @@ const (
 	LearnedPeer        LearnedFrom = 1
 	LearnedRouteServer LearnedFrom = 2
 )
+
+// GracefulShutdown is the well-known GRACEFUL_SHUTDOWN community (RFC 8326).
+const GracefulShutdown = "65535:0"
 
 // LearnedCommunity is the large community a router sets on what it accepts
 // from a neighbor of this kind at an IX.
@@ -263,6 +271,9 @@ func (n Neighbor) Validate() error {
 	}
 	if n.Learned > LearnedRouteServer {
 		return fmt.Errorf("%w: neighbor %s: unknown session kind %d", ErrInvalid, n.Address, n.Learned)
+	}
+	if n.Drain && n.RouteServerClient {
+		return fmt.Errorf("%w: neighbor %s: a route-server client is not drained (our route server neither exports to it nor prefers its routes); shut it down instead", ErrInvalid, n.Address)
 	}
 	return nil
 }

@@ -240,6 +240,9 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old PeeringRequest: %v", err))
 	}
 	changed := pr.DeepCopy()
+	if req.SubResource == "" {
+		m.stampDrain(old, changed)
+	}
 	switch {
 	case req.Operation == admissionv1.Create:
 		if changed.Spec.Requester == nil {
@@ -273,6 +276,27 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// stampDrain keeps peering.dev/drain-since in step with spec.drain: set to
+// now when drain starts, kept while it lasts (nobody can move it, so nobody
+// can advance the shutdown), removed when it ends.
+func (m *Mutator) stampDrain(old, pr *peeringv1.PeeringRequest) {
+	var was string
+	if old != nil && old.Spec.Drain != nil {
+		was = old.Annotations[peeringv1.AnnotationDrainSince]
+	}
+	switch {
+	case pr.Spec.Drain == nil:
+		delete(pr.Annotations, peeringv1.AnnotationDrainSince)
+	case was != "":
+		pr.Annotations[peeringv1.AnnotationDrainSince] = was
+	default:
+		if pr.Annotations == nil {
+			pr.Annotations = map[string]string{}
+		}
+		pr.Annotations[peeringv1.AnnotationDrainSince] = m.now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
 }
 
 func (m *Mutator) now() time.Time {

@@ -163,6 +163,9 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		if n.Learned != router.LearnedNone && len(n.Import) > 0 {
 			rm = append(rm, "permit 10"+afSep+"set large-community "+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+" additive")
 		}
+		if n.Drain && len(n.Import) > 0 {
+			rm = append(rm, "permit 10"+afSep+"set local-preference 0")
+		}
 		objs["route-map "+name] = rm
 
 		// Out: routes we learned from peers or route servers denied
@@ -175,6 +178,10 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		objs["route-map "+out] = []string{
 			"deny 10", "deny 10" + afSep + "match large-community " + learnedName,
 			"permit 20", "permit 20" + afSep + matchList(n.Address, out),
+		}
+		if n.Drain {
+			// RFC 8326: GRACEFUL_SHUTDOWN on what we announce.
+			objs["route-map "+out] = append(objs["route-map "+out], "permit 20"+afSep+"set community "+router.GracefulShutdown+" additive")
 		}
 
 		key := neighborKey(n.Address)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -390,4 +391,14 @@ func TestClear(t *testing.T) {
 	clitest.Clear(t, *update, prompt, New, clitest.ClearCase{
 		V4: netip.MustParseAddr("192.0.2.2"), V6: netip.MustParseAddr("2001:db8::3"), Foreign: netip.MustParseAddr("192.0.2.99"),
 	})
+}
+
+// A route server's session has no first-AS check; a peer's beside it has.
+func TestRenderRouteServer(t *testing.T) {
+	clitest.RouteServerGolden(t, *update, New(cli.Config{}).Render, func(asn uint32) string { return fmt.Sprintf("permit ^%d_ any", asn) })
+}
+
+// A drained neighbor (RFC 8326): local preference 0 in, GRACEFUL_SHUTDOWN out.
+func TestRenderDrain(t *testing.T) {
+	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
 }

@@ -240,6 +240,9 @@ func desiredConfig(d router.Desired) *config {
 		if n.Learned != router.LearnedNone {
 			permit.lines = append(permit.lines, "set large-community "+router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID)+" additive")
 		}
+		if n.Drain {
+			permit.lines = append(permit.lines, drainLocalPref)
+		}
 		rm.entries = append(rm.entries, permit)
 		c.rmaps[rm.name] = rm
 
@@ -263,11 +266,22 @@ func (c *config) addExport(n router.Neighbor, localASN uint32) {
 	pl := permitList(name, f, n.Export)
 	c.plists[pl.cmd()] = pl
 	c.lclists[learnedList] = &asPathList{name: learnedList, entries: map[int64]string{5: "permit " + learnedRegex(localASN)}}
+	permit := rmEntry{action: "permit", seq: 10, lines: []string{matchLine(n.Address, name)}}
+	if n.Drain {
+		permit.lines = append(permit.lines, drainCommunity)
+	}
 	c.rmaps[name] = &routeMap{name: name, entries: []rmEntry{
 		{action: "deny", seq: 5, lines: []string{"match large-community " + learnedList}},
-		{action: "permit", seq: 10, lines: []string{matchLine(n.Address, name)}},
+		permit,
 	}}
 }
+
+// A drained neighbor's route-map lines (RFC 8326), as FRR prints them back
+// (it names 65535:0 graceful-shutdown).
+const (
+	drainCommunity = "set community graceful-shutdown additive"
+	drainLocalPref = "set local-preference 0"
+)
 
 // permitList is a prefix-list permitting entries, or denying everything
 // when there are none (FRR has no empty prefix-list, so say it).

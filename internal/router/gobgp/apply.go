@@ -357,7 +357,8 @@ func apiPolicyOf(name string, stmts []statement) *api.Policy {
 		if s.largeSet != "" {
 			c.LargeCommunitySet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.largeSet}
 		}
-		a := &api.Actions{RouteAction: api.RouteAction_REJECT, LargeCommunity: tagAction(s.tag)}
+		a := &api.Actions{RouteAction: api.RouteAction_REJECT, LargeCommunity: tagAction(s.tag),
+			LocalPref: localPrefAction(s.localPref), Community: communityAction(s.community)}
 		if s.accept {
 			a.RouteAction = api.RouteAction_ACCEPT
 		}
@@ -375,6 +376,22 @@ func tagAction(tag string) *api.CommunityAction {
 		return nil
 	}
 	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: []string{tag}}
+}
+
+// localPrefAction sets the local preference, or is nil for none.
+func localPrefAction(v uint32) *api.LocalPrefAction {
+	if v == 0 {
+		return nil
+	}
+	return &api.LocalPrefAction{Value: v}
+}
+
+// communityAction adds one community, or is nil for none.
+func communityAction(c string) *api.CommunityAction {
+	if c == "" {
+		return nil
+	}
+	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: []string{c}}
 }
 
 // policySignature reads a running policy back into the driver's
@@ -427,9 +444,16 @@ func policySignature(p *api.Policy) []statement {
 		}
 		a := s.GetActions()
 		st.accept = a.GetRouteAction() == api.RouteAction_ACCEPT
-		if a.GetCommunity() != nil || a.GetExtCommunity() != nil || a.GetMed() != nil ||
-			a.GetAsPrepend() != nil || a.GetNexthop() != nil || a.GetLocalPref() != nil || a.GetOriginAction() != nil {
+		if a.GetExtCommunity() != nil || a.GetMed() != nil || a.GetAsPrepend() != nil || a.GetNexthop() != nil || a.GetOriginAction() != nil {
 			st.name += "!"
+		}
+		st.localPref = a.GetLocalPref().GetValue()
+		if c := a.GetCommunity(); c != nil {
+			if c.Type != api.CommunityAction_ADD || len(c.Communities) != 1 {
+				st.name += "!"
+			} else {
+				st.community = c.Communities[0]
+			}
 		}
 		// Either a route action, with or without one community added, or
 		// no route action and removing communities (the strip).
@@ -471,9 +495,10 @@ type update struct {
 	add, del     []pfx // the import filter's prefix set
 	bgAdd, bgDel []pfx // the bogon switch
 	faAdd, faDel []string
-	assign       bool   // route-server client's import assignment is wrong
-	oldTag       string // the accept statement's tag now (see txn.retag)
-	reset        bool   // soft reset in after a filter change (session is up)
+	assign       bool    // route-server client's import assignment is wrong
+	oldTag       string  // the accept statement's tag now (see txn.retag)
+	was          inPlace // the in-place actions now (see txn.redrain)
+	reset        bool    // soft reset in after a filter change (session is up)
 	// exAdd, exDel: the export set's entries (ordinary neighbors).
 	exAdd, exDel []pfx
 	// out: soft reset out (session up, the export changed). narrows: the
@@ -488,6 +513,11 @@ func (u *update) setsChange() bool {
 }
 
 func (u *update) exportChange() bool { return len(u.exAdd)+len(u.exDel) > 0 }
+
+// drainChange: a drain starts or ends (see txn.redrain).
+func (u *update) drainChange() bool {
+	return u.was.localPref != u.n.drainPref() || u.was.community != u.n.drainCommunity()
+}
 
 // adminChange is the one change a held neighbor takes.
 type adminChange struct {
@@ -662,7 +692,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 			continue
 		}
 		old := specOf(rp)
-		oldTag, intact := structuresIntact(n, old, r)
+		was, intact := structuresIntact(n, old, r)
 		if !intact {
 			p.deletePeers = append(p.deletePeers, n.addr)
 			p.adds = append(p.adds, n)
@@ -671,7 +701,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 			continue
 		}
 		kept[n.id] = true
-		u := update{n: n, old: old, peer: old != n.spec, oldTag: oldTag}
+		u := update{n: n, old: old, peer: old != n.spec, oldTag: was.tag, was: was}
 		u.add, u.del = diffPrefixes(n.prefixes, runningPrefixes(r.prefixSets[prefixSetName(n.id)]))
 		u.bgAdd, u.bgDel = diffPrefixes(n.bogonSwitch, runningPrefixes(r.prefixSets[bogonSwitchName(n.id)]))
 		u.faAdd, u.faDel = diffStrings(n.firstAS, r.asPathSets[firstASSetName(n.id)].GetList())
@@ -682,16 +712,16 @@ func makePlan(m *model, r *running) (*plan, error) {
 		// that checks for bogon ASNs.
 		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.oldTag != n.tag)
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.oldTag != n.tag || u.was.localPref != n.drainPref())
 		if !n.spec.rsClient {
 			u.exAdd, u.exDel = diffPrefixes(n.exports, runningPrefixes(r.prefixSets[exportSetName(n.id)]))
 			// What the neighbor got so far may not pass any more: entries
 			// go, learned patterns come, or our policy is not in force
 			// (taken out of the global export policy by hand).
 			u.narrows = established && (len(u.exDel) > 0 || len(p.learnedAdd) > 0 || !slices.Contains(curExport, exportPolicyName(n.id)))
-			u.out = established && (len(u.exAdd) > 0 || len(p.learnedDel) > 0)
+			u.out = established && (len(u.exAdd) > 0 || len(p.learnedDel) > 0 || u.was.community != n.drainCommunity())
 		}
-		if u.peer || u.setsChange() || u.assign || u.reset || u.oldTag != n.tag || u.exportChange() || u.out || u.narrows {
+		if u.peer || u.setsChange() || u.assign || u.reset || u.oldTag != n.tag || u.drainChange() || u.exportChange() || u.out || u.narrows {
 			p.updates = append(p.updates, u)
 			p.updated++
 		}
@@ -793,49 +823,64 @@ func globalList(m *model, running *api.PolicyAssignment, cleanBefore []string, k
 	return before, nil, false, def
 }
 
+// inPlace are the actions the driver changes in place on a live
+// neighbor's statements, as they run.
+type inPlace struct {
+	tag       string // the accept statement's large community (txn.retag)
+	localPref uint32 // the accept statement's local preference (txn.redrain)
+	community string // the export-accept statement's community (txn.redrain)
+}
+
 // structuresIntact: the neighbor can be updated in place (same mode, its
-// policies as the driver builds them but for the import tag, which it
-// returns, its neighbor set right). A route-server client has no export
-// objects.
-func structuresIntact(n nbModel, old peerSpec, r *running) (oldTag string, ok bool) {
+// policies as the driver builds them but for the actions changed in place,
+// which it returns, its neighbor set right). A route-server client has no
+// export objects.
+func structuresIntact(n nbModel, old peerSpec, r *running) (was inPlace, ok bool) {
 	if old.rsClient != n.spec.rsClient || old.ipv6 != n.spec.ipv6 {
-		return "", false
+		return was, false
 	}
 	pol, ok := r.policies[policyName(n.id)]
 	if !ok {
-		return "", false
+		return was, false
 	}
 	sig := policySignature(pol)
 	for i := range sig {
 		if sig[i].name == stmtAccept(n.id) {
-			oldTag, sig[i].tag = sig[i].tag, n.tag
+			was.tag, sig[i].tag = sig[i].tag, n.tag
+			was.localPref, sig[i].localPref = sig[i].localPref, n.drainPref()
 		}
 	}
 	if !slices.Equal(sig, n.statements()) {
-		return "", false
+		return was, false
 	}
 	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
-		return "", false
+		return was, false
 	}
 	if _, ok := r.prefixSets[bogonSwitchName(n.id)]; !ok {
-		return "", false
+		return was, false
 	}
 	if _, ok := r.asPathSets[firstASSetName(n.id)]; !ok {
-		return "", false
+		return was, false
 	}
 	exPol, hasExport := r.policies[exportPolicyName(n.id)]
 	_, hasExportSet := r.prefixSets[exportSetName(n.id)]
 	if n.spec.rsClient {
-		return oldTag, !hasExport && !hasExportSet
+		return was, !hasExport && !hasExportSet
 	}
 	s, ok := r.nbSets[neighborSetName(n.id)]
 	if !ok || !slices.Equal(s.GetList(), []string{n.neighborSetMember()}) {
-		return "", false
+		return was, false
 	}
-	if !hasExport || !hasExportSet || !slices.Equal(policySignature(exPol), n.exportStatements()) {
-		return "", false
+	if !hasExport || !hasExportSet {
+		return was, false
 	}
-	return oldTag, true
+	exSig := policySignature(exPol)
+	for i := range exSig {
+		if exSig[i].name == stmtOutAccept(n.id) {
+			was.community, exSig[i].community = exSig[i].community, n.drainCommunity()
+		}
+	}
+	return was, slices.Equal(exSig, n.exportStatements())
 }
 
 func hasObjects(id string, r *running) bool {
@@ -1082,6 +1127,9 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 		if err := t.retag(ctx, id, u.oldTag, u.n.tag); err != nil {
+			return err
+		}
+		if err := t.redrain(ctx, u); err != nil {
 			return err
 		}
 		if err := t.editSet(ctx, prefixSet(exportSetName(id), u.exDel), prefixSet(exportSetName(id), u.exAdd), false); err != nil {
@@ -1338,6 +1386,65 @@ func (t *txn) retag(ctx context.Context, id, from, to string) error {
 		return err
 	}
 	return t.do(ctx, "accept by "+name+" with tag "+to, add(acts(to, true)), del(acts(to, true)))
+}
+
+// redrain starts or ends a drain in place: the local preference on the
+// accept statement, the GRACEFUL_SHUTDOWN community on the export-accept
+// statement, each an action added to or removed from the live statement
+// (gobgpd merges a statement added under an existing name), so the
+// session is not reset; the soft resets that follow apply them to the
+// routes already exchanged.
+func (t *txn) redrain(ctx context.Context, u update) error {
+	c := t.d.client
+	edit := func(what string, from, to *api.Statement) error {
+		add := func(s *api.Statement) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.AddStatement(ctx, &api.AddStatementRequest{Statement: s})
+				return err
+			}
+		}
+		del := func(s *api.Statement) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
+				return err
+			}
+		}
+		if from != nil {
+			if err := t.do(ctx, "stop "+what, del(from), add(from)); err != nil {
+				return err
+			}
+		}
+		if to != nil {
+			return t.do(ctx, what, add(to), del(to))
+		}
+		return nil
+	}
+	in, out := stmtAccept(u.n.id), stmtOutAccept(u.n.id)
+	if pref := u.n.drainPref(); u.was.localPref != pref {
+		var from, to *api.Statement
+		if u.was.localPref != 0 {
+			from = &api.Statement{Name: in, Actions: &api.Actions{LocalPref: localPrefAction(u.was.localPref)}}
+		}
+		if pref != 0 {
+			to = &api.Statement{Name: in, Actions: &api.Actions{LocalPref: localPrefAction(pref)}}
+		}
+		if err := edit(fmt.Sprintf("set local-pref %d on routes accepted by %s", pref, in), from, to); err != nil {
+			return err
+		}
+	}
+	if comm := u.n.drainCommunity(); u.was.community != comm {
+		var from, to *api.Statement
+		if u.was.community != "" {
+			from = &api.Statement{Name: out, Actions: &api.Actions{Community: communityAction(u.was.community)}}
+		}
+		if comm != "" {
+			to = &api.Statement{Name: out, Actions: &api.Actions{Community: communityAction(comm)}}
+		}
+		if err := edit("add community "+comm+" to routes exported by "+out, from, to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *txn) setGlobal(ctx context.Context, dir api.PolicyDirection, names []string, def api.RouteAction, undoTo []string) error {

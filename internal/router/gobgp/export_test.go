@@ -187,8 +187,10 @@ func TestImportTagging(t *testing.T) {
 		if c.tag != "" && (wantAction.Type != api.CommunityAction_ADD || !slices.Equal(wantAction.Communities, []string{c.tag})) {
 			t.Fatalf("tag action %v", wantAction)
 		}
-		if !proto.Equal(accept.Actions, &api.Actions{RouteAction: api.RouteAction_ACCEPT, LargeCommunity: wantAction}) {
-			t.Errorf("%s: accept statement's actions %v, want tag %q", c.addr, accept.Actions, c.tag)
+		// and the local preference explicit (see normalLocalPref).
+		want := &api.Actions{RouteAction: api.RouteAction_ACCEPT, LargeCommunity: wantAction, LocalPref: &api.LocalPrefAction{Value: normalLocalPref}}
+		if !proto.Equal(accept.Actions, want) {
+			t.Errorf("%s: accept statement's actions %v, want tag %q and local-pref %d", c.addr, accept.Actions, c.tag, normalLocalPref)
 		}
 		if got := policySignature(pol); !slices.Equal(got, n.statements()) {
 			t.Errorf("%s: import policy reads back as %v", c.addr, got)

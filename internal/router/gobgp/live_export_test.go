@@ -247,6 +247,47 @@ func testLiveExport(t *testing.T, handmade bool, net byte) {
 		}
 	}
 	applyNoWrites(t, d, des())
+
+	// A drain (RFC 8326) of A, in place: A receives our prefix with
+	// GRACEFUL_SHUTDOWN, A's routes get the lowest local preference gobgpd
+	// takes, the session stays up; an undrain takes both away.
+	drained := func(what string, on bool) {
+		t.Helper()
+		waitRoutes(t, what+": A's view", func(ctx context.Context) ([]bgptest.Route, error) { return peers[a].RIB(ctx, 4) },
+			func(rr []bgptest.Route) bool {
+				for _, r := range rr {
+					if r.Prefix.String() == exported {
+						return slices.Contains(r.Communities, router.GracefulShutdown) == on
+					}
+				}
+				return false
+			})
+		waitRoutes(t, what+": our view of A's routes", func(ctx context.Context) ([]bgptest.Route, error) { return rt.RIB(ctx, 4) },
+			func(rr []bgptest.Route) bool {
+				for _, r := range rr {
+					if slices.Contains(own[a], r.Prefix.String()) && (r.LocalPref != nil && *r.LocalPref == drainLocalPref) != on {
+						return false
+					}
+				}
+				return true
+			})
+	}
+	ns[0].Drain = true
+	res, writes = writesOf(t, d, des())
+	if res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Errorf("drain: %+v", res)
+	}
+	t.Logf("drain of an established session: %d writes", writes)
+	drained("drained", true)
+	stillUp(t, d, a, ups[a])
+	applyNoWrites(t, d, des())
+	ns[0].Drain = false
+	if res, _ = writesOf(t, d, des()); res.Updated != 1 {
+		t.Errorf("undrain: %+v", res)
+	}
+	drained("undrained", false)
+	stillUp(t, d, a, ups[a])
+	applyNoWrites(t, d, des())
 }
 
 func sortedPrefixes(rr []bgptest.Route) []string {

@@ -231,7 +231,24 @@ type nbModel struct {
 	exports []pfx
 	tag     string
 	learned string
+	// drain: a graceful shutdown (RFC 8326) is in progress: the accept
+	// statement lowers the local preference, the export one adds
+	// GRACEFUL_SHUTDOWN. Both are actions changed in place (txn.redrain).
+	drain bool
 }
+
+// drainLocalPref is the local preference of a drained neighbor's routes.
+// RFC 8326 asks for 0, but gobgpd's API reads a LocalPref action of 0 as
+// none (newLocalPrefActionFromApiStruct, v3.37.0), so the lowest it takes.
+// Otherwise an ordinary neighbor's routes get gobgpd's default, 100, set
+// explicitly: gobgpd stores a path back into the Adj-RIB-In with what its
+// import policy set whenever the Adj-RIB-In is listed with filtered paths
+// (State does), so without a value to set the drained 1 would outlive the
+// drain (seen with v3.37.0; the same reason as the strip statement).
+const (
+	drainLocalPref  = 1
+	normalLocalPref = 100
+)
 
 // model is the complete desired state, derived purely from Desired and
 // Options; Render prints it and Apply diffs it against gobgpd.
@@ -304,6 +321,7 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 			exports:        exports,
 			tag:            tag,
 			learned:        learned,
+			drain:          n.Drain && !rsClient,
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
@@ -352,6 +370,8 @@ type statement struct {
 	largeSet  string // match any large community of this set
 	accept    bool   // action: accept (else reject)
 	tag       string // action: also add this large community
+	localPref uint32 // action: also set this local preference (0: none)
+	community string // action: also add this community ("": none)
 	// strip: the only action is to remove the large communities matching
 	// this expression; evaluation goes on with the next statement.
 	strip string
@@ -385,6 +405,12 @@ func (s statement) String() string {
 	}
 	if s.tag != "" {
 		act += ", add large-community " + s.tag
+	}
+	if s.localPref != 0 {
+		act += fmt.Sprintf(", set local-pref %d", s.localPref)
+	}
+	if s.community != "" {
+		act += ", add community " + s.community
 	}
 	if s.strip != "" {
 		act = "remove large-communities " + s.strip + ", go on"
@@ -430,7 +456,7 @@ func (n nbModel) statements() []statement {
 	if !n.spec.rsClient {
 		out = append(out, statement{name: stmtStrip(n.id), nbSet: nb, largeSet: learnedSet, strip: n.learned})
 	}
-	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag})
+	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag, localPref: n.drainPref()})
 	if !n.spec.rsClient {
 		out = append(out, statement{name: stmtReject(n.id), nbSet: nb})
 	}
@@ -451,9 +477,30 @@ func (n nbModel) exportStatements() []statement {
 	nb := neighborSetName(n.id)
 	return []statement{
 		{name: stmtOutLearned(n.id), nbSet: nb, largeSet: learnedSet},
-		{name: stmtOutAccept(n.id), nbSet: nb, prefixSet: exportSetName(n.id), accept: true},
+		{name: stmtOutAccept(n.id), nbSet: nb, prefixSet: exportSetName(n.id), accept: true, community: n.drainCommunity()},
 		{name: stmtOutReject(n.id), nbSet: nb},
 	}
+}
+
+// drainPref and drainCommunity are the drain actions of the accept and
+// export-accept statements: the local preference an ordinary neighbor's
+// routes get (a route-server client's none), the community added to what
+// it is sent ("" when not draining).
+func (n nbModel) drainPref() uint32 {
+	switch {
+	case n.spec.rsClient:
+		return 0
+	case n.drain:
+		return drainLocalPref
+	}
+	return normalLocalPref
+}
+
+func (n nbModel) drainCommunity() string {
+	if n.drain {
+		return router.GracefulShutdown
+	}
+	return ""
 }
 
 func (n nbModel) neighborSetMember() string {

@@ -122,6 +122,9 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			if n.Learned != router.LearnedNone {
 				body = append(body, "set large-community ("+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+") additive")
 			}
+			if n.Drain {
+				body = append(body, "set local-preference 0")
+			}
 			objs["route-policy "+name] = append(body, "pass", "else", "drop", "endif")
 		} else {
 			// An empty filter rejects everything.
@@ -174,10 +177,14 @@ func addExport(objs cli.Objects, localASN uint32, n router.Neighbor) {
 	}
 	objs["large-community-set "+learnedSet] = cli.LearnedWildcards(localASN)
 	objs["prefix-set "+name] = set
-	objs["route-policy "+name] = []string{
-		"if large-community matches-any " + learnedSet + " then", "drop", "endif",
-		"if destination in " + name + " then", "pass", "else", "drop", "endif",
+	accept := []string{"pass"}
+	if n.Drain {
+		// RFC 8326: GRACEFUL_SHUTDOWN on what we announce.
+		accept = []string{"set community (graceful-shutdown) additive", "pass"}
 	}
+	body := []string{"if large-community matches-any " + learnedSet + " then", "drop", "endif", "if destination in " + name + " then"}
+	body = append(append(body, accept...), "else", "drop", "endif")
+	objs["route-policy "+name] = body
 }
 
 // Render returns the owned configuration in IOS-XR running-config form

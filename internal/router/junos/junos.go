@@ -64,6 +64,10 @@ func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, false) }
 // kind of session (large:LocalASN:kind:*). Junos ANDs the members of one
 // community and ORs the communities of a "from community" list, so each
 // kind is its own community.
+// gshutName is the GRACEFUL_SHUTDOWN community (RFC 8326) of drained
+// neighbors' exports.
+const gshutName = "PO-GSHUT"
+
 func learnedName(k router.LearnedFrom) string {
 	return fmt.Sprintf("%sLEARNED-%d", cli.ObjectPrefix, k)
 }
@@ -208,6 +212,9 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 				objs["community "+tn] = community(tn, router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID))
 				terms = append(terms, q+"term PREFIXES then community add "+tn)
 			}
+			if n.Drain {
+				terms = append(terms, q+"term PREFIXES then local-preference 0")
+			}
 			pl = append(append(pl, terms...), q+"term PREFIXES then accept")
 		}
 		// Default deny: anything the term did not accept.
@@ -235,6 +242,10 @@ func exportPolicy(objs cli.Objects, localASN uint32, n router.Neighbor) []string
 		pl = append(pl, q+"term LEARNED then reject")
 		for _, r := range rs {
 			pl = append(pl, q+"term EXPORT from route-filter "+routeFilter(r))
+		}
+		if n.Drain {
+			objs["community "+gshutName] = []string{"set policy-options community " + gshutName + " members " + router.GracefulShutdown}
+			pl = append(pl, q+"term EXPORT then community add "+gshutName)
 		}
 		pl = append(pl, q+"term EXPORT then accept")
 	}

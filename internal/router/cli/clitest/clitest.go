@@ -274,3 +274,63 @@ func HeldAbsent[D Driver](t *testing.T, prompt *regexp.Regexp, newDriver func(cl
 	}
 	rec.AssertSent(t, prompt)
 }
+
+// RouteServerSample is a bilateral peer (192.0.2.2, first AS enforced)
+// beside the IX's route server (192.0.2.20, AS6695): bogon ASNs refused,
+// no first-AS check, routes marked learned from a route server, the start
+// of the non-bogon import filter and the route server's PeeringDB limit.
+func RouteServerSample() router.Desired {
+	addr, pfx := netip.MustParseAddr, netip.MustParsePrefix
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", MaxPrefixes: 100, IXID: 1234,
+			RejectBogonASNs: true, EnforceFirstAS: true, Learned: router.LearnedPeer,
+			Import: []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}, Export: []router.Entry{{Prefix: pfx("198.18.0.0/15"), Exact: true}}},
+		{Address: addr("192.0.2.20"), PeerASN: 6695, Owner: "peers/as6695-route-servers", Description: "DE-CIX Route Servers", MaxPrefixes: 460115, IXID: 1234,
+			RejectBogonASNs: true, EnforceFirstAS: false, Learned: router.LearnedRouteServer,
+			Import: []router.Entry{{Prefix: pfx("1.0.0.0/8"), GE: 8, LE: 24}, {Prefix: pfx("2.0.0.0/7"), GE: 8, LE: 24}, {Prefix: pfx("4.0.0.0/7"), GE: 8, LE: 24}},
+			Export: []router.Entry{{Prefix: pfx("198.18.0.0/15"), Exact: true}}},
+	}}
+}
+
+// RouteServerGolden renders RouteServerSample into render-routeserver.golden
+// and checks that the platform's first-AS check (firstAS, a string its
+// rendering has once per checked neighbor) is there for the peer only.
+func RouteServerGolden(t *testing.T, update bool, render func(router.Desired) ([]byte, error), firstAS func(peerASN uint32) string) {
+	t.Helper()
+	out, err := render(RouteServerSample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	Golden(t, update, "render-routeserver.golden", out)
+	if !bytes.Contains(out, []byte(firstAS(65001))) || bytes.Contains(out, []byte(firstAS(6695))) {
+		t.Errorf("the first AS must be checked for the peer (%q) and not for the route server (%q):\n%s", firstAS(65001), firstAS(6695), out)
+	}
+}
+
+// DrainGolden renders WithExport(Sample()) with 192.0.2.2 drained into
+// render-drain.golden: its import sets local preference 0 and its export
+// adds GRACEFUL_SHUTDOWN (RFC 8326), and nothing else changes.
+func DrainGolden(t *testing.T, update bool, render func(router.Desired) ([]byte, error)) {
+	t.Helper()
+	des := WithExport(Sample())
+	plain, err := render(des)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range des.Neighbors {
+		des.Neighbors[i].Drain = des.Neighbors[i].Address.Is4()
+	}
+	out, err := render(des)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Golden(t, update, "render-drain.golden", out)
+	if !bytes.Contains(out, []byte("local-preference 0")) || !bytes.Contains(out, []byte("65535:0")) && !bytes.Contains(out, []byte("graceful-shutdown")) {
+		t.Errorf("a drained neighbor needs local preference 0 and GRACEFUL_SHUTDOWN:\n%s", out)
+	}
+	for _, l := range strings.Split(string(plain), "\n") {
+		if !bytes.Contains(out, []byte(l)) {
+			t.Errorf("draining removed %q", l)
+		}
+	}
+}

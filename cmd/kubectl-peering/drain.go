@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+)
+
+type drainOptions struct {
+	kube          kubeFlags
+	shutdownAfter time.Duration
+	undrain       bool
+}
+
+func newDrainCmd(s streams) *cobra.Command {
+	o := drainOptions{}
+	cmd := &cobra.Command{
+		Use:   "drain NAME [--shutdown-after 10m]",
+		Short: "Gracefully shut down a PeeringRequest's sessions (RFC 8326)",
+		Long: `Start a graceful shutdown (RFC 8326) of a PeeringRequest's sessions: what we
+announce to the peer carries the GRACEFUL_SHUTDOWN community (65535:0) and
+what we accept from it gets local preference 0, so traffic moves to other
+paths while the sessions stay up; after --shutdown-after they are shut down.
+kubectl peering undrain NAME reverses both.
+
+Like spec.shutdown it is a human act that reaches the router whatever
+PeeringDB or the IRR are doing; it writes spec.drain, so it needs the right
+to update the request. The admission webhook stamps when the drain started
+(annotation peering.dev/drain-since); the request's Ready condition says
+when the shutdown is due.`,
+		Example: `  kubectl peering drain as8763-decix-fra
+  kubectl peering drain as8763-decix-fra --shutdown-after 30m
+  kubectl peering drain as8763-decix-fra --shutdown-after 0s   # drained, kept up
+  kubectl peering undrain as8763-decix-fra`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), s, args[0])
+		},
+	}
+	cmd.Flags().DurationVar(&o.shutdownAfter, "shutdown-after", peeringv1.DefaultDrainShutdownAfter, "how long the sessions stay up drained before the shutdown (0s: until undrained)")
+	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
+	return cmd
+}
+
+func newUndrainCmd(s streams) *cobra.Command {
+	o := drainOptions{undrain: true}
+	cmd := &cobra.Command{
+		Use:   "undrain NAME",
+		Short: "End a PeeringRequest's graceful shutdown: sessions up, announcements untagged",
+		Long: `Remove spec.drain from a PeeringRequest: its sessions come back up (unless
+spec.shutdown is set) and what we announce and accept is no longer marked.`,
+		Example: `  kubectl peering undrain as8763-decix-fra`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), s, args[0])
+		},
+	}
+	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
+	return cmd
+}
+
+func (o *drainOptions) run(ctx context.Context, s streams, name string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.shutdownAfter < 0 {
+		return fmt.Errorf("--shutdown-after %s is negative", o.shutdownAfter)
+	}
+	ns, c, err := o.kube.nsClient()
+	if err != nil {
+		return err
+	}
+	var drain any // JSON null removes spec.drain
+	if !o.undrain {
+		drain = map[string]string{"shutdownAfter": o.shutdownAfter.String()}
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"drain": drain}})
+	if err != nil {
+		return err
+	}
+	pr := &peeringv1.PeeringRequest{}
+	pr.Namespace, pr.Name = ns, name
+	if err := c.Patch(ctx, pr, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("peeringrequest %q not found in namespace %q", name, ns)
+		}
+		return fmt.Errorf("the API server refused to change the drain of %s/%s: %w", ns, name, kubeErr(err))
+	}
+	if o.undrain {
+		fmt.Fprintf(s.Out, "peeringrequest %s/%s: undrained; its sessions come back up and are no longer marked\n", ns, name)
+		return nil
+	}
+	since := pr.Annotations[peeringv1.AnnotationDrainSince]
+	when := "is kept up, drained, until undrained"
+	if t, err := time.Parse(time.RFC3339, since); err == nil && o.shutdownAfter > 0 {
+		when = "is shut down at " + t.Add(o.shutdownAfter).UTC().Format(time.RFC3339)
+	} else if o.shutdownAfter > 0 {
+		when = fmt.Sprintf("is shut down %s after the drain started", o.shutdownAfter)
+	}
+	if since != "" {
+		since = " since " + printable(since)
+	}
+	fmt.Fprintf(s.Out, "peeringrequest %s/%s: draining%s (GRACEFUL_SHUTDOWN on what we announce, local preference 0 on what we accept); it %s\n",
+		ns, name, since, when)
+	return nil
+}

@@ -1,0 +1,105 @@
+package controllers_test
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	api "github.com/osrg/gobgp/v3/api"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/controllers"
+	"github.com/peering-operator/peering-operator/internal/bgptest"
+	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
+	"github.com/peering-operator/peering-operator/internal/router"
+)
+
+// A drain (RFC 8326) end to end on our gobgpd as an ordinary router: the
+// NOC sets spec.drain and the webhook stamps when; the peer receives our
+// prefix with GRACEFUL_SHUTDOWN and the session stays up (shutdownAfter
+// 0s keeps it up); with a wait the session is shut down once it has passed
+// since the stamp, and Ready says Drained; undrain brings it back, and the
+// community goes.
+func TestDrainEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	g := NewWithT(t)
+	const ours = "198.51.100.0/24"
+	rt := bgptest.StartGoBGPD(t, bgptest.Config{Name: "ours", ASN: 64500,
+		ListenAddr: netip.MustParseAddr("127.0.0.1"), RouterID: netip.MustParseAddr("192.0.2.1")})
+	g.Expect(rt.Announce(ctx, bgptest.Route{Prefix: netip.MustParsePrefix(ours)})).To(Succeed())
+	o := newObjects(t, "127.0.0.1", int32(rt.Config.GRPCPort))
+	o.router.Spec.Driver, o.router.Spec.CredentialsSecretRef, o.router.Spec.RouteServer = peeringv1.DriverGoBGP, nil, false
+	o.router.Spec.Announce = &peeringv1.Announce{Prefixes: []string{ours}}
+	o.port.Spec.IX.PeeringDBID = pdbtest.LabIXID
+	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "127.0.0.1/24", ""
+	o.request.Spec.Addresses = nil // DENIC's lab port, 127.0.0.11
+	denic := pdbtest.LabPorts[0]
+	peer := bgptest.StartPeer(t, bgptest.PeerConfig{Name: "denic", Addr: denic.Addr, ASN: denic.ASN, RouteServer: rt.Endpoint(),
+		Routes: []bgptest.Route{{Prefix: netip.MustParsePrefix("4.44.128.0/18")}}})
+	create(t, o.router)
+	create(t, o.port)
+	create(t, o.request)
+	approve(t, o.request)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+
+	// ourRoute is our prefix as the peer holds it (nil: it has none).
+	ourRoute := func(g Gomega) *bgptest.Route {
+		rib, err := peer.RIB(ctx, 4)
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, r := range rib {
+			if r.Prefix.String() == ours {
+				return &r
+			}
+		}
+		return nil
+	}
+	g.Eventually(func(g Gomega) { g.Expect(ourRoute(g)).NotTo(BeNil()) }, timeout).Should(Succeed())
+	g.Expect(ourRoute(g).Communities).NotTo(ContainElement(router.GracefulShutdown))
+
+	setDrain := func(drain string) {
+		t.Helper()
+		patch := []byte(`{"spec":{"drain":` + drain + `}}`)
+		g.Expect(k8s.Patch(ctx, o.request, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	}
+	sessionState := func() api.PeerState_SessionState {
+		s, err := peer.SessionState(ctx, netip.MustParseAddr("127.0.0.1"))
+		g.Expect(err).NotTo(HaveOccurred())
+		return s
+	}
+
+	// Drained, kept up: the peer sees GRACEFUL_SHUTDOWN; the webhook
+	// stamped the start.
+	setDrain(`{"shutdownAfter":"0s"}`)
+	g.Expect(getPR(g, o.request).Annotations).To(HaveKey(peeringv1.AnnotationDrainSince))
+	since := getPR(g, o.request).Annotations[peeringv1.AnnotationDrainSince]
+	g.Eventually(func(g Gomega) {
+		r := ourRoute(g)
+		g.Expect(r).NotTo(BeNil())
+		g.Expect(r.Communities).To(ContainElement(router.GracefulShutdown))
+	}, timeout).Should(Succeed())
+	g.Expect(sessionState()).To(Equal(api.PeerState_ESTABLISHED))
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditionOf(g, o.request, "Ready").Message).To(ContainSubstring("drained since " + since))
+	}, timeout).Should(Succeed())
+
+	// A wait that has passed since the stamp (which does not move): down.
+	setDrain(`{"shutdownAfter":"1s"}`)
+	g.Expect(getPR(g, o.request).Annotations[peeringv1.AnnotationDrainSince]).To(Equal(since), "the start of a drain cannot move")
+	g.Eventually(sessionState, timeout).ShouldNot(Equal(api.PeerState_ESTABLISHED))
+	expectCondition(t, o.request, "Established", metav1.ConditionFalse, controllers.ReasonDrained)
+
+	// Undrain: up again, unmarked, the stamp gone.
+	setDrain(`null`)
+	g.Expect(getPR(g, o.request).Annotations).NotTo(HaveKey(peeringv1.AnnotationDrainSince))
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	g.Eventually(func(g Gomega) {
+		r := ourRoute(g)
+		g.Expect(r).NotTo(BeNil())
+		g.Expect(slices.Contains(r.Communities, router.GracefulShutdown)).To(BeFalse())
+	}, timeout).Should(Succeed())
+}
