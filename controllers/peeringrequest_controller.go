@@ -161,7 +161,7 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	}
 	// Filters are built before approval, so the NOC sees what the peer's
 	// AS-SET expands to before deciding.
-	obs.FilterSets, obs.FilterBadSets = filterSets(pr, v.Peer.IRRASSet)
+	obs.FilterSets, obs.FilterBadSets, obs.FilterCorrupt = filterSets(pr, v.Peer.IRRASSet)
 	obs.FilterSources = port.Spec.PeerDefaults.IRRSources
 	// A route server's own AS-SET says nothing about what it relays.
 	anyNonBogon := pr.Spec.RouteServer && pr.Spec.IRRASSet == ""
@@ -186,17 +186,21 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 // filterSets is what the filter expands: spec.irrASSet when set, else the
 // peer's AS-SETs from PeeringDB, else the peer's AS alone. Tokens that are
 // not AS-SET or ASN names (PeeringDB's field is free text) are returned
-// apart, for the message.
-func filterSets(pr *peeringv1.PeeringRequest, fromPeeringDB string) (sets, bad []string) {
+// apart, for the message; a corrupt PeeringDB field (a control character)
+// is not used at all, and corrupt says why.
+func filterSets(pr *peeringv1.PeeringRequest, fromPeeringDB string) (sets, bad []string, corrupt string) {
 	field := pr.Spec.IRRASSet
 	if field == "" {
 		field = fromPeeringDB
 	}
-	sets, bad = irr.ParseSetList(field)
+	sets, bad, err := irr.ParseSetList(field)
+	if err != nil {
+		corrupt = fmt.Sprintf("PeeringDB's irr_as_set for AS%d is ignored: %v; set spec.irrASSet to name the right AS-SET", pr.Spec.PeerASN, err)
+	}
 	if len(sets) == 0 {
 		sets = []string{fmt.Sprintf("AS%d", pr.Spec.PeerASN)}
 	}
-	return sets, bad
+	return sets, bad, corrupt
 }
 
 // families lists the address families (4, 6) of the sessions.

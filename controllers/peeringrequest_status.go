@@ -60,6 +60,9 @@ type prObserved struct {
 	// of the AS-SET field that are not names; FilterSources the IRR
 	// sources queried.
 	FilterSets, FilterBadSets, FilterSources []string
+	// FilterCorrupt says why the AS-SET field was ignored entirely ("":
+	// it was not).
+	FilterCorrupt string
 	// Now is the time of the reconcile.
 	Now time.Time
 }
@@ -273,6 +276,9 @@ func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 	}
 	if len(obs.FilterBadSets) > 0 {
 		head += fmt.Sprintf(" (ignored, not AS-SET names: %s)", strings.Join(obs.FilterBadSets, " "))
+	}
+	if obs.FilterCorrupt != "" {
+		head += " (" + obs.FilterCorrupt + ")"
 	}
 	msg := head + ": " + strings.Join(msgs, "; ")
 	if bad != nil {

@@ -3,6 +3,8 @@ package controllers
 import (
 	"errors"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,5 +95,31 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A hostile or broken PeeringDB irr_as_set never widens a filter: a field
+// with a control character is ignored entirely (the peer's own AS is
+// expanded) and FiltersReady says so; junk tokens are named and skipped.
+func TestFilterSetsFromHostileFields(t *testing.T) {
+	pr := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{PeerASN: 8763}}
+	for _, c := range []struct {
+		field, corrupt string
+		sets, bad      []string
+	}{
+		{"AS-FOO\nneighbor 1.2.3.4 remote-as 1", "PeeringDB's irr_as_set for AS8763 is ignored: the AS-SET field holds a control character", []string{"AS8763"}, nil},
+		{"AS-FOO 1 AS0", "", []string{"AS-FOO"}, []string{"1", "AS0"}},
+		{"", "", []string{"AS8763"}, nil},
+	} {
+		sets, bad, corrupt := filterSets(pr, c.field)
+		if !slices.Equal(sets, c.sets) || !slices.Equal(bad, c.bad) || !strings.HasPrefix(corrupt, c.corrupt) || (c.corrupt == "") != (corrupt == "") {
+			t.Errorf("%q: %q %q %q, want %q %q %q", c.field, sets, bad, corrupt, c.sets, c.bad, c.corrupt)
+		}
+	}
+	obs := prObserved{FilterSets: []string{"AS8763"}, FilterCorrupt: "PeeringDB's irr_as_set for AS8763 is ignored: x",
+		Filters: []familyFilter{{Family: 4, OK: true, Message: "IPv4: filter built"}}}
+	c := filtersCondition(obs, conditions.True(peeringv1.PeeringRequestPeeringDBValidated, ReasonValidated, ""))
+	if !strings.Contains(c.Message, "is ignored") {
+		t.Errorf("FiltersReady does not say the field was ignored: %+v", c)
 	}
 }

@@ -310,7 +310,7 @@ func renderNew(r newRequest) []byte {
 		policyText = "not stated"
 	}
 	w("# Peering policy: %s\n", printable(policyText))
-	sets, bad := irr.ParseSetList(p.IRRASSet)
+	sets, bad, corrupt := irr.ParseSetList(p.IRRASSet)
 	switch {
 	case r.RouteServer:
 		w("# AS%d is a route server of this IX (PeeringDB): it relays its members' routes\n", r.ASN)
@@ -328,6 +328,9 @@ func renderNew(r newRequest) []byte {
 	}
 	if len(bad) > 0 {
 		w("#   Ignored in PeeringDB's irr_as_set (not AS-SET or ASN names): %s\n", printable(strings.Join(bad, " ")))
+	}
+	if corrupt != nil {
+		w("#   PeeringDB's irr_as_set is ignored: %s.\n", printable(corrupt.Error()))
 	}
 	w("# Prefixes announced (PeeringDB): IPv4 %s, IPv6 %s\n", countText(p.InfoPrefixes4), countText(p.InfoPrefixes6))
 	d := r.Port.defaults

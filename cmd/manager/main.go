@@ -87,7 +87,7 @@ func run() error {
 	flag.BoolVar(&drv.GoBGPPassive, "gobgp-passive-neighbors", false, "Configure GoBGP neighbors passive (the peers dial in). For labs with peers on loopback.")
 	flag.DurationVar(&drv.GoBGPConnectRetry, "gobgp-connect-retry", 0, "GoBGP connect-retry timer for neighbors (0: GoBGP's 120s).")
 	flag.StringVar(&pdbURL, "peeringdb-url", peeringdb.DefaultBaseURL, "PeeringDB API root. The API key, if any, comes from the PEERINGDB_API_KEY environment variable (mount it from a Secret).")
-	flag.Float64Var(&pdbRate, "peeringdb-requests-per-minute", 0, "Requests per minute to PeeringDB; 0 means PeeringDB's own limit (20 anonymous, 40 with an API key).")
+	flag.Float64Var(&pdbRate, "peeringdb-requests-per-minute", 0, "Requests per minute to PeeringDB; 0 means 90 % of PeeringDB's limit (18 anonymous, 36 with an API key) and at least 2 s apart; a rate set here is taken as is.")
 	flag.StringVar(&pdbCacheFile, "peeringdb-cache-file", "", "File the PeeringDB cache is saved to and loaded from at start (.gz compresses), so a restart does not download everything again.")
 	flag.DurationVar(&pdbRefresh, "peeringdb-refresh-interval", time.Hour, "Time between incremental PeeringDB refreshes.")
 	flag.DurationVar(&retry, "retry-interval", 30*time.Second, "How soon an object waiting on PeeringDB is retried.")

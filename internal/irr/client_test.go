@@ -342,10 +342,21 @@ func TestParseSetList(t *testing.T) {
 		{"AS13335", []string{"AS13335"}, nil},
 		{"", nil, nil},
 		{"AS-FOO see website", []string{"AS-FOO"}, []string{"see", "website"}},
+		// PeeringDB's validator grammar: AS<n> only, no reserved ASN, a known
+		// source, and the same answer as PeeringDB's own parser.
+		{"1 AS0 AS23456 AS65535 AS4294967295 AS8763", []string{"AS8763"}, []string{"1", "AS0", "AS23456", "AS65535", "AS4294967295"}},
+		{"::AS-FOO RIPE::AS-FOO FOO::AS-BAR RS-FOO", []string{"RIPE::AS-FOO"}, []string{"::AS-FOO", "FOO::AS-BAR", "RS-FOO"}},
+		{"AS-FOO as-foo", []string{"AS-FOO"}, nil},
 	} {
-		sets, bad := irr.ParseSetList(tc.in)
-		if !slices.Equal(sets, tc.sets) || !slices.Equal(bad, tc.bad) {
-			t.Errorf("ParseSetList(%q) = %q, %q; want %q, %q", tc.in, sets, bad, tc.sets, tc.bad)
+		sets, bad, err := irr.ParseSetList(tc.in)
+		if err != nil || !slices.Equal(sets, tc.sets) || !slices.Equal(bad, tc.bad) {
+			t.Errorf("ParseSetList(%q) = %q, %q, %v; want %q, %q", tc.in, sets, bad, err, tc.sets, tc.bad)
+		}
+	}
+	// A control character anywhere: nothing is used.
+	for _, in := range []string{"AS-FOO\nneighbor 1.2.3.4 remote-as 1", "AS-FOO\tAS-BAR", "AS-FOO\x00"} {
+		if sets, bad, err := irr.ParseSetList(in); !errors.Is(err, irr.ErrCorruptField) || sets != nil || bad != nil {
+			t.Errorf("ParseSetList(%q) = %q, %q, %v; want ErrCorruptField and nothing", in, sets, bad, err)
 		}
 	}
 }

@@ -1,9 +1,12 @@
 package irr
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // object is one thing to expand: an AS-SET or an ASN, optionally pinned to
@@ -108,30 +111,83 @@ func validSource(s string) bool {
 	return true
 }
 
-// ParseSetList splits an AS-SET field as PeeringDB's irr_as_set holds it
-// ("RIPE::AS-RETN RIPE::AS-RETN6", "AS-FOO, AS-BAR", "AS-FOO@RIPE") into
-// objects for Query.Sets, rewriting the "NAME@SOURCE" form into
-// "SOURCE::NAME". Tokens that are not valid objects are returned in bad
-// instead of failing the whole field: PeeringDB data is free text.
-func ParseSetList(field string) (sets, bad []string) {
-	for _, tok := range strings.FieldsFunc(field, func(r rune) bool {
-		return r == ' ' || r == ',' || r == ';' || r == '\t' || r == '\n' || r == '\r'
-	}) {
-		if name, src, ok := strings.Cut(tok, "@"); ok && !strings.Contains(tok, "::") {
-			tok = src + "::" + name
-		}
-		o, err := parseObject(tok)
-		if err != nil {
+// KnownSources are the IRR databases an AS-SET field may name with
+// SOURCE::NAME or NAME@SOURCE: the list PeeringDB's validator accepts
+// (peeringdb_server/validators.py, IRR_SOURCE), and the non-authoritative
+// and national databases IRRd instances serve besides. A source outside it
+// is a typo or an injection, never a database to ask.
+var KnownSources = []string{
+	"AFRINIC", "ALTDB", "AOLTW", "APNIC", "ARIN", "ARIN-NONAUTH", "BBOI", "BELL", "CANARIE", "EASYNET", "EPOCH", "HOST",
+	"IDNIC", "JPIRR", "LACNIC", "LEVEL3", "NESTEGG", "NTTCOM", "OPENFACE", "OTTIX", "PANIX", "RADB", "REACH", "RGNET",
+	"RIPE", "RIPE-NONAUTH", "RISQ", "ROGERS", "TC",
+}
+
+// reservedASN: an AS number no AS-SET field may name: AS0 (RFC 7607),
+// AS_TRANS (RFC 6793) and the last ASNs of each range (RFC 7300).
+func reservedASN(asn uint32) bool {
+	return asn == 0 || asn == 23456 || asn == 65535 || asn == 4294967295
+}
+
+// ErrCorruptField is the error of an AS-SET field that holds a control
+// character: PeeringDB's validator never lets one in, so the record was
+// written around it, and no part of it can be trusted
+// ("AS-FOO\nneighbor 1.2.3.4 remote-as 1" must not become AS-FOO and AS1).
+var ErrCorruptField = errors.New("the AS-SET field holds a control character, so it is ignored entirely")
+
+// ParseSetList splits an AS-SET field (PeeringDB's irr_as_set, a request's
+// spec.irrASSet) into objects for Query.Sets, with the grammar of PeeringDB's
+// validator: tokens separated by spaces, commas or semicolons, each an
+// aut-num written AS<n> or an AS-SET name (RFC 2622), optionally with a
+// known source as SOURCE::NAME or NAME@SOURCE (rewritten SOURCE::NAME).
+// Tokens that are not (a bare number, AS0 and other reserved ASNs, an
+// unknown or empty source, a route-set, free text) are returned in bad, so
+// a message can name them; the rest are used. A field with a control
+// character is corrupt: nothing of it is used (ErrCorruptField).
+// Duplicates are dropped, case-insensitively, order is kept.
+func ParseSetList(field string) (sets, bad []string, err error) {
+	if i := strings.IndexFunc(field, unicode.IsControl); i >= 0 {
+		return nil, nil, fmt.Errorf("%w (at byte %d)", ErrCorruptField, i)
+	}
+	seen := map[string]bool{}
+	for _, tok := range strings.FieldsFunc(field, func(r rune) bool { return r == ' ' || r == ',' || r == ';' }) {
+		s, ok := parseSetToken(tok)
+		if !ok {
 			bad = append(bad, tok)
 			continue
 		}
-		if o.source != "" {
-			sets = append(sets, o.source+"::"+o.name)
-		} else {
-			sets = append(sets, o.name)
+		if !seen[s] {
+			seen[s] = true
+			sets = append(sets, s)
 		}
 	}
-	return sets, bad
+	return sets, bad, nil
+}
+
+// parseSetToken is one token of ParseSetList: "SOURCE::NAME" or "NAME".
+func parseSetToken(tok string) (string, bool) {
+	if name, src, ok := strings.Cut(tok, "@"); ok && !strings.Contains(tok, "::") {
+		tok = src + "::" + name
+	}
+	src, name, hasSource := strings.Cut(tok, "::")
+	if !hasSource {
+		src, name = "", tok
+	}
+	src = strings.ToUpper(src)
+	if hasSource && !slices.Contains(KnownSources, src) {
+		return "", false
+	}
+	up := strings.ToUpper(name)
+	if !strings.HasPrefix(up, "AS") {
+		return "", false // a bare number is not AS<number>
+	}
+	o, err := parseObject(name)
+	if err != nil || o.isASN && reservedASN(o.asn) {
+		return "", false
+	}
+	if hasSource {
+		return src + "::" + o.name, true
+	}
+	return o.name, true
 }
 
 // specialASN reports the ASNs bgpq4 refuses to expand unless run with -p:

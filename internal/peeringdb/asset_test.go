@@ -48,12 +48,20 @@ func TestParseASSetsSyntax(t *testing.T) {
 	}{
 		{"AS-FOO@RIPE", []S{{"RIPE", "AS-FOO"}}},
 		{"ripe::AS-X", []S{{"RIPE", "AS-X"}}},
-		{"AS-A;AS-B\tAS-C\n", []S{{"", "AS-A"}, {"", "AS-B"}, {"", "AS-C"}}},
+		{"AS-A;AS-B AS-C", []S{{"", "AS-A"}, {"", "AS-B"}, {"", "AS-C"}}},
+		// A control character: the record is corrupt, nothing of it is used
+		// (it must not become AS-FOO and AS1).
+		{"AS-FOO\nneighbor 1.2.3.4 remote-as 1", nil},
+		{"AS-A\tAS-B", nil},
+		// PeeringDB's validator: no bare numbers, no reserved ASNs, a known
+		// source only, never an empty one.
+		{"1 AS0 AS23456 AS4294967295 AS-OK", []S{{"", "AS-OK"}}},
+		{"::AS-FOO AS-OK", []S{{"", "AS-OK"}}},
 		{"RIPE::AS-A ripe::as-a AS-A", []S{{"RIPE", "AS-A"}, {"", "AS-A"}}}, // case-insensitive dedupe
 		{"AS65001", []S{{"", "AS65001"}}},
-		{"RIPE:: AS-OK", []S{{"", "AS-OK"}}},                               // empty name dropped
-		{"AS-X'$(rm) AS-OK", []S{{"", "AS-OK"}}},                           // never pass junk on to IRR queries
-		{"BAD SRC::AS-OK RI/PE::AS-Y", []S{{"", "BAD"}, {"SRC", "AS-OK"}}}, // source "RI/PE" is not a source
+		{"RIPE:: AS-OK", []S{{"", "AS-OK"}}},                             // empty name dropped
+		{"AS-X'$(rm) AS-OK", []S{{"", "AS-OK"}}},                         // never pass junk on to IRR queries
+		{"BAD SRC::AS-OK RI/PE::AS-Y RADB::AS-Z", []S{{"RADB", "AS-Z"}}}, // unknown sources, not a name
 		{"  ,, ", nil},
 	} {
 		got := peeringdb.ParseASSets(tc.in)

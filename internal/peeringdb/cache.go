@@ -142,7 +142,7 @@ func (c *Cache) SyncIX(ctx context.Context, ixID int) error {
 
 func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 	id := strconv.Itoa(ixID)
-	ixs, err := c.client.IXs(ctx, url.Values{"id": {id}})
+	ixs, err := emptyIfNotFound(c.client.IXs(ctx, url.Values{"id": {id}}))
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 		c.mu.Unlock()
 		return &Error{Object: ObjIX, Query: "id=" + id, Kind: ErrNotFound, Attempts: 1}
 	}
-	lans, err := c.client.IXLANs(ctx, url.Values{"ix_id": {id}})
+	lans, err := emptyIfNotFound(c.client.IXLANs(ctx, url.Values{"ix_id": {id}}))
 	if err != nil {
 		return err
 	}
@@ -168,12 +168,12 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 			return err
 		}
 	}
-	nixs, err := c.client.NetIXLANs(ctx, url.Values{"ix_id": {id}})
+	nixs, err := emptyIfNotFound(c.client.NetIXLANs(ctx, url.Values{"ix_id": {id}}))
 	if err != nil {
 		return err
 	}
 	asns := uniqueASNs(nixs)
-	nets, err := c.client.NetworksByASN(ctx, asns)
+	nets, err := emptyIfNotFound(c.client.NetworksByASN(ctx, asns))
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (c *Cache) SyncNetworks(ctx context.Context, asns ...uint32) error {
 	defer c.syncMu.Unlock()
 	start := c.opts.Clock()
 	asns = slices.Compact(slices.Sorted(slices.Values(asns)))
-	nets, err := c.client.NetworksByASN(ctx, asns)
+	nets, err := emptyIfNotFound(c.client.NetworksByASN(ctx, asns))
 	if err == nil {
 		c.mu.Lock()
 		c.applyNetworkAnswer(asns, nets)
@@ -460,7 +460,7 @@ func (c *Cache) refresh(ctx context.Context, since, start time.Time) error {
 	}
 	c.mu.RUnlock()
 	if len(newASNs) > 0 {
-		more, err := c.client.NetworksByASN(ctx, newASNs)
+		more, err := emptyIfNotFound(c.client.NetworksByASN(ctx, newASNs))
 		if err != nil {
 			return err
 		}
@@ -644,4 +644,15 @@ func uniqueASNs(nixs []NetIXLAN) []uint32 {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// emptyIfNotFound reads a 404 to a filtered query as what it means: no
+// such object. The real server answers an empty "?id=" query with 404
+// {"meta":{"error":"Entity not found"},"data":[]} (pdbtest does the same),
+// and "not in PeeringDB" is an answer to remember, not an outage.
+func emptyIfNotFound[T any](v []T, err error) ([]T, error) {
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
 }

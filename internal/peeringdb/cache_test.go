@@ -125,9 +125,19 @@ func TestSyncIXNotFound(t *testing.T) {
 	if st := e.cache.Status(); st.Stale {
 		t.Error("a wrong IX id made the cache stale")
 	}
-	// The answer is remembered: the cache knows there is no such IX.
+	// The answer (pdbtest's 404, like the real server's) is remembered:
+	// the cache knows there is no such IX and does not ask again.
 	if _, ok := e.cache.IX(999999); ok || !e.cache.HasIX(999999) {
 		t.Error("HasIX/IX after a not-found answer")
+	}
+	e.srv.ResetStats()
+	for range 3 {
+		if err := e.cache.EnsureLoaded(context.Background(), 999999); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.srv.Requests(); n != 0 {
+		t.Errorf("%d requests for an IX known not to exist, want 0", n)
 	}
 }
 

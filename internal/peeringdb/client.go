@@ -35,6 +35,26 @@ const (
 // test servers and benchmarks only).
 const Unlimited = -1
 
+// DefaultHeadroom is the share of PeeringDB's published limit the client
+// uses by default.
+const DefaultHeadroom = 0.9
+
+// newLimiter is the token bucket of o: at most RequestsPerMinute requests
+// in any sliding minute, never two closer than MinInterval. N requests
+// spaced evenly span N-1 intervals, so a minute holding N of them needs
+// the spacing of N-1 per minute.
+func newLimiter(o Options) *rate.Limiter {
+	if o.RequestsPerMinute <= 0 {
+		return rate.NewLimiter(rate.Inf, o.Burst)
+	}
+	perMinute := max(o.RequestsPerMinute-1, o.RequestsPerMinute/2)
+	r := rate.Limit(perMinute / 60)
+	if o.MinInterval > 0 {
+		r = min(r, rate.Every(o.MinInterval))
+	}
+	return rate.NewLimiter(r, o.Burst)
+}
+
 // MaxASNsPerQuery bounds asn__in lists: PeeringDB rejects very long URLs and
 // 150 ASNs keep the query well under 2 KiB.
 const MaxASNsPerQuery = 150
@@ -50,12 +70,18 @@ type Options struct {
 	// UserAgent; default "peering-operator/<version>".
 	UserAgent string
 	// RequestsPerMinute shared by every call of this client, retries
-	// included. 0 means PeeringDB's limit: 20, or 40 with an APIKey.
-	// Unlimited (-1) disables limiting.
+	// included. 0 means 90 % of PeeringDB's limit (20, or 40 with an
+	// APIKey): running exactly at the limit puts limit+1 requests into a
+	// sliding minute (the first at its start, the last at its end), which
+	// PeeringDB throttles. Unlimited (-1) disables limiting.
 	RequestsPerMinute float64
+	// MinInterval between two requests, capping the rate; with
+	// RequestsPerMinute left 0 it defaults to 2s, PeeringDB's query-limit
+	// guidance (a rate set explicitly, e.g. for a mirror, is taken as is).
+	MinInterval time.Duration
 	// Burst of the token bucket; default 1: requests are then spaced
-	// 60/RequestsPerMinute seconds apart, so no sliding minute (which is how
-	// PeeringDB counts) holds more than RequestsPerMinute.
+	// evenly, so no sliding minute (which is how PeeringDB counts) holds
+	// more than the rate allows.
 	Burst int
 	// Timeout of one HTTP attempt including reading the body; default 60s.
 	Timeout time.Duration
@@ -71,6 +97,12 @@ type Options struct {
 	// RetryAfter) so a controller can requeue instead of blocking.
 	// Default 5 minutes.
 	MaxRetryAfter time.Duration
+	// MaxClientPause is the longest Retry-After that pauses every call of
+	// the client; default 1 minute. PeeringDB's throttles include one keyed
+	// on the exact URL (rest_throttles.py, ResponseSizeThrottle: repeated
+	// identical large anonymous queries, about one an hour), so a longer
+	// one holds that query only: other queries go on.
+	MaxClientPause time.Duration
 	// PageSize is the limit used when paging list calls; default 1000.
 	PageSize int
 	// MaxResponseBytes bounds one response body; default 512 MiB.
@@ -93,7 +125,8 @@ type Client struct {
 	log     *slog.Logger
 
 	mu         sync.Mutex
-	pauseUntil time.Time // set by a Retry-After: every call waits for it
+	pauseUntil time.Time            // set by a short Retry-After: every call waits for it
+	urlPause   map[string]time.Time // set by a long one: that URL only
 
 	requests atomic.Int64
 }
@@ -114,9 +147,12 @@ func New(o Options) (*Client, error) {
 		o.UserAgent = version.UserAgent()
 	}
 	if o.RequestsPerMinute == 0 {
-		o.RequestsPerMinute = AnonymousRequestsPerMinute
+		o.RequestsPerMinute = AnonymousRequestsPerMinute * DefaultHeadroom
 		if o.APIKey != "" {
-			o.RequestsPerMinute = APIKeyRequestsPerMinute
+			o.RequestsPerMinute = APIKeyRequestsPerMinute * DefaultHeadroom
+		}
+		if o.MinInterval == 0 {
+			o.MinInterval = 2 * time.Second
 		}
 	}
 	if o.Burst <= 0 {
@@ -143,6 +179,9 @@ func New(o Options) (*Client, error) {
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = 5 * time.Minute
 	}
+	if o.MaxClientPause <= 0 {
+		o.MaxClientPause = time.Minute
+	}
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
 	}
@@ -153,10 +192,7 @@ func New(o Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	lim := rate.NewLimiter(rate.Inf, o.Burst)
-	if o.RequestsPerMinute > 0 {
-		lim = rate.NewLimiter(rate.Limit(o.RequestsPerMinute/60), o.Burst)
-	}
+	lim := newLimiter(o)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -382,6 +418,7 @@ type attemptError struct {
 	kind       error
 	retry      bool
 	err        error
+	malformed  bool // a 200 whose body did not decode
 }
 
 // do sends GET base+path?q, retrying as configured, and hands the body of
@@ -389,6 +426,7 @@ type attemptError struct {
 func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode func(io.Reader) error) error {
 	u := c.base + path + "?" + q.Encode()
 	qdesc := describeQuery(q)
+	malformed := 0
 	for attempt := 1; ; attempt++ {
 		// PeeringDB asked for a pause longer than we wait inside a call:
 		// fail without sending anything until it is over.
@@ -396,6 +434,11 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
 				RetryAfter: time.Until(until).Round(time.Second),
 				Err:        fmt.Errorf("PeeringDB asked for a pause until %s", until.UTC().Format(time.RFC3339))}
+		}
+		if until := c.urlPausedUntil(u); time.Until(until) > 0 {
+			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
+				RetryAfter: time.Until(until).Round(time.Second),
+				Err:        fmt.Errorf("PeeringDB throttles this query until %s; other queries go on", until.UTC().Format(time.RFC3339))}
 		}
 		if err := c.wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -414,11 +457,21 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		}
 		fail := &Error{Object: obj, Query: qdesc, StatusCode: ae.status, Attempts: attempt,
 			RetryAfter: ae.retryAfter, Kind: ae.kind, Err: c.redact(ae.err)}
-		if ae.retryAfter > 0 {
-			// Every call of this client waits for it, not only this one.
+		switch {
+		case ae.retryAfter > c.opts.MaxClientPause:
+			// A long one answers this query (PeeringDB's per-URL
+			// throttle): remember it for this URL only.
+			c.pauseURL(u, time.Now().Add(ae.retryAfter))
+		case ae.retryAfter > 0:
+			// Every call of this client waits for a short one.
 			c.pause(time.Now().Add(ae.retryAfter))
 		}
-		if !ae.retry || attempt > c.opts.MaxRetries || ae.retryAfter > c.opts.MaxRetryAfter {
+		if ae.malformed {
+			malformed++
+		}
+		// A body cut short is retried once: sending the same large query
+		// again and again is what PeeringDB's per-URL throttle punishes.
+		if !ae.retry || attempt > c.opts.MaxRetries || ae.retryAfter > c.opts.MaxRetryAfter || malformed > 1 {
 			return fail
 		}
 		delay := backoff(attempt, c.opts.Backoff, c.opts.MaxBackoff)
@@ -462,6 +515,30 @@ func (c *Client) pausedUntil() time.Time {
 	return c.pauseUntil
 }
 
+func (c *Client) urlPausedUntil(u string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.urlPause[u]
+}
+
+// pauseURL holds one URL until then; expired entries go.
+func (c *Client) pauseURL(u string, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k, t := range c.urlPause {
+		if t.Before(now) {
+			delete(c.urlPause, k)
+		}
+	}
+	if c.urlPause == nil {
+		c.urlPause = map[string]time.Time{}
+	}
+	if until.After(c.urlPause[u]) {
+		c.urlPause[u] = until
+	}
+}
+
 func (c *Client) pause(until time.Time) {
 	c.mu.Lock()
 	if until.After(c.pauseUntil) {
@@ -497,14 +574,25 @@ func (c *Client) once(ctx context.Context, u string, decode func(io.Reader) erro
 		_ = resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
+		msg, fromPeeringDB := apiErrorMessage(resp.Body)
 		ae := &attemptError{status: resp.StatusCode, retry: retryableStatus(resp.StatusCode),
 			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			err:        errors.New(apiErrorMessage(resp.Body))}
+			err:        errors.New(msg)}
 		switch {
+		case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "":
+			// PeeringDB's throttles always say how long to wait; a bare 429
+			// is its lockout after repeated failed authentication (a wrong
+			// API key). Retrying only prolongs it.
+			ae.kind, ae.retry = ErrUnauthorized, false
+			ae.err = fmt.Errorf("429 without Retry-After, PeeringDB's answer after repeated failed authentication: %s", msg)
 		case resp.StatusCode == http.StatusTooManyRequests:
 			ae.kind = ErrRateLimited
 		case resp.StatusCode >= 500:
 			ae.kind = ErrUnavailable
+		case resp.StatusCode == http.StatusNotFound && !fromPeeringDB:
+			// A 404 page from a proxy or a wrong base URL is not
+			// PeeringDB saying an object does not exist.
+			ae.kind, ae.err = ErrUnavailable, fmt.Errorf("HTTP 404 without PeeringDB's answer (is --peeringdb-url right?): %s", msg)
 		case resp.StatusCode == http.StatusNotFound:
 			ae.kind = ErrNotFound
 		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
@@ -522,14 +610,15 @@ func (c *Client) once(ctx context.Context, u string, decode func(io.Reader) erro
 		}
 		// Truncated or non-JSON answers (an HTML error page from a proxy)
 		// are an outage, and usually a transient one.
-		return &attemptError{status: resp.StatusCode, kind: ErrUnavailable, retry: true,
+		return &attemptError{status: resp.StatusCode, kind: ErrUnavailable, retry: true, malformed: true,
 			err: fmt.Errorf("malformed answer: %v", err)}
 	}
 	return nil
 }
 
-// apiErrorMessage extracts PeeringDB's {"meta":{"error":"..."}} if present.
-func apiErrorMessage(r io.Reader) string {
+// apiErrorMessage extracts PeeringDB's {"meta":{"error":"..."}}, and says
+// whether the body was PeeringDB's.
+func apiErrorMessage(r io.Reader) (string, bool) {
 	b, _ := io.ReadAll(io.LimitReader(r, 4<<10))
 	var e struct {
 		Meta struct {
@@ -541,9 +630,9 @@ func apiErrorMessage(r io.Reader) string {
 		if len(msg) > 300 {
 			msg = msg[:300] + "…"
 		}
-		return msg
+		return msg, true
 	}
-	return "unexpected answer"
+	return "unexpected answer", false
 }
 
 // stripURL drops the URL from *url.Error: the Error already names the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -154,6 +155,20 @@ func TestAPIKeyHeaderAndNeverInErrors(t *testing.T) {
 	if !errors.Is(err, peeringdb.ErrUnauthorized) || peeringdb.IsRetryable(err) {
 		t.Errorf("401: %v, want ErrUnauthorized, not retryable", err)
 	}
+	// A 429 without Retry-After is PeeringDB's lockout after repeated
+	// failed authentication: said so, with the server's message, and not
+	// retried (a retry prolongs the lockout).
+	srv.ResetStats()
+	srv.FailNext(5, http.StatusTooManyRequests, 0)
+	_, err = keyed.IXs(ctx, nil)
+	srv.FailNext(0, 0, 0)
+	if !errors.Is(err, peeringdb.ErrUnauthorized) || peeringdb.IsRetryable(err) || !strings.Contains(err.Error(), "failed authentication") ||
+		!strings.Contains(err.Error(), "pdbtest: injected") || !strings.Contains(err.Error(), "API key") {
+		t.Errorf("429 without Retry-After: %v, want the API key refused, with PeeringDB's message", err)
+	}
+	if n := srv.Requests(); n != 1 {
+		t.Errorf("429 without Retry-After: %d requests, want 1", n)
+	}
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
@@ -191,10 +206,34 @@ func TestRetryAfterTooLongFailsFast(t *testing.T) {
 	if pe.RetryAfter != time.Hour || srv.Requests() != 1 {
 		t.Errorf("RetryAfter %v after %d requests", pe.RetryAfter, srv.Requests())
 	}
-	// Later calls respect the pause without sending anything.
-	_, err = c.Networks(context.Background(), url.Values{"asn": {"6939"}})
-	if !errors.Is(err, peeringdb.ErrRateLimited) || srv.Requests() != 1 {
-		t.Errorf("call during the pause: %v after %d requests", err, srv.Requests())
+	// A long Retry-After answers that query (PeeringDB's per-URL
+	// throttle): the same query fails without being sent, saying until
+	// when; other queries go on.
+	_, err = c.IXs(context.Background(), nil)
+	if !errors.Is(err, peeringdb.ErrRateLimited) || srv.Requests() != 1 || !strings.Contains(err.Error(), "throttles this query until") {
+		t.Errorf("the throttled query again: %v after %d requests", err, srv.Requests())
+	}
+	nets, err := c.Networks(context.Background(), url.Values{"asn": {"6939"}})
+	if err != nil || len(nets) != 1 || srv.Requests() != 2 {
+		t.Errorf("another query during the throttle: %v, %v after %d requests", nets, err, srv.Requests())
+	}
+}
+
+// A short Retry-After (PeeringDB's general throttle) pauses every call of
+// the client: the next, unrelated call waits for it.
+func TestShortRetryAfterPausesTheClient(t *testing.T) {
+	srv := newSampleServer(t, pdbtest.Options{})
+	c := fastClient(t, srv, func(o *peeringdb.Options) { o.MaxRetries = -1 })
+	srv.FailNext(1, http.StatusTooManyRequests, time.Second)
+	if _, err := c.IXs(context.Background(), nil); !errors.Is(err, peeringdb.ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if _, err := c.Networks(context.Background(), url.Values{"asn": {"6939"}}); err != nil {
+		t.Fatal(err)
+	}
+	times := srv.RequestTimes()
+	if len(times) != 2 || times[1].Sub(times[0]) < time.Second {
+		t.Errorf("requests at %v: the second must wait for Retry-After: 1", times)
 	}
 }
 
@@ -244,6 +283,15 @@ func TestMalformedJSONIsUnavailable(t *testing.T) {
 	if _, err := c.Networks(context.Background(), url.Values{"asn": {"6939"}}); err != nil {
 		t.Errorf("after one malformed answer: %v", err)
 	}
+	// Never more than once, whatever MaxRetries allows: re-sending the
+	// same large query is what PeeringDB's per-URL throttle punishes.
+	c = fastClient(t, srv, func(o *peeringdb.Options) { o.MaxRetries = 4 })
+	srv.ResetStats()
+	srv.MalformedNext(5)
+	if _, err := c.Networks(context.Background(), url.Values{"asn": {"6939"}}); !errors.Is(err, peeringdb.ErrUnavailable) || srv.Requests() != 2 {
+		t.Errorf("malformed answers: %v after %d requests, want ErrUnavailable after 2", err, srv.Requests())
+	}
+	srv.MalformedNext(0)
 }
 
 func TestTimeoutIsUnavailable(t *testing.T) {
@@ -364,3 +412,29 @@ func (h signalHandler) Handle(context.Context, slog.Record) error {
 }
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// A 404 is "not in PeeringDB" only when PeeringDB says so: the real server
+// answers an id lookup that finds nothing with 404 and its JSON; a 404 page
+// from a proxy or a wrong base URL is an outage, never "no such IX".
+func TestNotFoundOnlyFromPeeringDB(t *testing.T) {
+	srv := newSampleServer(t, pdbtest.Options{})
+	c := fastClient(t, srv, nil)
+	if _, err := c.IXs(context.Background(), url.Values{"id": {"999999"}}); !errors.Is(err, peeringdb.ErrNotFound) {
+		t.Errorf("unknown IX id: %v, want ErrNotFound", err)
+	}
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<html><body>404 Not Found</body></html>"))
+	}))
+	t.Cleanup(html.Close)
+	c, err := peeringdb.New(peeringdb.Options{BaseURL: html.URL + "/api", RequestsPerMinute: peeringdb.Unlimited,
+		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetries: -1, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.IXs(context.Background(), url.Values{"id": {"31"}})
+	if errors.Is(err, peeringdb.ErrNotFound) || !errors.Is(err, peeringdb.ErrUnavailable) || !strings.Contains(err.Error(), "peeringdb-url") {
+		t.Errorf("an HTML 404: %v, want ErrUnavailable naming --peeringdb-url", err)
+	}
+}

@@ -43,3 +43,48 @@ func TestBackoffBoundsAndGrowth(t *testing.T) {
 		}
 	}
 }
+
+// The limiter leaves headroom, proven over a sliding window as PeeringDB
+// counts: 500 requests scheduled back to back by the client's own limiter
+// (its reservations, on a virtual clock) never put more than 90 % of the
+// published limit into any 60 s window, and never two requests closer
+// than 2 s.
+func TestLimiterSlidingWindow(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		key       string
+		published int
+	}{{"anonymous", "", AnonymousRequestsPerMinute}, {"API key", "k", APIKeyRequestsPerMinute}} {
+		o := Options{APIKey: c.key}
+		if _, err := New(o); err != nil {
+			t.Fatal(err)
+		}
+		// New's defaults, as the client applies them.
+		o.RequestsPerMinute = float64(c.published) * DefaultHeadroom
+		o.MinInterval, o.Burst = 2*time.Second, 1
+		lim := newLimiter(o)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var at []time.Time
+		for range 500 {
+			r := lim.ReserveN(now, 1)
+			now = now.Add(r.DelayFrom(now))
+			at = append(at, now)
+		}
+		most := 0
+		for i := range at {
+			n := 0
+			for j := i; j < len(at) && at[j].Sub(at[i]) <= time.Minute; j++ {
+				n++
+			}
+			most = max(most, n)
+			if i > 0 && at[i].Sub(at[i-1]) < 2*time.Second {
+				t.Errorf("%s: requests %s apart", c.name, at[i].Sub(at[i-1]))
+				break
+			}
+		}
+		if limit := int(float64(c.published) * DefaultHeadroom); most > limit {
+			t.Errorf("%s: %d requests in one sliding minute, want at most %d (published %d)", c.name, most, limit, c.published)
+		}
+		t.Logf("%s: at most %d requests in any 60 s window (published limit %d)", c.name, most, c.published)
+	}
+}

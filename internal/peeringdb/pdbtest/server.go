@@ -489,6 +489,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(cw, http.StatusBadRequest, qerr.Error())
 		return
 	}
+	if len(recs) == 0 && r.URL.Query().Has("id") {
+		// The real server answers a list query by id that finds nothing
+		// with 404 and an empty data list, not 200 [] (measured against
+		// www.peeringdb.com; src/peeringdb_server/rest.py raises NotFound
+		// for an empty result of an id lookup).
+		cw.Header().Set("Content-Type", "application/json")
+		cw.WriteHeader(http.StatusNotFound)
+		_, _ = cw.Write([]byte(`{"meta":{"error":"Entity not found"},"data":[]}`))
+		return
+	}
 	cw.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	_, _ = bw.WriteString(`{"data":[`)

@@ -496,8 +496,7 @@ type update struct {
 	bgAdd, bgDel []pfx // the bogon switch
 	faAdd, faDel []string
 	assign       bool    // route-server client's import assignment is wrong
-	oldTag       string  // the accept statement's tag now (see txn.retag)
-	was          inPlace // the in-place actions now (see txn.redrain)
+	was          inPlace // the in-place actions now (see txn.retag, txn.redrain)
 	reset        bool    // soft reset in after a filter change (session is up)
 	// exAdd, exDel: the export set's entries (ordinary neighbors).
 	exAdd, exDel []pfx
@@ -701,7 +700,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 			continue
 		}
 		kept[n.id] = true
-		u := update{n: n, old: old, peer: old != n.spec, oldTag: was.tag, was: was}
+		u := update{n: n, old: old, peer: old != n.spec, was: was}
 		u.add, u.del = diffPrefixes(n.prefixes, runningPrefixes(r.prefixSets[prefixSetName(n.id)]))
 		u.bgAdd, u.bgDel = diffPrefixes(n.bogonSwitch, runningPrefixes(r.prefixSets[bogonSwitchName(n.id)]))
 		u.faAdd, u.faDel = diffStrings(n.firstAS, r.asPathSets[firstASSetName(n.id)].GetList())
@@ -712,7 +711,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 		// that checks for bogon ASNs.
 		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.oldTag != n.tag || u.was.localPref != n.drainPref())
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.was.tag != n.tag || u.was.localPref != n.drainPref())
 		if !n.spec.rsClient {
 			u.exAdd, u.exDel = diffPrefixes(n.exports, runningPrefixes(r.prefixSets[exportSetName(n.id)]))
 			// What the neighbor got so far may not pass any more: entries
@@ -721,7 +720,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 			u.narrows = established && (len(u.exDel) > 0 || len(p.learnedAdd) > 0 || !slices.Contains(curExport, exportPolicyName(n.id)))
 			u.out = established && (len(u.exAdd) > 0 || len(p.learnedDel) > 0 || u.was.community != n.drainCommunity())
 		}
-		if u.peer || u.setsChange() || u.assign || u.reset || u.oldTag != n.tag || u.drainChange() || u.exportChange() || u.out || u.narrows {
+		if u.peer || u.setsChange() || u.assign || u.reset || u.was.tag != n.tag || u.drainChange() || u.exportChange() || u.out || u.narrows {
 			p.updates = append(p.updates, u)
 			p.updated++
 		}
@@ -1126,7 +1125,7 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		if err := t.editSet(ctx, asPathSet(firstASSetName(id), u.faDel), asPathSet(firstASSetName(id), u.faAdd), false); err != nil {
 			return err
 		}
-		if err := t.retag(ctx, id, u.oldTag, u.n.tag); err != nil {
+		if err := t.retag(ctx, id, u.was.tag, u.n.tag); err != nil {
 			return err
 		}
 		if err := t.redrain(ctx, u); err != nil {
@@ -1355,7 +1354,6 @@ func (t *txn) retag(ctx context.Context, id, from, to string) error {
 	if from == to {
 		return nil
 	}
-	c := t.d.client
 	name := stmtAccept(id)
 	acts := func(tag string, route bool) *api.Statement {
 		a := &api.Actions{LargeCommunity: tagAction(tag)}
@@ -1364,18 +1362,7 @@ func (t *txn) retag(ctx context.Context, id, from, to string) error {
 		}
 		return &api.Statement{Name: name, Actions: a}
 	}
-	add := func(s *api.Statement) func(context.Context) error {
-		return func(ctx context.Context) error {
-			_, err := c.AddStatement(ctx, &api.AddStatementRequest{Statement: s})
-			return err
-		}
-	}
-	del := func(s *api.Statement) func(context.Context) error {
-		return func(ctx context.Context) error {
-			_, err := c.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
-			return err
-		}
-	}
+	add, del := t.addStatement, t.deleteStatement
 	switch {
 	case from == "":
 		return t.do(ctx, "tag routes accepted by "+name+" with "+to, add(acts(to, false)), del(acts(to, false)))
@@ -1395,20 +1382,8 @@ func (t *txn) retag(ctx context.Context, id, from, to string) error {
 // session is not reset; the soft resets that follow apply them to the
 // routes already exchanged.
 func (t *txn) redrain(ctx context.Context, u update) error {
-	c := t.d.client
 	edit := func(what string, from, to *api.Statement) error {
-		add := func(s *api.Statement) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.AddStatement(ctx, &api.AddStatementRequest{Statement: s})
-				return err
-			}
-		}
-		del := func(s *api.Statement) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
-				return err
-			}
-		}
+		add, del := t.addStatement, t.deleteStatement
 		if from != nil {
 			if err := t.do(ctx, "stop "+what, del(from), add(from)); err != nil {
 				return err
@@ -1445,6 +1420,23 @@ func (t *txn) redrain(ctx context.Context, u update) error {
 		}
 	}
 	return nil
+}
+
+// addStatement and deleteStatement are the steps that add a statement (or,
+// under an existing name, merge its conditions and actions into it) and
+// remove one (or those parts of it), for txn.do.
+func (t *txn) addStatement(s *api.Statement) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := t.d.client.AddStatement(ctx, &api.AddStatementRequest{Statement: s})
+		return err
+	}
+}
+
+func (t *txn) deleteStatement(s *api.Statement) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := t.d.client.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
+		return err
+	}
 }
 
 func (t *txn) setGlobal(ctx context.Context, dir api.PolicyDirection, names []string, def api.RouteAction, undoTo []string) error {

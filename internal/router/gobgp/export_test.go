@@ -311,11 +311,11 @@ func TestPlanRetag(t *testing.T) {
 		t.Fatalf("plan %+v, want A and B retagged in place", p)
 	}
 	a, b := updateOf(t, p, "192.0.2.10"), updateOf(t, p, "192.0.2.20")
-	if a.oldTag != "64500:1:31" || a.n.tag != "64500:1:32" || !a.reset || a.out || a.narrows {
-		t.Errorf("A: tag %q -> %q, reset in %t, out %t", a.oldTag, a.n.tag, a.reset, a.out)
+	if a.was.tag != "64500:1:31" || a.n.tag != "64500:1:32" || !a.reset || a.out || a.narrows {
+		t.Errorf("A: tag %q -> %q, reset in %t, out %t", a.was.tag, a.n.tag, a.reset, a.out)
 	}
-	if b.oldTag != "64500:2:31" || b.n.tag != "" || !b.reset {
-		t.Errorf("B: tag %q -> %q, reset in %t", b.oldTag, b.n.tag, b.reset)
+	if b.was.tag != "64500:2:31" || b.n.tag != "" || !b.reset {
+		t.Errorf("B: tag %q -> %q, reset in %t", b.was.tag, b.n.tag, b.reset)
 	}
 }
 
