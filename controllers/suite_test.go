@@ -110,7 +110,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer irrSrv.Close()
-	irrClient, err := irr.New(irr.Config{Servers: []string{irrSrv.Addr()}, QueryTimeout: 2 * time.Second, Retries: -1})
+	irrClient, err := irr.New(irr.Config{Servers: []string{irrSrv.Addr()}, QueryTimeout: 2 * time.Second, Retries: -1, Cooldown: 500 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

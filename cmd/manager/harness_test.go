@@ -120,7 +120,7 @@ func freeAddr(t testing.TB) string {
 func labArgs(pdbURL, irrAddr string) []string {
 	return []string{
 		"--peeringdb-url=" + pdbURL, "--peeringdb-requests-per-minute=600",
-		"--irr-servers=" + irrAddr,
+		"--irr-servers=" + irrAddr, "--irr-cooldown=1s",
 		"--router-poll-interval=2s", "--resync-interval=2s", "--retry-interval=1s", "--min-apply-interval=300ms",
 		"--filter-ttl=2s",
 		"--gobgp-passive-neighbors", "--gobgp-connect-retry=1s",

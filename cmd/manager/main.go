@@ -60,6 +60,7 @@ func run() error {
 		pdbRefresh    time.Duration
 		retry, resync time.Duration
 		irrServers    string
+		irrCooldown   time.Duration
 		filterTTL     time.Duration
 		maxShrink     float64
 		maxLen4       int
@@ -93,6 +94,7 @@ func run() error {
 	flag.DurationVar(&retry, "retry-interval", 30*time.Second, "How soon an object waiting on PeeringDB is retried.")
 	flag.DurationVar(&resync, "resync-interval", 10*time.Minute, "How often settled objects are re-validated against the refreshed cache (jittered).")
 	flag.StringVar(&irrServers, "irr-servers", "rr.ntt.net:43,whois.radb.net:43", "IRRd whois servers (host:port), tried in order.")
+	flag.DurationVar(&irrCooldown, "irr-cooldown", 30*time.Second, "How long an IRR server that did not answer (refused, unreachable, timed out) is skipped; doubled on each further failure, up to 4 times.")
 	flag.DurationVar(&filterTTL, "filter-ttl", 4*time.Hour, "How long a built prefix filter is used before the IRR is asked again.")
 	flag.Float64Var(&maxShrink, "filter-max-shrink", policy.DefaultMaxShrink, "Largest drop in a filter's prefixes (0..1) applied without a human; larger drops are held.")
 	flag.IntVar(&maxLen4, "max-prefix-length-v4", 24, "Longest IPv4 prefix a filter accepts.")
@@ -159,7 +161,7 @@ func run() error {
 	}
 	drv.Enabled = strings.Split(*enableDrivers, ",")
 	drv.Log = ctrl.Log.WithName("router")
-	irrClient, err := irr.New(irr.Config{Servers: strings.Split(irrServers, ","), ClientID: version.UserAgent()})
+	irrClient, err := irr.New(irr.Config{Servers: strings.Split(irrServers, ","), ClientID: version.UserAgent(), Cooldown: irrCooldown})
 	if err != nil {
 		return fmt.Errorf("failed to configure the IRR client: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peering-operator/peering-operator/internal/version"
@@ -50,6 +51,12 @@ type Config struct {
 	// ExpandSpecialASNs also queries documentation and private ASNs
 	// (bgpq4 -p); by default they are skipped as bgpq4 does.
 	ExpandSpecialASNs bool
+	// Cooldown is how long a server that did not answer (a timeout, a
+	// refused or dropped connection) is skipped by later expansions: its
+	// circuit breaker is open. It doubles on each further failure, up to
+	// 4 times. Default 30s. A server that answered with an error, or cut
+	// an answer short, is not skipped: it is up.
+	Cooldown time.Duration
 }
 
 // Query is one expansion: what, which address family and which IRR sources.
@@ -121,7 +128,19 @@ func (e *ServerError) Error() string { return "server error: " + e.Message }
 
 // Client expands AS-SETs into prefixes over the IRRd whois protocol. It is
 // safe for concurrent use; each Expand uses its own connection.
-type Client struct{ cfg Config }
+type Client struct {
+	cfg Config
+
+	mu     sync.Mutex
+	broken map[string]breaker // by server
+}
+
+// breaker is a server's circuit breaker: skipped until until, after fails
+// failures in a row.
+type breaker struct {
+	until time.Time
+	fails int
+}
 
 // New checks cfg and fills in defaults.
 func New(cfg Config) (*Client, error) {
@@ -156,7 +175,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxDepth <= 0 {
 		cfg.MaxDepth = 64
 	}
-	return &Client{cfg: cfg}, nil
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = 30 * time.Second
+	}
+	return &Client{cfg: cfg, broken: map[string]breaker{}}, nil
 }
 
 // Expand returns the distinct prefixes of the query's family registered for
@@ -191,7 +213,12 @@ func (c *Client) Expand(ctx context.Context, q Query) ([]netip.Prefix, Stats, er
 		return nil, st, errors.New("irr: nothing to expand")
 	}
 	var errs []error
-	for _, server := range c.cfg.Servers {
+	servers, cooling := c.order(time.Now())
+	if len(servers) == 0 {
+		st.Duration = time.Since(start)
+		return nil, st, fmt.Errorf("irr: every server is cooling down after failing to answer (%s); the last good filters stay in use", strings.Join(cooling, ", "))
+	}
+	for _, server := range servers {
 		backoff := c.cfg.RetryBackoff
 		for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
 			if attempt > 0 {
@@ -205,6 +232,7 @@ func (c *Client) Expand(ctx context.Context, q Query) ([]netip.Prefix, Stats, er
 			st.Attempts++
 			var run Stats
 			out, err := c.expandOn(ctx, server, q, objs, &run)
+			c.record(server, err, ctx.Err() != nil)
 			if err == nil {
 				run.Attempts, run.Errors = st.Attempts, st.Errors
 				run.Server = server
@@ -218,15 +246,66 @@ func (c *Client) Expand(ctx context.Context, q Query) ([]netip.Prefix, Stats, er
 			errs = append(errs, err)
 			st.Errors = append(st.Errors, err.Error())
 			var se *ServerError
-			if errors.As(err, &se) {
+			if errors.As(err, &se) || c.cooling(server, time.Now()) {
 				// The server answered, and refused: asking it again will not
-				// change its mind. Try the next server.
+				// change its mind. Or it did not answer at all: retrying
+				// it only stalls the caller. Try the next server.
 				break
 			}
 		}
 	}
 	st.Duration = time.Since(start)
 	return nil, st, fmt.Errorf("irr: every server failed: %w", errors.Join(errs...))
+}
+
+// order is the servers to try now, in the configured order, without those
+// whose breaker is open (named in cooling, with until when).
+func (c *Client) order(now time.Time) (servers, cooling []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.cfg.Servers {
+		if b := c.broken[s]; now.Before(b.until) {
+			cooling = append(cooling, fmt.Sprintf("%s until %s", s, b.until.UTC().Format(time.RFC3339)))
+			continue
+		}
+		servers = append(servers, s)
+	}
+	return servers, cooling
+}
+
+func (c *Client) cooling(server string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return now.Before(c.broken[server].until)
+}
+
+// record updates a server's breaker after an attempt: an answer closes it;
+// no answer at all (no connection, or a timeout) opens it for Cooldown,
+// doubled for each failure in a row. Other failures (an error answer, a
+// connection cut mid-answer) leave it as it is, and so does the caller
+// giving up (canceled), which says nothing about the server.
+func (c *Client) record(server string, err error, canceled bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		delete(c.broken, server)
+		return
+	}
+	if canceled || !silent(err) {
+		return
+	}
+	b := c.broken[server]
+	b.fails++
+	b.until = time.Now().Add(c.cfg.Cooldown << min(b.fails-1, 2))
+	c.broken[server] = b
+}
+
+// silent: the server did not answer at all: refused or unreachable, or
+// no answer within the query timeout.
+func silent(err error) bool {
+	var qe *QueryError
+	var oe *net.OpError
+	return errors.As(err, &qe) && qe.TimedOut() || errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // expansion is the state of one Expand on one connection.

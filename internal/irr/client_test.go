@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,7 +319,8 @@ func TestExpandContextCancel(t *testing.T) {
 	}
 }
 
-// A server that is down (connection refused) is skipped.
+// A server that is down (connection refused) is skipped: tried once, not
+// retried, and not tried again while its breaker is open.
 func TestExpandDialFailure(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
@@ -326,8 +328,66 @@ func TestExpandDialFailure(t *testing.T) {
 	srv := startServer(t, irrtest.DefaultFixture())
 	c := newClient(t, irr.Config{Servers: []string{dead, srv.Addr()}, RetryBackoff: time.Millisecond})
 	got, st, err := c.Expand(context.Background(), irr.Query{Sets: []string{"AS13335"}, Family: 4})
-	if err != nil || len(got) == 0 || st.Server != srv.Addr() || st.Attempts != 3 {
+	if err != nil || len(got) == 0 || st.Server != srv.Addr() || st.Attempts != 2 {
 		t.Errorf("got %d prefixes, stats %+v, err %v", len(got), st, err)
+	}
+	_, st, err = c.Expand(context.Background(), irr.Query{Sets: []string{"AS13335"}, Family: 4})
+	if err != nil || st.Attempts != 1 || st.Server != srv.Addr() {
+		t.Errorf("with the dead server cooling down: stats %+v, err %v", st, err)
+	}
+}
+
+// A server that accepts the connection and never answers costs one query
+// timeout, once: the breaker opens, the next server answers, and later
+// expansions do not go near it (no new connection) until it cools down.
+// With every server cooling down an expansion fails at once, saying so.
+func TestExpandSkipsAServerThatNeverAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn) // accepted, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	accepted := func() int { mu.Lock(); defer mu.Unlock(); return len(held) }
+	srv := startServer(t, irrtest.DefaultFixture())
+	c := newClient(t, irr.Config{Servers: []string{ln.Addr().String(), srv.Addr()}, QueryTimeout: 200 * time.Millisecond,
+		RetryBackoff: time.Millisecond, Cooldown: time.Hour})
+	q := irr.Query{Sets: []string{"AS13335"}, Family: 4}
+	for i := range 5 {
+		_, st, err := c.Expand(context.Background(), q)
+		if err != nil || st.Server != srv.Addr() {
+			t.Fatalf("expansion %d: stats %+v, err %v", i, st, err)
+		}
+	}
+	if n := accepted(); n != 1 {
+		t.Errorf("the silent server got %d connections over 5 expansions, want 1", n)
+	}
+	only := newClient(t, irr.Config{Servers: []string{ln.Addr().String()}, QueryTimeout: 200 * time.Millisecond, Cooldown: time.Hour})
+	if _, _, err := only.Expand(context.Background(), q); err == nil {
+		t.Fatal("a silent server answered")
+	}
+	before := accepted()
+	if _, _, err := only.Expand(context.Background(), q); err == nil || !strings.Contains(err.Error(), "cooling down") || accepted() != before {
+		t.Errorf("every server cooling down: %v, %d new connections", err, accepted()-before)
 	}
 }
 

@@ -76,8 +76,9 @@ type Cache struct {
 	s          *store
 	full       bool
 	syncedIX   map[int]bool
-	asns       map[uint32]bool // asked for with SyncNetworks
-	since      time.Time       // watermark of the next Refresh; zero = nothing synced
+	asns       map[uint32]bool  // asked for with SyncNetworks
+	since      time.Time        // watermark of the next Refresh; zero = nothing synced
+	partial    map[int]*ixSteps // IX syncs that failed part way (under syncMu)
 	lastSync   time.Time
 	stale      bool
 	staleSince time.Time
@@ -140,13 +141,41 @@ func (c *Cache) SyncIX(ctx context.Context, ixID int) error {
 	return err
 }
 
+// ixSteps are the answers of an IX sync that failed part way: the next
+// attempt within partialTTL starts where it stopped, so it does not send
+// the same (possibly large) queries again, which PeeringDB's per-URL
+// throttle punishes. Syncs are serialized (syncMu), so it needs no lock.
+type ixSteps struct {
+	at                       time.Time
+	ixs                      []IX
+	lans                     []IXLAN
+	pfxs                     []IXPrefix
+	nixs                     []NetIXLAN
+	haveIX, havePfx, haveNix bool
+}
+
+// partialTTL bounds how old a kept step may be.
+const partialTTL = 10 * time.Minute
+
 func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 	id := strconv.Itoa(ixID)
-	ixs, err := emptyIfNotFound(c.client.IXs(ctx, url.Values{"id": {id}}))
-	if err != nil {
-		return err
+	p := c.partial[ixID]
+	if p == nil || start.Sub(p.at) > partialTTL {
+		p = &ixSteps{at: start}
+		if c.partial == nil {
+			c.partial = map[int]*ixSteps{}
+		}
+		c.partial[ixID] = p
 	}
-	if len(ixs) == 0 {
+	var err error
+	if !p.haveIX {
+		if p.ixs, err = emptyIfNotFound(c.client.IXs(ctx, url.Values{"id": {id}})); err != nil {
+			return err
+		}
+		p.haveIX = true
+	}
+	if len(p.ixs) == 0 {
+		delete(c.partial, ixID)
 		c.mu.Lock()
 		c.dropIXLocked(ixID)
 		c.s.ixs.del(ixID)
@@ -154,29 +183,33 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 		c.mu.Unlock()
 		return &Error{Object: ObjIX, Query: "id=" + id, Kind: ErrNotFound, Attempts: 1}
 	}
-	lans, err := emptyIfNotFound(c.client.IXLANs(ctx, url.Values{"ix_id": {id}}))
-	if err != nil {
-		return err
-	}
-	var pfxs []IXPrefix
-	if len(lans) > 0 {
-		ids := make([]int, len(lans))
-		for i, l := range lans {
-			ids[i] = l.ID
-		}
-		if pfxs, err = c.client.IXPrefixes(ctx, url.Values{"ixlan_id__in": {JoinInts(ids)}}); err != nil {
+	if !p.havePfx {
+		if p.lans, err = emptyIfNotFound(c.client.IXLANs(ctx, url.Values{"ix_id": {id}})); err != nil {
 			return err
 		}
+		if len(p.lans) > 0 {
+			ids := make([]int, len(p.lans))
+			for i, l := range p.lans {
+				ids[i] = l.ID
+			}
+			if p.pfxs, err = c.client.IXPrefixes(ctx, url.Values{"ixlan_id__in": {JoinInts(ids)}}); err != nil {
+				return err
+			}
+		}
+		p.havePfx = true
 	}
-	nixs, err := emptyIfNotFound(c.client.NetIXLANs(ctx, url.Values{"ix_id": {id}}))
-	if err != nil {
-		return err
+	if !p.haveNix {
+		if p.nixs, err = emptyIfNotFound(c.client.NetIXLANs(ctx, url.Values{"ix_id": {id}})); err != nil {
+			return err
+		}
+		p.haveNix = true
 	}
-	asns := uniqueASNs(nixs)
+	asns := uniqueASNs(p.nixs)
 	nets, err := emptyIfNotFound(c.client.NetworksByASN(ctx, asns))
 	if err != nil {
 		return err
 	}
+	delete(c.partial, ixID)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,14 +217,16 @@ func (c *Cache) syncIX(ctx context.Context, ixID int, start time.Time) error {
 	// This answer is the whole truth about the IX: drop what it no longer
 	// lists (deleted while we were not looking).
 	c.dropIXLocked(ixID)
-	s.ixs.put(ixs[0])
-	s.ixlans.putAll(lans)
-	s.ixpfxs.putAll(pfxs)
-	s.nixs.putAll(nixs)
+	s.ixs.put(p.ixs[0])
+	s.ixlans.putAll(p.lans)
+	s.ixpfxs.putAll(p.pfxs)
+	s.nixs.putAll(p.nixs)
 	c.applyNetworkAnswer(asns, nets)
 	c.syncedIX[ixID] = true
-	if c.since.IsZero() {
-		c.since = start.Add(-c.opts.SinceOverlap)
+	// The oldest answer used sets the watermark, so nothing changed since
+	// it is missed by the next refresh.
+	if since := p.at.Add(-c.opts.SinceOverlap); c.since.IsZero() || since.Before(c.since) {
+		c.since = since
 	}
 	return nil
 }
@@ -314,12 +349,19 @@ func (c *Cache) FullSync(ctx context.Context) error {
 	defer c.syncMu.Unlock()
 	start := c.opts.Clock()
 	s := newStore()
-	err := c.fullSync(ctx, s)
+	generated, err := c.fullSync(ctx, s)
 	if err == nil {
+		// The watermark is the server's: an answer from PeeringDB's API
+		// cache lacks what changed after it was generated, which the
+		// local clock would skip for good.
+		mark := start
+		if !generated.IsZero() && generated.Before(mark) {
+			mark = generated
+		}
 		c.mu.Lock()
 		c.s = s
 		c.full = true
-		c.since = start.Add(-c.opts.SinceOverlap)
+		c.since = mark.Add(-c.opts.SinceOverlap)
 		c.mu.Unlock()
 	} else {
 		err = fmt.Errorf("full sync from PeeringDB: %w", err)
@@ -328,20 +370,26 @@ func (c *Cache) FullSync(ctx context.Context) error {
 	return err
 }
 
-func (c *Cache) fullSync(ctx context.Context, s *store) error {
-	if err := loadAll(ctx, c.client, &s.ixs); err != nil {
-		return err
+// fullSync loads every table into s and returns when the oldest answer
+// was generated by PeeringDB's API cache (zero: every answer was live).
+func (c *Cache) fullSync(ctx context.Context, s *store) (time.Time, error) {
+	var oldest time.Time
+	for _, load := range []func() (time.Time, error){
+		func() (time.Time, error) { return loadAll(ctx, c.client, &s.ixs) },
+		func() (time.Time, error) { return loadAll(ctx, c.client, &s.ixlans) },
+		func() (time.Time, error) { return loadAll(ctx, c.client, &s.ixpfxs) },
+		func() (time.Time, error) { return loadAll(ctx, c.client, &s.nixs) },
+		func() (time.Time, error) { return loadAll(ctx, c.client, &s.nets) },
+	} {
+		gen, err := load()
+		if err != nil {
+			return oldest, err
+		}
+		if !gen.IsZero() && (oldest.IsZero() || gen.Before(oldest)) {
+			oldest = gen
+		}
 	}
-	if err := loadAll(ctx, c.client, &s.ixlans); err != nil {
-		return err
-	}
-	if err := loadAll(ctx, c.client, &s.ixpfxs); err != nil {
-		return err
-	}
-	if err := loadAll(ctx, c.client, &s.nixs); err != nil {
-		return err
-	}
-	return loadAll(ctx, c.client, &s.nets)
+	return oldest, nil
 }
 
 // loadAll puts every live object of type T into t a page at a time, so a
@@ -349,8 +397,8 @@ func (c *Cache) fullSync(ctx context.Context, s *store) error {
 func loadAll[T interface {
 	Object
 	record
-}](ctx context.Context, cl *Client, t *table[T]) error {
-	return ListPages(ctx, cl, url.Values{}, func(page []T) error {
+}](ctx context.Context, cl *Client, t *table[T]) (time.Time, error) {
+	return ListPagesGenerated(ctx, cl, url.Values{}, func(page []T) error {
 		t.putAll(page)
 		return nil
 	})

@@ -3,11 +3,14 @@ package peeringdb_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -455,4 +458,95 @@ func TestConcurrentReadsDuringSync(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// An IX sync that fails part way keeps the answers it got: the next attempt
+// sends only the steps still missing, not the same queries again (PeeringDB
+// throttles repeated identical large queries per URL).
+func TestSyncIXKeepsStepsThatSucceeded(t *testing.T) {
+	e := newCacheEnv(t, "")
+	ctx := context.Background()
+	e.srv.FailObjectNext("netixlan", 2, http.StatusInternalServerError) // both attempts (MaxRetries 1)
+	if err := e.cache.SyncIX(ctx, decix); err == nil {
+		t.Fatal("the sync succeeded without its netixlan step")
+	}
+	first := e.srv.RequestLog()
+	e.srv.ResetStats()
+	if err := e.cache.SyncIX(ctx, decix); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, r := range e.srv.RequestLog() {
+		sent = append(sent, r.Path)
+	}
+	if len(first) != 5 || !slices.Equal(sent, []string{"/api/netixlan", "/api/net"}) {
+		t.Errorf("first attempt sent %d requests (want 5: ix, ixlan, ixpfx, netixlan twice); the second %v, want netixlan and net only", len(first), sent)
+	}
+	if _, ok := e.cache.IX(decix); !ok || len(e.cache.NetIXLANsOfIX(decix)) == 0 {
+		t.Error("the completed sync did not load the IX")
+	}
+	// Kept answers expire: a retry much later starts over.
+	e.srv.FailObjectNext("netixlan", 2, http.StatusInternalServerError)
+	e.clock.Advance(time.Hour)
+	_ = e.cache.SyncIX(ctx, decix)
+	e.clock.Advance(time.Hour)
+	e.srv.ResetStats()
+	if err := e.cache.SyncIX(ctx, decix); err != nil || e.srv.Requests() != 5 {
+		t.Errorf("a retry after kept answers expired: %v after %d requests, want 5", err, e.srv.Requests())
+	}
+}
+
+// A full sync served from PeeringDB's API cache (a snapshot older than the
+// local clock, meta.generated) takes its watermark from the snapshot: a
+// change made after the snapshot but before the sync is picked up by the
+// next refresh instead of being lost for good (with the local clock as
+// watermark it would be older than since).
+func TestFullSyncWatermarkFromSnapshot(t *testing.T) {
+	e := newCacheEnv(t, "")
+	ctx := context.Background()
+	e.srv.Snapshot()
+	e.clock.Advance(5 * time.Minute)
+	if err := e.srv.UpdateNetwork(15169, map[string]any{"name": "Google (renamed after the snapshot)"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if err := e.cache.FullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.cache.Network(15169); n.Name == "Google (renamed after the snapshot)" {
+		t.Fatal("the full sync did not come from the snapshot; the test proves nothing")
+	}
+	e.srv.ClearSnapshot()
+	e.clock.Advance(time.Hour)
+	if err := e.cache.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.cache.Network(15169); n.Name != "Google (renamed after the snapshot)" {
+		t.Errorf("after the refresh AS15169 is %q: a change between the snapshot and the sync was lost", n.Name)
+	}
+}
+
+// since answers as the real server's: strictly after the timestamp, and
+// only ok and deleted rows (a pending one is not served).
+func TestSinceIsStrict(t *testing.T) {
+	e := newCacheEnv(t, "")
+	ctx := context.Background()
+	e.clock.Advance(time.Minute)
+	if err := e.srv.UpdateNetwork(15169, map[string]any{"name": "at the second"}); err != nil {
+		t.Fatal(err)
+	}
+	at := e.clock.Now().Unix()
+	if err := e.srv.UpdateNetwork(8560, map[string]any{"status": "pending"}); err != nil {
+		t.Fatal(err)
+	}
+	nets, err := e.cl.Networks(ctx, url.Values{"since": {strconv.FormatInt(at-1, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nets) != 1 || nets[0].ASN != 15169 {
+		t.Errorf("since %d: %d rows, want AS15169 only (the pending one is not served)", at-1, len(nets))
+	}
+	if nets, err = e.cl.Networks(ctx, url.Values{"since": {strconv.FormatInt(at, 10)}}); err != nil || len(nets) != 0 {
+		t.Errorf("since the very second: %d rows (%v), want none (strictly after)", len(nets), err)
+	}
 }

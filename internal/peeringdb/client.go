@@ -233,23 +233,40 @@ func List[T Object](ctx context.Context, c *Client, q url.Values) ([]T, error) {
 // ListPages calls fn with each page of the answer to q, so large syncs need
 // not hold every page at once. An error from fn stops the listing.
 func ListPages[T Object](ctx context.Context, c *Client, q url.Values, fn func([]T) error) error {
+	_, err := ListPagesGenerated(ctx, c, q, fn)
+	return err
+}
+
+// ListPagesGenerated is ListPages that also returns when the oldest page
+// was generated, when PeeringDB served it from its API cache (meta.generated,
+// for unfiltered lists); zero when every page was live. What changed after
+// that time may be missing from the answer.
+func ListPagesGenerated[T Object](ctx context.Context, c *Client, q url.Values, fn func([]T) error) (time.Time, error) {
 	obj := ObjectName[T]()
 	q = cloneQuery(q)
 	if !q.Has("depth") {
 		q.Set("depth", "0") // flat objects; nested sets cost PeeringDB and us
 	}
-	if q.Has("limit") {
-		items, err := fetchPage[T](ctx, c, obj, "/"+obj, q)
-		if err != nil {
-			return err
+	var oldest time.Time
+	page := func() ([]T, error) {
+		items, gen, err := fetchPage[T](ctx, c, obj, "/"+obj, q)
+		if !gen.IsZero() && (oldest.IsZero() || gen.Before(oldest)) {
+			oldest = gen
 		}
-		return fn(items)
+		return items, err
+	}
+	if q.Has("limit") {
+		items, err := page()
+		if err != nil {
+			return oldest, err
+		}
+		return oldest, fn(items)
 	}
 	skip := 0
 	if s := q.Get("skip"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return fmt.Errorf("peeringdb: %s: invalid skip %q", obj, s)
+			return oldest, fmt.Errorf("peeringdb: %s: invalid skip %q", obj, s)
 		}
 		skip = n
 	}
@@ -257,18 +274,18 @@ func ListPages[T Object](ctx context.Context, c *Client, q url.Values, fn func([
 	for {
 		q.Set("limit", strconv.Itoa(limit))
 		q.Set("skip", strconv.Itoa(skip))
-		items, err := fetchPage[T](ctx, c, obj, "/"+obj, q)
+		items, err := page()
 		if err != nil {
-			return err
+			return oldest, err
 		}
 		if err := fn(items); err != nil {
-			return err
+			return oldest, err
 		}
 		// A short page is the last one. PeeringDB orders by id, so paging
 		// is stable unless objects are created meanwhile; the next since
 		// refresh picks those up.
 		if len(items) < limit {
-			return nil
+			return oldest, nil
 		}
 		skip += len(items)
 	}
@@ -279,7 +296,7 @@ func ListPages[T Object](ctx context.Context, c *Client, q url.Values, fn func([
 func Get[T Object](ctx context.Context, c *Client, id int) (T, error) {
 	obj := ObjectName[T]()
 	var zero T
-	items, err := fetchPage[T](ctx, c, obj, "/"+obj+"/"+strconv.Itoa(id), url.Values{"depth": {"0"}})
+	items, _, err := fetchPage[T](ctx, c, obj, "/"+obj+"/"+strconv.Itoa(id), url.Values{"depth": {"0"}})
 	if err != nil {
 		return zero, err
 	}
@@ -391,12 +408,17 @@ func describeQuery(q url.Values) string {
 }
 
 // fetchPage runs one logical request (with retries) and decodes its data.
-func fetchPage[T Object](ctx context.Context, c *Client, obj, path string, q url.Values) ([]T, error) {
+func fetchPage[T Object](ctx context.Context, c *Client, obj, path string, q url.Values) ([]T, time.Time, error) {
 	var items []T
+	var generated time.Time
 	err := c.do(ctx, obj, path, q, func(r io.Reader) error {
 		var p struct {
-			Data *[]T            `json:"data"`
-			Meta json.RawMessage `json:"meta"`
+			Data *[]T `json:"data"`
+			Meta struct {
+				// Generated is when PeeringDB's API cache made the answer
+				// (Unix seconds with a fraction); absent when it is live.
+				Generated float64 `json:"generated"`
+			} `json:"meta"`
 		}
 		dec := json.NewDecoder(r)
 		if err := dec.Decode(&p); err != nil {
@@ -406,9 +428,12 @@ func fetchPage[T Object](ctx context.Context, c *Client, obj, path string, q url
 			return errors.New(`answer has no "data" list`)
 		}
 		items = *p.Data
+		if p.Meta.Generated > 0 {
+			generated = time.Unix(int64(p.Meta.Generated), 0)
+		}
 		return nil
 	})
-	return items, err
+	return items, generated, err
 }
 
 // attemptError is the outcome of one failed HTTP attempt.

@@ -55,12 +55,17 @@ type Server struct {
 
 	mu     sync.Mutex
 	tables map[string]*table
+	// snap is what unfiltered list queries answer while set (Snapshot),
+	// generated at snapAt.
+	snap   map[string]*table
+	snapAt time.Time
 
 	fmu        sync.Mutex // faults and accounting
 	failN      int
 	failStatus int
 	failAfter  time.Duration
 	malformedN int
+	objFail    map[string]objFault // per object: FailObjectNext
 	down       bool
 	latency    time.Duration
 	log        []RequestRecord
@@ -150,6 +155,59 @@ func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
 	s.fmu.Lock()
 	s.failN, s.failStatus, s.failAfter = n, status, retryAfter
 	s.fmu.Unlock()
+}
+
+// Snapshot freezes what unfiltered list queries (no filter, only depth,
+// limit and skip) answer, with its time in meta.generated, as the real
+// server's API cache does: it serves those queries from files regenerated
+// about every 15 minutes (src/peeringdb_server/api_cache.py, rest.py).
+// Filtered queries still see live data. ClearSnapshot ends it.
+func (s *Server) Snapshot() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snap = map[string]*table{}
+	for k, t := range s.tables {
+		c := newTable()
+		for _, id := range t.sortedIDs() {
+			c.put(t.byID[id]) // records are replaced, never changed: sharing them is a copy
+		}
+		s.snap[k] = c
+	}
+	s.snapAt = s.now()
+}
+
+// ClearSnapshot makes unfiltered list queries answer live data again.
+func (s *Server) ClearSnapshot() {
+	s.mu.Lock()
+	s.snap = nil
+	s.mu.Unlock()
+}
+
+// unfiltered: the query has no condition, only paging and depth.
+func unfiltered(q url.Values) bool {
+	for k := range q {
+		if k != "depth" && k != "limit" && k != "skip" {
+			return false
+		}
+	}
+	return true
+}
+
+// objFault is a fault injected for one object's requests.
+type objFault struct {
+	n, status int
+}
+
+// FailObjectNext makes the next n requests for obj ("netixlan", ...)
+// answer status; other objects are served. It lets a test fail one step
+// of a multi-request sync.
+func (s *Server) FailObjectNext(obj string, n, status int) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.objFail == nil {
+		s.objFail = map[string]objFault{}
+	}
+	s.objFail[obj] = objFault{n: n, status: status}
 }
 
 // MalformedNext makes the next n requests answer 200 with a truncated body.
@@ -430,6 +488,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failN--
 		failStatus, retryAfter = s.failStatus, s.failAfter
 	}
+	if obj, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/"), "/"), "/"); !down && failStatus == 0 && s.objFail[obj].n > 0 {
+		f := s.objFail[obj]
+		f.n--
+		s.objFail[obj] = f
+		failStatus = f.status
+	}
 	malformed := false
 	if !down && failStatus == 0 && s.malformedN > 0 {
 		s.malformedN--
@@ -472,6 +536,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var recs []*record
 	var qerr error
+	var generated time.Time
 	if single {
 		id, err := strconv.Atoi(idStr)
 		r, found := t.byID[id]
@@ -481,6 +546,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		recs = []*record{r}
+	} else if snap := s.snap[obj]; snap != nil && unfiltered(r.URL.Query()) {
+		recs, qerr = snap.query(r.URL.Query())
+		generated = s.snapAt
 	} else {
 		recs, qerr = t.query(r.URL.Query())
 	}
@@ -513,7 +581,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = bw.Flush()
 		return
 	}
-	_, _ = bw.WriteString(`],"meta":{}}`)
+	if generated.IsZero() {
+		_, _ = bw.WriteString(`],"meta":{}}`)
+	} else {
+		_, _ = fmt.Fprintf(bw, `],"meta":{"generated":%d.0}}`, generated.Unix())
+	}
 	_ = bw.Flush()
 }
 

@@ -179,7 +179,10 @@ func (t *table) query(q map[string][]string) ([]*record, error) {
 	for _, id := range t.sortedIDs() {
 		r := t.byID[id]
 		if withSince {
-			if r.updated.Before(since) {
+			// created > since OR updated > since, strictly, and only ok
+			// or deleted rows (rest.py's since handling); updated is
+			// never before created, so updated alone decides.
+			if !r.updated.After(since) || r.status != peeringdb.StatusOK && r.status != peeringdb.StatusDeleted {
 				continue
 			}
 		} else if r.status == peeringdb.StatusDeleted {
