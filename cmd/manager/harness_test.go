@@ -104,6 +104,27 @@ type manager struct {
 	exited      chan struct{}
 }
 
+// start runs m.cmd with its output in logf until the test ends, when it
+// is stopped by its pid; onFail says what to log if the test failed.
+func (m *manager) start(t testing.TB, logf *os.File, onFail func() string) {
+	t.Helper()
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = m.cmd.Wait()
+		logf.Close()
+		close(m.exited)
+	}()
+	t.Cleanup(func() {
+		m.stop()
+		if t.Failed() {
+			t.Log(onFail())
+		}
+	})
+}
+
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -147,21 +168,7 @@ func startManager(t testing.TB, name string, args ...string) *manager {
 		"--health-probe-bind-address=" + m.probeAddr, "--zap-log-level=" + logLevel(),
 	}, args...)...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = m.cmd.Wait()
-		logf.Close()
-		close(m.exited)
-	}()
-	t.Cleanup(func() {
-		m.stop()
-		if t.Failed() {
-			t.Logf("--- %s log (last lines) ---\n%s", name, tail(m.logPath, 60))
-		}
-	})
+	m.start(t, logf, func() string { return fmt.Sprintf("--- %s log (last lines) ---\n%s", name, tail(m.logPath, 60)) })
 	NewWithT(t).Eventually(func() error {
 		select {
 		case <-m.exited:

@@ -822,20 +822,8 @@ func startPod(t *testing.T, d *appsv1.Deployment, c *corev1.Container, uid, gid 
 	// manager's, and its mount namespace (every mount above) goes with it.
 	m.cmd = exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, "pod"}, append(slices.Clone(c.Command[1:]), args...)...)...)
 	m.cmd.Env = env
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = m.cmd.Wait()
-		logf.Close()
-		close(m.exited)
-	}()
-	t.Cleanup(func() {
-		m.stop()
-		if t.Failed() {
-			t.Logf("--- pod script ---\n%s\n--- manager log (last lines) ---\n%s", script, tail(m.logPath, 80))
-		}
+	m.start(t, logf, func() string {
+		return fmt.Sprintf("--- pod script ---\n%s\n--- manager log (last lines) ---\n%s", script, tail(m.logPath, 80))
 	})
 	// Started when the process is the manager (the mounts are done).
 	NewWithT(t).Eventually(func() (string, error) {

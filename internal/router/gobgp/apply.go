@@ -1079,13 +1079,7 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 	// 3. The shared sets, which new policies use, then the filters of new
 	// neighbors.
 	if p.learnedCreate {
-		if err := t.do(ctx, "add large community set "+learnedSet, func(ctx context.Context) error {
-			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: largeCommunitySet(learnedSet, m.learned)})
-			return err
-		}, func(ctx context.Context) error {
-			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: learnedSet}, All: true})
-			return err
-		}); err != nil {
+		if err := t.createSet(ctx, "large community set", largeCommunitySet(learnedSet, m.learned)); err != nil {
 			return err
 		}
 	}
@@ -1094,13 +1088,7 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		return err
 	}
 	if p.bogonCreate {
-		if err := t.do(ctx, "add AS path set "+bogonASNSet, func(ctx context.Context) error {
-			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: asPathSet(bogonASNSet, m.bogonASNs)})
-			return err
-		}, func(ctx context.Context) error {
-			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: api.DefinedType_AS_PATH, Name: bogonASNSet}, All: true})
-			return err
-		}); err != nil {
+		if err := t.createSet(ctx, "AS path set", asPathSet(bogonASNSet, m.bogonASNs)); err != nil {
 			return err
 		}
 	}
@@ -1420,6 +1408,18 @@ func (t *txn) redrain(ctx context.Context, u update) error {
 		}
 	}
 	return nil
+}
+
+// createSet adds a shared defined set, undone by deleting it whole.
+func (t *txn) createSet(ctx context.Context, what string, set *api.DefinedSet) error {
+	c := t.d.client
+	return t.do(ctx, "add "+what+" "+set.Name, func(ctx context.Context) error {
+		_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: set})
+		return err
+	}, func(ctx context.Context) error {
+		_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: set.DefinedType, Name: set.Name}, All: true})
+		return err
+	})
 }
 
 // addStatement and deleteStatement are the steps that add a statement (or,
