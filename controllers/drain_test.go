@@ -102,4 +102,41 @@ func TestDrainEndToEnd(t *testing.T) {
 		g.Expect(r).NotTo(BeNil())
 		g.Expect(slices.Contains(r.Communities, router.GracefulShutdown)).To(BeFalse())
 	}, timeout).Should(Succeed())
+
+	// The Router's maintenance: its drain reaches the session as the
+	// request's own would, with the Router's stamp.
+	drainObj := func(obj client.Object, drain string) {
+		t.Helper()
+		patch := []byte(`{"spec":{"drain":` + drain + `}}`)
+		g.Expect(k8s.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	}
+	drainObj(o.router, `{"shutdownAfter":"0s"}`)
+	g.Expect(o.router.Annotations).To(HaveKey(peeringv1.AnnotationDrainSince), "the webhook stamps a Router's drain")
+	g.Eventually(func(g Gomega) {
+		r := ourRoute(g)
+		g.Expect(r).NotTo(BeNil())
+		g.Expect(r.Communities).To(ContainElement(router.GracefulShutdown))
+	}, timeout).Should(Succeed())
+	g.Expect(sessionState()).To(Equal(api.PeerState_ESTABLISHED))
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditionOf(g, o.request, "Ready").Message).To(ContainSubstring("spec.drain of Router " + o.router.Name + ": drained since"))
+	}, timeout).Should(Succeed())
+
+	// The IXPort's, due at once: down, and the condition names the port.
+	drainObj(o.port, `{"shutdownAfter":"1s"}`)
+	g.Expect(o.port.Annotations).To(HaveKey(peeringv1.AnnotationDrainSince), "the webhook stamps an IXPort's drain")
+	g.Eventually(sessionState, timeout).ShouldNot(Equal(api.PeerState_ESTABLISHED))
+	expectCondition(t, o.request, "Established", metav1.ConditionFalse, controllers.ReasonDrained)
+	g.Expect(conditionOf(g, o.request, "Established").Message).To(ContainSubstring("kubectl peering undrain ixport/" + o.port.Name))
+
+	// Both undrained: up and unmarked.
+	drainObj(o.port, `null`)
+	drainObj(o.router, `null`)
+	g.Expect(o.router.Annotations).NotTo(HaveKey(peeringv1.AnnotationDrainSince))
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	g.Eventually(func(g Gomega) {
+		r := ourRoute(g)
+		g.Expect(r).NotTo(BeNil())
+		g.Expect(slices.Contains(r.Communities, router.GracefulShutdown)).To(BeFalse())
+	}, timeout).Should(Succeed())
 }

@@ -307,11 +307,27 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// write must wake the controller.
 		For(&peeringv1.PeeringRequest{}).
 		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
+		// A Router's spec.drain is in its requests' conditions.
+		Watches(&peeringv1.Router{}, handler.EnqueueRequestsFromMapFunc(r.requestsForRouter)).
 		Named("peeringrequest").
 		// IRR queries can take seconds for a large AS-SET; one slow peer
 		// must not hold up the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
+}
+
+// requestsForRouter maps a Router to the requests on its IXPorts.
+func (r *PeeringRequestReconciler) requestsForRouter(ctx context.Context, o client.Object) []reconcile.Request {
+	var ports peeringv1.IXPortList
+	if err := r.List(ctx, &ports, client.MatchingFields{indexRouterRef: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "failed to list IXPorts for Router", "router", o.GetName())
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range ports.Items {
+		out = append(out, r.requestsForIXPort(ctx, &ports.Items[i])...)
+	}
+	return out
 }
 
 // requestsForIXPort maps an IXPort to the requests that reference it.

@@ -154,11 +154,11 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	}
 	st.Conditions = append(st.Conditions, announceConditions(pr, obs, &st, candidates))
 	configured := configuredCondition(pr, st, obs, validated, filters)
-	established := establishedCondition(pr, st, configured, obs.Now)
+	established := establishedCondition(pr, obs.IXPort, obs.Router, st, configured, obs.Now)
 	drift := driftCondition(pr, st.Pin)
 	g := prGate(pr, obs, st.Approval.State, validated, filters, configured, established)
 	if pinned != nil && st.Approval.State == peeringv1.ApprovalStateApproved {
-		g = pinnedGate(pr, configured, established, drift, obs.Now)
+		g = pinnedGate(pr, obs.IXPort, obs.Router, configured, established, drift, obs.Now)
 	}
 	ready := conditions.False(peeringv1.ConditionReady, g.reason, g.message)
 	if g.ready {
@@ -172,14 +172,14 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 // pinnedGate is Ready for a pinned request: it follows the router, whatever
 // PeeringDB and the IRR say now (their news is in DriftHeld and the other
 // conditions, and in Ready's message).
-func pinnedGate(pr *peeringv1.PeeringRequest, configured, established, drift conditions.Set, now time.Time) gate {
+func pinnedGate(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, rt *peeringv1.Router, configured, established, drift conditions.Set, now time.Time) gate {
 	note := ""
 	if drift.Status == metav1.ConditionTrue {
 		note = "; held for a human: " + drift.Message
 	}
-	_, drainDown, _ := drainOf(pr, now)
-	if drain := drainNote(pr, now); drain != "" && !drainDown {
-		note += "; " + drain
+	ds := drainOf(pr, port, rt, now)
+	if ds.Note != "" && !ds.Down {
+		note += "; " + ds.Note
 	}
 	switch {
 	case configured.Reason == ReasonInvalidForRouter || configured.Reason == ReasonAddressInUse || configured.Reason == ReasonPasswordSecretError:
@@ -187,7 +187,7 @@ func pinnedGate(pr *peeringv1.PeeringRequest, configured, established, drift con
 		return gate{configured.Reason, configured.Message + note, true, false, false}
 	case established.Status == metav1.ConditionTrue:
 		return gate{established.Reason, established.Message + note, false, false, true}
-	case (pr.Spec.Shutdown || drainDown) && configured.Status == metav1.ConditionTrue:
+	case (pr.Spec.Shutdown || ds.Down) && configured.Status == metav1.ConditionTrue:
 		return gate{established.Reason, established.Message + note, false, false, true}
 	case configured.Status != metav1.ConditionTrue:
 		return gate{configured.Reason, configured.Message + note, false, true, false}
@@ -408,7 +408,7 @@ func configuredCondition(pr *peeringv1.PeeringRequest, st prStatus, obs prObserv
 
 // establishedCondition is Established: True when every session is up, as
 // the router reports it.
-func establishedCondition(pr *peeringv1.PeeringRequest, st prStatus, configured conditions.Set, now time.Time) conditions.Set {
+func establishedCondition(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, rt *peeringv1.Router, st prStatus, configured conditions.Set, now time.Time) conditions.Set {
 	const t = peeringv1.PeeringRequestEstablished
 	pin := st.Pin.Config
 	if pin == nil || pr.Status.Applied == nil {
@@ -417,8 +417,8 @@ func establishedCondition(pr *peeringv1.PeeringRequest, st prStatus, configured 
 	if pr.Spec.Shutdown {
 		return conditions.False(t, ReasonAdminShutdown, "spec.shutdown: the sessions are configured and administratively down")
 	}
-	if _, down, _ := drainOf(pr, now); down {
-		return conditions.False(t, ReasonDrained, drainNote(pr, now)+"; kubectl peering undrain "+pr.Name+" brings them back")
+	if ds := drainOf(pr, port, rt, now); ds.Down {
+		return conditions.False(t, ReasonDrained, ds.Note+"; "+undrainHint(pr, port, rt))
 	}
 	state := map[string]peeringv1.SessionStatus{}
 	for _, s := range pr.Status.Sessions {
@@ -609,19 +609,3 @@ func sessionSummary(ss []peeringv1.SessionStatus) string {
 	return fmt.Sprintf("%d/%d", up, len(ss))
 }
 
-// drainNote says where a drain (RFC 8326) stands, "" when there is none.
-func drainNote(pr *peeringv1.PeeringRequest, now time.Time) string {
-	_, down, wait := drainOf(pr, now)
-	since := pr.Annotations[peeringv1.AnnotationDrainSince]
-	switch {
-	case pr.Spec.Drain == nil:
-		return ""
-	case down:
-		return "spec.drain: drained since " + since + ", then administratively shut down"
-	case wait > 0:
-		return fmt.Sprintf("spec.drain: draining since %s (GRACEFUL_SHUTDOWN on what we announce, local preference 0 on what we accept); shutdown at %s",
-			since, now.Add(wait).UTC().Format(time.RFC3339))
-	default:
-		return "spec.drain: drained since " + since + " (GRACEFUL_SHUTDOWN on what we announce, local preference 0 on what we accept), kept up"
-	}
-}

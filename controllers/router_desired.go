@@ -62,34 +62,6 @@ type desiredResult struct {
 	NextDrain time.Duration
 }
 
-// drainOf says what a request's spec.drain asks of its sessions at now:
-// drain them (GRACEFUL_SHUTDOWN out, local preference 0 in) and, once
-// shutdownAfter has passed since the webhook's drain-since stamp, shut
-// them down; wait is the time left until then (0 when not pending). A
-// missing or unreadable stamp counts from now: the shutdown never comes
-// early.
-func drainOf(pr *peeringv1.PeeringRequest, now time.Time) (drain, down bool, wait time.Duration) {
-	d := pr.Spec.Drain
-	if d == nil {
-		return false, false, 0
-	}
-	after := peeringv1.DefaultDrainShutdownAfter
-	if d.ShutdownAfter != nil {
-		after = d.ShutdownAfter.Duration
-	}
-	if after <= 0 {
-		return true, false, 0 // drained, kept up until undrained
-	}
-	since, err := time.Parse(time.RFC3339, pr.Annotations[peeringv1.AnnotationDrainSince])
-	if err != nil {
-		since = now
-	}
-	if left := since.Add(after).Sub(now); left > 0 {
-		return true, false, left
-	}
-	return true, true, 0
-}
-
 // approvedNotDenied: a human (or the auto-approval policy) approved the
 // request and nobody denied it. Approved is immutable once set.
 func approvedNotDenied(pr *peeringv1.PeeringRequest) bool {
@@ -121,11 +93,11 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 			}
 			continue
 		}
-		drain, drainDown, wait := drainOf(pr, now)
-		if wait > 0 && (res.NextDrain == 0 || wait < res.NextDrain) {
-			res.NextDrain = wait
+		ds := drainOf(pr, c.Port, rt, now)
+		if ds.Wait > 0 && (res.NextDrain == 0 || ds.Wait < res.NextDrain) {
+			res.NextDrain = ds.Wait
 		}
-		shutdown := pr.Spec.Shutdown || drainDown
+		drain, shutdown := ds.Drain, pr.Spec.Shutdown || ds.Down
 		hold := func(a netip.Addr) {
 			res.Desired.Held = append(res.Desired.Held, router.Held{Address: a, Owner: owner, Shutdown: &shutdown})
 			seen[a] = owner

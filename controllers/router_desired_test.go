@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,37 +169,67 @@ func TestRequestReport(t *testing.T) {
 
 // drainOf: draining from the webhook's stamp, down once shutdownAfter has
 // passed (default 10m), never early without a readable stamp, kept up
-// with 0s.
+// with 0s; the request's, its IXPort's and its Router's drains add up:
+// any drains, the first due shuts down, a route server's is ignored.
 func TestDrainOf(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	mk := func(after *time.Duration, since string) *peeringv1.PeeringRequest {
-		pr := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{Drain: &peeringv1.Drain{}}}
+	d := func(x time.Duration) *time.Duration { return &x }
+	drainMeta := func(after *time.Duration, since string) (*peeringv1.Drain, map[string]string) {
+		dr := &peeringv1.Drain{}
 		if after != nil {
-			pr.Spec.Drain.ShutdownAfter = &metav1.Duration{Duration: *after}
+			dr.ShutdownAfter = &metav1.Duration{Duration: *after}
 		}
-		if since != "" {
-			pr.Annotations = map[string]string{peeringv1.AnnotationDrainSince: since}
+		if since == "" {
+			return dr, nil
 		}
+		return dr, map[string]string{peeringv1.AnnotationDrainSince: since}
+	}
+	mk := func(after *time.Duration, since string) *peeringv1.PeeringRequest {
+		pr := &peeringv1.PeeringRequest{}
+		pr.Name = "as1"
+		pr.Spec.Drain, pr.Annotations = drainMeta(after, since)
 		return pr
 	}
-	d := func(x time.Duration) *time.Duration { return &x }
+	port := func(after *time.Duration, since string) *peeringv1.IXPort {
+		p := &peeringv1.IXPort{}
+		p.Name = "decix"
+		p.Spec.Drain, p.Annotations = drainMeta(after, since)
+		return p
+	}
+	rtr := func(after *time.Duration, since string, rs bool) *peeringv1.Router {
+		r := &peeringv1.Router{}
+		r.Name = "edge1"
+		r.Spec.RouteServer = rs
+		r.Spec.Drain, r.Annotations = drainMeta(after, since)
+		return r
+	}
+	plain := &peeringv1.PeeringRequest{}
 	for _, c := range []struct {
 		name        string
 		pr          *peeringv1.PeeringRequest
+		port        *peeringv1.IXPort
+		rt          *peeringv1.Router
 		drain, down bool
 		wait        time.Duration
+		note        string
 	}{
-		{"none", &peeringv1.PeeringRequest{}, false, false, 0},
-		{"default wait, just started", mk(nil, "2026-12-01T11:58:00Z"), true, false, 8 * time.Minute},
-		{"default wait, over", mk(nil, "2026-12-01T11:50:00Z"), true, true, 0},
-		{"30m", mk(d(30*time.Minute), "2026-12-01T11:50:00Z"), true, false, 20 * time.Minute},
-		{"kept up", mk(d(0), "2026-12-01T01:00:00Z"), true, false, 0},
-		{"no stamp: counts from now", mk(d(time.Minute), ""), true, false, time.Minute},
-		{"garbage stamp: counts from now", mk(d(time.Minute), "yesterday"), true, false, time.Minute},
+		{"none", plain, &peeringv1.IXPort{}, &peeringv1.Router{}, false, false, 0, ""},
+		{"default wait, just started", mk(nil, "2026-12-01T11:58:00Z"), nil, nil, true, false, 8 * time.Minute, "spec.drain: draining since 2026-12-01T11:58:00Z"},
+		{"default wait, over", mk(nil, "2026-12-01T11:50:00Z"), nil, nil, true, true, 0, "spec.drain: drained since 2026-12-01T11:50:00Z, then administratively shut down"},
+		{"30m", mk(d(30*time.Minute), "2026-12-01T11:50:00Z"), nil, nil, true, false, 20 * time.Minute, "shutdown at 2026-12-01T12:20:00Z"},
+		{"kept up", mk(d(0), "2026-12-01T01:00:00Z"), nil, nil, true, false, 0, "kept up"},
+		{"no stamp: counts from now", mk(d(time.Minute), ""), nil, nil, true, false, time.Minute, ""},
+		{"garbage stamp: counts from now", mk(d(time.Minute), "yesterday"), nil, nil, true, false, time.Minute, ""},
+		{"IXPort's drain", plain, port(d(30*time.Minute), "2026-12-01T11:50:00Z"), nil, true, false, 20 * time.Minute, "spec.drain of IXPort decix: draining"},
+		{"Router's drain over", plain, nil, rtr(nil, "2026-12-01T11:00:00Z", false), true, true, 0, "spec.drain of Router edge1: drained since"},
+		{"the first due wins", mk(d(0), "2026-12-01T11:00:00Z"), port(d(time.Hour), "2026-12-01T11:50:00Z"), rtr(d(20*time.Minute), "2026-12-01T11:50:00Z", false),
+			true, false, 10 * time.Minute, "spec.drain of Router edge1: draining since 2026-12-01T11:50:00Z"},
+		{"one due shuts down", mk(d(0), "2026-12-01T11:00:00Z"), port(d(time.Minute), "2026-12-01T11:50:00Z"), nil, true, true, 0, "IXPort decix: drained since 2026-12-01T11:50:00Z, then"},
+		{"a route server's drain is ignored", plain, nil, rtr(nil, "2026-12-01T11:00:00Z", true), false, false, 0, ""},
 	} {
-		drain, down, wait := drainOf(c.pr, now)
-		if drain != c.drain || down != c.down || wait != c.wait {
-			t.Errorf("%s: drain %v down %v wait %s, want %v %v %s", c.name, drain, down, wait, c.drain, c.down, c.wait)
+		st := drainOf(c.pr, c.port, c.rt, now)
+		if st.Drain != c.drain || st.Down != c.down || st.Wait != c.wait || !strings.Contains(st.Note, c.note) {
+			t.Errorf("%s: drain %v down %v wait %s note %q, want %v %v %s, note with %q", c.name, st.Drain, st.Down, st.Wait, st.Note, c.drain, c.down, c.wait, c.note)
 		}
 	}
 }

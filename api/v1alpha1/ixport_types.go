@@ -112,6 +112,13 @@ type IXPortSpec struct {
 	// this port.
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
+
+	// Drain starts a graceful shutdown (RFC 8326) of every session on the
+	// port, as spec.drain of each request would: for the port's or the
+	// IX's maintenance (kubectl peering drain ixport/NAME). The admission
+	// webhook stamps the start in peering.dev/drain-since.
+	// +optional
+	Drain *Drain `json:"drain,omitempty"`
 }
 
 // IXPort condition types.
@@ -164,6 +171,7 @@ type IXPortStatus struct {
 // +kubebuilder:printcolumn:name="IPv4",type=string,JSONPath=`.spec.ipv4Address`
 // +kubebuilder:printcolumn:name="IPv6",type=string,JSONPath=`.spec.ipv6Address`
 // +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.status.peeringRequests`
+// +kubebuilder:printcolumn:name="Draining-Since",type=string,JSONPath=`.metadata.annotations.peering\.dev/drain-since`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

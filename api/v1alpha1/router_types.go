@@ -20,6 +20,7 @@ const (
 // RouterSpec describes one BGP speaker the operator configures: a router
 // reached over SSH or a GoBGP route server reached over gRPC.
 // +kubebuilder:validation:XValidation:rule="self.driver == 'gobgp' || has(self.credentialsSecretRef)",message="credentialsSecretRef is required for SSH drivers (frr, junos, iosxr, eos)"
+// +kubebuilder:validation:XValidation:rule="!has(self.drain) || !has(self.routeServer) || !self.routeServer",message="a route server is not drained (it relays, it neither announces nor prefers); shut its clients' requests down instead"
 type RouterSpec struct {
 	// Driver is the router's platform.
 	// +required
@@ -64,6 +65,14 @@ type RouterSpec struct {
 	// clients send.
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
+
+	// Drain starts a graceful shutdown (RFC 8326) of every session on the
+	// router (its IXPorts' requests), as spec.drain of each request would:
+	// for a router's maintenance (kubectl peering drain router/NAME). The
+	// admission webhook stamps the start in peering.dev/drain-since. Not
+	// used on a route server, which relays and has nothing to drain.
+	// +optional
+	Drain *Drain `json:"drain,omitempty"`
 }
 
 // DefaultPort returns the management port to dial.
@@ -147,6 +156,7 @@ type RequestNotPushed struct {
 // +kubebuilder:printcolumn:name="RS",type=boolean,JSONPath=`.spec.routeServer`
 // +kubebuilder:printcolumn:name="Neighbors",type=integer,JSONPath=`.status.neighbors`
 // +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.held`
+// +kubebuilder:printcolumn:name="Draining-Since",type=string,JSONPath=`.metadata.annotations.peering\.dev/drain-since`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

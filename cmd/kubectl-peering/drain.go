@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,13 +25,16 @@ type drainOptions struct {
 func newDrainCmd(s streams) *cobra.Command {
 	o := drainOptions{}
 	cmd := &cobra.Command{
-		Use:   "drain NAME [--shutdown-after 10m]",
-		Short: "Gracefully shut down a PeeringRequest's sessions (RFC 8326)",
+		Use:   "drain NAME|ixport/NAME|router/NAME [--shutdown-after 10m]",
+		Short: "Gracefully shut down the sessions of a PeeringRequest, an IXPort or a Router (RFC 8326)",
 		Long: `Start a graceful shutdown (RFC 8326) of a PeeringRequest's sessions: what we
 announce to the peer carries the GRACEFUL_SHUTDOWN community (65535:0) and
 what we accept from it gets local preference 0, so traffic moves to other
 paths while the sessions stay up; after --shutdown-after they are shut down.
-kubectl peering undrain NAME reverses both.
+kubectl peering undrain NAME reverses both. ixport/NAME drains every
+session on the port, router/NAME every session on the router (not a route
+server), for their maintenance; each drain has its own start and wait, and
+a session is shut down when the first one over it is due.
 
 Like spec.shutdown it is a human act that reaches the router whatever
 PeeringDB or the IRR are doing; it writes spec.drain, so it needs the right
@@ -39,7 +44,8 @@ when the shutdown is due.`,
 		Example: `  kubectl peering drain as8763-decix-fra
   kubectl peering drain as8763-decix-fra --shutdown-after 30m
   kubectl peering drain as8763-decix-fra --shutdown-after 0s   # drained, kept up
-  kubectl peering undrain as8763-decix-fra`,
+  kubectl peering undrain as8763-decix-fra
+  kubectl peering drain router/edge1 --shutdown-after 15m   # the router's maintenance`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
@@ -53,12 +59,13 @@ when the shutdown is due.`,
 func newUndrainCmd(s streams) *cobra.Command {
 	o := drainOptions{undrain: true}
 	cmd := &cobra.Command{
-		Use:   "undrain NAME",
-		Short: "End a PeeringRequest's graceful shutdown: sessions up, announcements untagged",
+		Use:   "undrain NAME|ixport/NAME|router/NAME",
+		Short: "End a graceful shutdown: sessions up, announcements untagged",
 		Long: `Remove spec.drain from a PeeringRequest: its sessions come back up (unless
 spec.shutdown is set) and what we announce and accept is no longer marked.`,
-		Example: `  kubectl peering undrain as8763-decix-fra`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  kubectl peering undrain as8763-decix-fra
+  kubectl peering undrain router/edge1`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
 		},
@@ -86,19 +93,39 @@ func (o *drainOptions) run(ctx context.Context, s streams, name string) error {
 	if err != nil {
 		return err
 	}
-	pr := &peeringv1.PeeringRequest{}
-	pr.Namespace, pr.Name = ns, name
-	if err := c.Patch(ctx, pr, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	// kind/NAME names a cluster-scoped IXPort or Router.
+	var obj client.Object
+	what := ""
+	switch kind, n, ok := strings.Cut(name, "/"); {
+	case !ok:
+		pr := &peeringv1.PeeringRequest{}
+		pr.Namespace, pr.Name = ns, name
+		obj, what = pr, "peeringrequest "+ns+"/"+name
+	case kind == "ixport" || kind == "ixports" || kind == "ixp":
+		obj, what = &peeringv1.IXPort{ObjectMeta: metav1.ObjectMeta{Name: n}}, "ixport "+n
+	case kind == "router" || kind == "routers":
+		obj, what = &peeringv1.Router{ObjectMeta: metav1.ObjectMeta{Name: n}}, "router "+n
+	default:
+		return fmt.Errorf("%q: name a PeeringRequest, ixport/NAME or router/NAME", name)
+	}
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("peeringrequest %q not found in namespace %q", name, ns)
+			if _, ok := obj.(*peeringv1.PeeringRequest); ok {
+				return fmt.Errorf("peeringrequest %q not found in namespace %q", name, ns)
+			}
+			return fmt.Errorf("%s not found", what)
 		}
-		return fmt.Errorf("the API server refused to change the drain of %s/%s: %w", ns, name, kubeErr(err))
+		return fmt.Errorf("the API server refused to change the drain of %s: %w", what, kubeErr(err))
+	}
+	sessions := "its sessions"
+	if _, ok := obj.(*peeringv1.PeeringRequest); !ok {
+		sessions = "the sessions on it"
 	}
 	if o.undrain {
-		fmt.Fprintf(s.Out, "peeringrequest %s/%s: undrained; its sessions come back up and are no longer marked\n", ns, name)
+		fmt.Fprintf(s.Out, "%s: undrained; %s come back up (unless another drain or a shutdown holds them) and are no longer marked\n", what, sessions)
 		return nil
 	}
-	since := pr.Annotations[peeringv1.AnnotationDrainSince]
+	since := obj.GetAnnotations()[peeringv1.AnnotationDrainSince]
 	when := "is kept up, drained, until undrained"
 	if t, err := time.Parse(time.RFC3339, since); err == nil && o.shutdownAfter > 0 {
 		when = "is shut down at " + t.Add(o.shutdownAfter).UTC().Format(time.RFC3339)
@@ -108,7 +135,7 @@ func (o *drainOptions) run(ctx context.Context, s streams, name string) error {
 	if since != "" {
 		since = " since " + printable(since)
 	}
-	fmt.Fprintf(s.Out, "peeringrequest %s/%s: draining%s (GRACEFUL_SHUTDOWN on what we announce, local preference 0 on what we accept); it %s\n",
-		ns, name, since, when)
+	fmt.Fprintf(s.Out, "%s: draining%s (GRACEFUL_SHUTDOWN on what we announce, local preference 0 on what we accept); %s %s\n",
+		what, since, sessions, strings.Replace(when, "is ", "are ", 1))
 	return nil
 }

@@ -65,6 +65,7 @@ func Register(mgr manager.Manager) {
 	srv := mgr.GetWebhookServer()
 	srv.Register(ValidatePath, &ctrlwebhook.Admission{Handler: &Validator{Client: mgr.GetClient()}})
 	srv.Register(MutatePath, &ctrlwebhook.Admission{Handler: &Mutator{}})
+	srv.Register(DrainStampPath, &ctrlwebhook.Admission{Handler: &DrainStamper{}})
 }
 
 func decode(raw []byte) (*peeringv1.PeeringRequest, error) {
@@ -278,25 +279,13 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
 }
 
-// stampDrain keeps peering.dev/drain-since in step with spec.drain: set to
-// now when drain starts, kept while it lasts (nobody can move it, so nobody
-// can advance the shutdown), removed when it ends.
+// stampDrain keeps peering.dev/drain-since in step with spec.drain.
 func (m *Mutator) stampDrain(old, pr *peeringv1.PeeringRequest) {
-	var was string
+	var oldAnn map[string]string
 	if old != nil && old.Spec.Drain != nil {
-		was = old.Annotations[peeringv1.AnnotationDrainSince]
+		oldAnn = old.Annotations
 	}
-	switch {
-	case pr.Spec.Drain == nil:
-		delete(pr.Annotations, peeringv1.AnnotationDrainSince)
-	case was != "":
-		pr.Annotations[peeringv1.AnnotationDrainSince] = was
-	default:
-		if pr.Annotations == nil {
-			pr.Annotations = map[string]string{}
-		}
-		pr.Annotations[peeringv1.AnnotationDrainSince] = m.now().UTC().Truncate(time.Second).Format(time.RFC3339)
-	}
+	pr.Annotations = drainStamp(oldAnn, pr.Annotations, pr.Spec.Drain != nil, m.now())
 }
 
 func (m *Mutator) now() time.Time {
