@@ -62,11 +62,7 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 		validated = conditions.False(pv, validation.ReasonIXNotFound, fmt.Sprintf("IX %d is not in PeeringDB; fix spec.ix.peeringdbID", port.Spec.IX.PeeringDBID))
 		final = true
 	case v == nil:
-		msg := "PeeringDB has not been reached yet"
-		if obs.PDBErr != nil {
-			msg = obs.PDBErr.Error()
-		}
-		validated = conditions.Unknown(pv, ReasonPeeringDBUnavailable, msg+"; retrying by itself")
+		validated = pdbUnavailable(pv, obs.PDBErr)
 		st.Retry = true
 	case !v.OK():
 		var msgs []string
@@ -82,6 +78,9 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 		}
 		if obs.PDB.Stale {
 			msg += fmt.Sprintf("; PeeringDB data is stale since %s", obs.PDB.StaleSince.UTC().Format("2006-01-02T15:04:05Z"))
+			if t := obs.PDB.Throttle; t != nil {
+				msg += " (" + t.String() + ")"
+			}
 		}
 		validated = conditions.True(pv, ReasonPortValid, msg)
 	}

@@ -87,11 +87,13 @@ func (s *PeeringDBSource) Ensure(ctx context.Context, ixID int, asns ...uint32) 
 	if last != nil && !peeringdb.IsRetryable(last) {
 		return last
 	}
-	msg := "loading from PeeringDB in the background"
+	cause := errors.New("loading from PeeringDB in the background")
 	if last != nil {
-		msg += fmt.Sprintf(" (last attempt: %v)", last)
+		// Wrapped, not formatted: the IXPort's status finds a throttle
+		// (peeringdb.ThrottleOf) in the last attempt's error.
+		cause = fmt.Errorf("loading from PeeringDB in the background (last attempt: %w)", last)
 	}
-	return &peeringdb.Error{Object: "ix", Query: fmt.Sprintf("id=%d", ixID), Kind: peeringdb.ErrUnavailable, Err: errors.New(msg)}
+	return &peeringdb.Error{Object: "ix", Query: fmt.Sprintf("id=%d", ixID), Kind: peeringdb.ErrUnavailable, Err: cause}
 }
 
 // load runs the wanted loads one after the other until none is left.

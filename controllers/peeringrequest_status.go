@@ -28,6 +28,9 @@ const (
 	ReasonRouterMissing        = "RouterNotFound"
 	ReasonDenied               = "Denied"
 	ReasonPeeringDBUnavailable = "PeeringDBUnavailable"
+	// ReasonPeeringDBThrottled: nothing is cached for the IX and PeeringDB
+	// holds a query the load needs; the message says which, until when.
+	ReasonPeeringDBThrottled   = "PeeringDBThrottled"
 	ReasonValidated            = "Validated"
 	ReasonWaitingForApproval   = "WaitingForApproval"
 	ReasonFiltersPending       = "FiltersPending"
@@ -105,7 +108,7 @@ type gate struct {
 func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) prStatus {
 	st := prStatus{Approval: approvalOf(pr)}
 	validated := validatedCondition(pr, obs)
-	st.Retry = validated.Reason == ReasonPeeringDBUnavailable
+	st.Retry = validated.Reason == ReasonPeeringDBUnavailable || validated.Reason == ReasonPeeringDBThrottled
 	st.Peer = pr.Status.Peer // kept while PeeringDB does not answer
 	if v := obs.Validation; v != nil && v.PeerFound {
 		st.Peer = peerInfo(v.Peer)
@@ -223,6 +226,20 @@ func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, valid
 	}
 }
 
+// pdbUnavailable is condition t while PeeringDB has not answered for the
+// IX: Unknown and retried. A throttle is an outage with a known end: it
+// changes the words (which query, until when), never what happens.
+func pdbUnavailable(t string, err error) conditions.Set {
+	if th, ok := peeringdb.ThrottleOf(err); ok {
+		return conditions.Unknown(t, ReasonPeeringDBThrottled, th.String()+"; retrying by itself")
+	}
+	msg := "PeeringDB has not been reached yet"
+	if err != nil {
+		msg = err.Error()
+	}
+	return conditions.Unknown(t, ReasonPeeringDBUnavailable, msg+"; retrying by itself")
+}
+
 // validatedCondition is the PeeringDBValidated condition.
 func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions.Set {
 	const t = peeringv1.PeeringRequestPeeringDBValidated
@@ -236,11 +253,7 @@ func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions
 		return conditions.False(t, validation.ReasonIXNotFound, fmt.Sprintf(
 			"IX %d (IXPort %q) is not in PeeringDB; fix the IXPort's spec.ix.peeringdbID", obs.IXPort.Spec.IX.PeeringDBID, obs.IXPort.Name))
 	case v == nil:
-		msg := "PeeringDB has not been reached yet"
-		if obs.PDBErr != nil {
-			msg = obs.PDBErr.Error()
-		}
-		return conditions.Unknown(t, ReasonPeeringDBUnavailable, msg+"; retrying by itself")
+		return pdbUnavailable(t, obs.PDBErr)
 	case !v.OK():
 		return conditions.False(t, v.Reason(), v.Message())
 	}
@@ -608,4 +621,3 @@ func sessionSummary(ss []peeringv1.SessionStatus) string {
 	}
 	return fmt.Sprintf("%d/%d", up, len(ss))
 }
-

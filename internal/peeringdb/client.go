@@ -104,6 +104,8 @@ type Options struct {
 	// one holds that query only: other queries go on.
 	MaxClientPause time.Duration
 	// PageSize is the limit used when paging list calls; default 1000.
+	// Above 250, PeeringDB answers unfiltered pages from its API cache
+	// rather than its database (api_cache.py, qualifies).
 	PageSize int
 	// MaxResponseBytes bounds one response body; default 512 MiB.
 	MaxResponseBytes int64
@@ -220,7 +222,7 @@ func (c *Client) PageSize() int { return c.opts.PageSize }
 
 // List returns every object of type T matching q, following pages. q takes
 // PeeringDB's filters: id, id__in, asn, asn__in, ix_id, ixlan_id, net_id,
-// since, depth... If q sets limit, exactly one request is made with it.
+// since, depth... If q sets limit or since, exactly one request is made.
 func List[T Object](ctx context.Context, c *Client, q url.Values) ([]T, error) {
 	var all []T
 	err := ListPages(ctx, c, q, func(p []T) error {
@@ -239,8 +241,17 @@ func ListPages[T Object](ctx context.Context, c *Client, q url.Values, fn func([
 
 // ListPagesGenerated is ListPages that also returns when the oldest page
 // was generated, when PeeringDB served it from its API cache (meta.generated,
-// for unfiltered lists); zero when every page was live. What changed after
-// that time may be missing from the answer.
+// for unfiltered lists with no limit or one above 250); zero when every
+// page was live. That time is when the cache file was written; its rows
+// stop at the start of the run that wrote it, minutes earlier, so rows
+// changed somewhat before it may be missing from the answer.
+//
+// Each object reaches fn once. A since query is one request without a
+// limit (see below); other lists are paged with skip and limit, each page
+// re-reading the last rows of the previous one: a page that does not start
+// at a row already read means rows before it went meanwhile (deleted, or
+// left out of a newer API cache file), so the rows not yet read moved
+// below its skip and the listing steps back until it finds them.
 func ListPagesGenerated[T Object](ctx context.Context, c *Client, q url.Values, fn func([]T) error) (time.Time, error) {
 	obj := ObjectName[T]()
 	q = cloneQuery(q)
@@ -255,22 +266,32 @@ func ListPagesGenerated[T Object](ctx context.Context, c *Client, q url.Values, 
 		}
 		return items, err
 	}
-	if q.Has("limit") {
+	// since answers are ordered by updated (rest.py, get_queryset:
+	// .order_by("updated")), so a row updated while we page moves to the
+	// end and shifts the rest left under skip, and rows of equal updated
+	// have no fixed order from one query to the next. Unpaged, the answer
+	// is one SELECT: nothing can shift. The server never serves since from
+	// its API cache (api_cache.py, qualifies) and caps rows only at
+	// depth > 0, so one request gets every change.
+	if q.Has("limit") || q.Has("since") {
 		items, err := page()
 		if err != nil {
 			return oldest, err
 		}
 		return oldest, fn(items)
 	}
-	skip := 0
+	start := 0
 	if s := q.Get("skip"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
 			return oldest, fmt.Errorf("peeringdb: %s: invalid skip %q", obj, s)
 		}
-		skip = n
+		start = n
 	}
-	limit := c.opts.PageSize
+	limit := max(c.opts.PageSize, 2)
+	overlap := min(pageOverlap, limit/2)
+	seen := map[int]struct{}{}
+	skip, back, stepsBack := start, limit, 0
 	for {
 		q.Set("limit", strconv.Itoa(limit))
 		q.Set("skip", strconv.Itoa(skip))
@@ -278,17 +299,78 @@ func ListPagesGenerated[T Object](ctx context.Context, c *Client, q url.Values, 
 		if err != nil {
 			return oldest, err
 		}
-		if err := fn(items); err != nil {
-			return oldest, err
+		if skip > start && (len(items) == 0 || !has(seen, objectID(items[0]))) {
+			// Rows before skip went since the last page: what we have not
+			// read is now below skip. Go back (further each time) until a
+			// page starts at a row we have; start always does.
+			if stepsBack++; stepsBack > maxStepsBack {
+				return oldest, &Error{Object: obj, Query: describeQuery(q), Kind: ErrUnavailable, Attempts: 1,
+					Err: fmt.Errorf("the list kept shifting while paging (%d steps back)", maxStepsBack)}
+			}
+			skip = max(start, skip-back)
+			back *= 2
+			continue
 		}
-		// A short page is the last one. PeeringDB orders by id, so paging
-		// is stable unless objects are created meanwhile; the next since
-		// refresh picks those up.
+		back = limit
+		fresh := make([]T, 0, len(items))
+		for _, it := range items {
+			id := objectID(it)
+			if !has(seen, id) {
+				seen[id] = struct{}{}
+				fresh = append(fresh, it)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := fn(fresh); err != nil {
+				return oldest, err
+			}
+		}
+		// A short page is the last one.
 		if len(items) < limit {
 			return oldest, nil
 		}
-		skip += len(items)
+		skip += len(items) - overlap
 	}
+}
+
+// pageOverlap is how many rows of the previous page each page reads again:
+// that many rows may go between two pages without a step back.
+const pageOverlap = 20
+
+// maxStepsBack bounds the steps back of one listing, against a list that
+// never stops shifting.
+const maxStepsBack = 50
+
+func has(set map[int]struct{}, id int) bool {
+	_, ok := set[id]
+	return ok
+}
+
+// objectID is the PeeringDB id of v.
+func objectID[T Object](v T) int {
+	switch x := any(v).(type) {
+	case Network:
+		return x.ID
+	case IX:
+		return x.ID
+	case IXLAN:
+		return x.ID
+	case IXPrefix:
+		return x.ID
+	case NetIXLAN:
+		return x.ID
+	case Org:
+		return x.ID
+	case Facility:
+		return x.ID
+	case NetFac:
+		return x.ID
+	case IXFac:
+		return x.ID
+	case POC:
+		return x.ID
+	}
+	panic("unreachable: type outside Object")
 }
 
 // Get fetches one object by id (/api/<obj>/<id>). A missing object is an
@@ -457,13 +539,13 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		// fail without sending anything until it is over.
 		if until := c.pausedUntil(); time.Until(until) > c.opts.MaxRetryAfter {
 			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
-				RetryAfter: time.Until(until).Round(time.Second),
-				Err:        fmt.Errorf("PeeringDB asked for a pause until %s", until.UTC().Format(time.RFC3339))}
+				RetryAfter: time.Until(until).Round(time.Second), Until: until,
+				Err: fmt.Errorf("PeeringDB asked for a pause until %s", until.UTC().Format(time.RFC3339))}
 		}
 		if until := c.urlPausedUntil(u); time.Until(until) > 0 {
 			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
-				RetryAfter: time.Until(until).Round(time.Second),
-				Err:        fmt.Errorf("PeeringDB throttles this query until %s; other queries go on", until.UTC().Format(time.RFC3339))}
+				RetryAfter: time.Until(until).Round(time.Second), Until: until, QueryOnly: true,
+				Err: fmt.Errorf("PeeringDB throttles this query until %s; other queries go on", until.UTC().Format(time.RFC3339))}
 		}
 		if err := c.wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -482,14 +564,19 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		}
 		fail := &Error{Object: obj, Query: qdesc, StatusCode: ae.status, Attempts: attempt,
 			RetryAfter: ae.retryAfter, Kind: ae.kind, Err: c.redact(ae.err)}
+		until := time.Now().Add(ae.retryAfter)
+		if ae.kind == ErrRateLimited && ae.retryAfter > 0 {
+			// Callers show which query is held until when.
+			fail.Until, fail.QueryOnly = until, ae.retryAfter > c.opts.MaxClientPause
+		}
 		switch {
 		case ae.retryAfter > c.opts.MaxClientPause:
 			// A long one answers this query (PeeringDB's per-URL
 			// throttle): remember it for this URL only.
-			c.pauseURL(u, time.Now().Add(ae.retryAfter))
+			c.pauseURL(u, until)
 		case ae.retryAfter > 0:
 			// Every call of this client waits for a short one.
-			c.pause(time.Now().Add(ae.retryAfter))
+			c.pause(until)
 		}
 		if ae.malformed {
 			malformed++

@@ -3,6 +3,7 @@ package peeringdb
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,6 +38,12 @@ type Error struct {
 	RetryAfter time.Duration // what PeeringDB asked for on the last 429/503, if any
 	Kind       error         // one of the Err* classes above
 	Err        error         // underlying cause, may be nil
+	// Until is when the throttle PeeringDB answered with (429 and
+	// Retry-After) ends; zero when there is none.
+	Until time.Time
+	// QueryOnly: the throttle holds this query only (PeeringDB's per-URL
+	// throttle); the client's other queries go on.
+	QueryOnly bool
 }
 
 func (e *Error) Error() string {
@@ -101,3 +108,48 @@ func (e *Error) Unwrap() []error {
 // IsRetryable reports whether err is a PeeringDB outage or rate limit, i.e.
 // something that goes away by itself (Ready=False and requeue, not Stalled).
 func IsRetryable(err error) bool { return errors.Is(err, ErrUnavailable) }
+
+// Throttle is a query PeeringDB will not answer before a time.
+type Throttle struct {
+	Object string // "netixlan", ...
+	Query  string // as in Error
+	Until  time.Time
+	// QueryOnly: only this query is held; otherwise every query of the
+	// client waits.
+	QueryOnly bool
+}
+
+// String says which query is held until when, for conditions and logs.
+func (t Throttle) String() string {
+	until := t.Until.UTC().Format(time.RFC3339)
+	if !t.QueryOnly {
+		return fmt.Sprintf("PeeringDB holds every query of this client until %s (429 on %s?%s)", until, t.Object, t.Query)
+	}
+	return fmt.Sprintf("PeeringDB throttles the query %s?%s until %s; other queries go on", t.Object, t.Query, until)
+}
+
+// ThrottleOf finds a throttle anywhere in err's chain: an *Error of kind
+// ErrRateLimited that knows when it ends. errors.As is not enough: callers
+// wrap the client's Error in Errors of their own.
+func ThrottleOf(err error) (Throttle, bool) {
+	stack := []error{err}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if e == nil {
+			continue
+		}
+		if pe, ok := e.(*Error); ok && pe.Kind == ErrRateLimited && !pe.Until.IsZero() {
+			return Throttle{Object: pe.Object, Query: pe.Query, Until: pe.Until, QueryOnly: pe.QueryOnly}, true
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			stack = append(stack, u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range slices.Backward(u.Unwrap()) {
+				stack = append(stack, x)
+			}
+		}
+	}
+	return Throttle{}, false
+}

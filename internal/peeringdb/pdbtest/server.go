@@ -29,6 +29,10 @@ type Options struct {
 	Clock func() time.Time
 	// Logf, if set, gets one line per request (make dev).
 	Logf func(format string, args ...any)
+	// OnRequest, if set, runs before each request is answered, outside
+	// the server's locks: it may change data (Add, Update, Delete,
+	// Snapshot), so a test can change rows between two pages.
+	OnRequest func(RequestRecord)
 }
 
 // RequestRecord is one request as the server saw it.
@@ -157,19 +161,40 @@ func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
 	s.fmu.Unlock()
 }
 
-// Snapshot freezes what unfiltered list queries (no filter, only depth,
-// limit and skip) answer, with its time in meta.generated, as the real
-// server's API cache does: it serves those queries from files regenerated
-// about every 15 minutes (src/peeringdb_server/api_cache.py, rest.py).
-// Filtered queries still see live data. ClearSnapshot ends it.
+// Snapshot freezes what unfiltered list queries answer, with the time of
+// the call in meta.generated, as the real server's API cache does: it
+// serves those queries from files regenerated about every 15 minutes
+// (src/peeringdb_server/api_cache.py, rest.py). Which queries it serves is
+// APICacheLoader.qualifies: no filter and no since, and not depth=0 with a
+// limit of 1 to 250 (those go to the database). Other queries still see
+// live data. ClearSnapshot ends it; another Snapshot replaces it.
 func (s *Server) Snapshot() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.snapshotLocked(s.now())
+}
+
+// SnapshotAt is Snapshot holding only the ok rows updated at or before
+// cutoff, while meta.generated still says the time of the call: the real
+// cache run selects updated__lte=<its start>
+// (management/commands/pdb_api_cache.py) and api_cache.py's load reports
+// the file's mtime, written minutes later. A row updated in between is
+// absent altogether, not served in its older version.
+func (s *Server) SnapshotAt(cutoff time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snapshotLocked(cutoff)
+}
+
+func (s *Server) snapshotLocked(cutoff time.Time) {
 	s.snap = map[string]*table{}
 	for k, t := range s.tables {
 		c := newTable()
 		for _, id := range t.sortedIDs() {
-			c.put(t.byID[id]) // records are replaced, never changed: sharing them is a copy
+			// records are replaced, never changed: sharing them is a copy
+			if r := t.byID[id]; !r.updated.After(cutoff) {
+				c.put(r)
+			}
 		}
 		s.snap[k] = c
 	}
@@ -183,14 +208,20 @@ func (s *Server) ClearSnapshot() {
 	s.mu.Unlock()
 }
 
-// unfiltered: the query has no condition, only paging and depth.
-func unfiltered(q url.Values) bool {
+// fromAPICache: the real server answers q from its API cache file
+// (api_cache.py, APICacheLoader.qualifies): no condition, only depth,
+// limit and skip, and not depth 0 with a limit of 1 to 250, which it finds
+// quicker to answer from the database. load then applies skip and limit
+// to the file's rows.
+func fromAPICache(q url.Values) bool {
 	for k := range q {
 		if k != "depth" && k != "limit" && k != "skip" {
 			return false
 		}
 	}
-	return true
+	depth, _ := strconv.Atoi(q.Get("depth"))
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	return depth > 0 || limit <= 0 || limit > 250
 }
 
 // objFault is a fault injected for one object's requests.
@@ -480,6 +511,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(rec)
+	}
 	s.fmu.Lock()
 	latency, down := s.latency, s.down
 	var failStatus int
@@ -546,7 +580,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		recs = []*record{r}
-	} else if snap := s.snap[obj]; snap != nil && unfiltered(r.URL.Query()) {
+	} else if snap := s.snap[obj]; snap != nil && fromAPICache(r.URL.Query()) {
 		recs, qerr = snap.query(r.URL.Query())
 		generated = s.snapAt
 	} else {
@@ -557,11 +591,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(cw, http.StatusBadRequest, qerr.Error())
 		return
 	}
-	if len(recs) == 0 && r.URL.Query().Has("id") {
-		// The real server answers a list query by id that finds nothing
-		// with 404 and an empty data list, not 200 [] (measured against
-		// www.peeringdb.com; src/peeringdb_server/rest.py raises NotFound
-		// for an empty result of an id lookup).
+	if q := r.URL.Query(); len(recs) == 0 && (q.Has("id") || obj == peeringdb.ObjNetwork && q.Has("asn")) {
+		// The real server answers a list query by id (for net also by
+		// asn) that finds nothing with 404 and an empty data list, not
+		// 200 [] (by id measured against www.peeringdb.com; rest.py,
+		// list: 404 when serializer.is_unique_query, true in
+		// serializers.py for "id", and in NetworkSerializer for "asn").
 		cw.Header().Set("Content-Type", "application/json")
 		cw.WriteHeader(http.StatusNotFound)
 		_, _ = cw.Write([]byte(`{"meta":{"error":"Entity not found"},"data":[]}`))

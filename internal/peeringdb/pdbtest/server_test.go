@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,3 +252,114 @@ func TestSampleFSHasReadme(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// since answers come ordered by updated, not id (rest.py, get_queryset:
+// .order_by("updated")), deleted rows included.
+func TestSinceOrderedByUpdated(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	srv := pdbtest.NewServer(pdbtest.Options{Clock: func() time.Time { return now }})
+	defer srv.Close()
+	since := now.Unix()
+	for _, asn := range []uint32{8560, 6939, 15169} {
+		now = now.Add(time.Second)
+		if err := srv.UpdateNetwork(asn, map[string]any{"notes": "changed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Second)
+	if err := srv.DeleteNetwork(8560); err != nil {
+		t.Fatal(err)
+	}
+	_, a := get(t, srv, "/net?since="+itoa(since))
+	var asns []float64
+	for _, r := range a.Data {
+		asns = append(asns, r["asn"].(float64))
+	}
+	if want := []float64{6939, 15169, 8560}; !slices.Equal(asns, want) {
+		t.Errorf("since answer in ASN order %v, want %v (by updated, the deleted one last)", asns, want)
+	}
+	if _, a := get(t, srv, "/net?limit=1&skip=2&since="+itoa(since)); len(a.Data) != 1 || a.Data[0]["status"] != "deleted" {
+		t.Errorf("skip and limit apply after the order: %v", a.Data)
+	}
+}
+
+// Which list queries the API cache answers is api_cache.py's
+// APICacheLoader.qualifies: unfiltered, no since, and not depth=0 with a
+// limit of 1..250.
+func TestAPICacheServesQualifyingQueriesOnly(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	srv := pdbtest.NewServer(pdbtest.Options{Clock: func() time.Time { return now }})
+	defer srv.Close()
+	srv.Snapshot()
+	now = now.Add(time.Minute)
+	if err := srv.UpdateNetwork(6939, map[string]any{"name": "HE (live)"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query  string
+		cached bool
+	}{
+		{"/net", true},
+		{"/net?depth=0", true},
+		{"/net?depth=0&limit=1000&skip=0", true},
+		{"/net?limit=251", true},
+		{"/net?depth=1&limit=10", true},
+		{"/net?depth=0&limit=250", false},
+		{"/net?limit=1&skip=0", false},
+		{"/net?asn=6939", false},
+		{"/net?since=" + itoa(now.Add(-time.Hour).Unix()), false},
+	} {
+		_, a := get(t, srv, tc.query)
+		_, generated := a.Meta["generated"]
+		var name any
+		for _, r := range a.Data {
+			if r["asn"] == float64(6939) {
+				name = r["name"]
+			}
+		}
+		if generated != tc.cached || (name != nil && (name == "HE (live)") == tc.cached) {
+			t.Errorf("%s: generated %v, AS6939 %v; want cached=%v", tc.query, a.Meta["generated"], name, tc.cached)
+		}
+	}
+}
+
+// The file a cache run writes holds the rows updated at or before the
+// run's start; meta.generated is when it was written.
+func TestSnapshotAtLeavesOutRowsUpdatedDuringTheRun(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	srv := pdbtest.NewServer(pdbtest.Options{Clock: func() time.Time { return now }})
+	defer srv.Close()
+	cutoff := now
+	now = now.Add(5 * time.Minute)
+	if err := srv.UpdateNetwork(6939, map[string]any{"notes": "during the run"}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(5 * time.Minute)
+	srv.SnapshotAt(cutoff)
+	_, a := get(t, srv, "/net")
+	if a.Meta["generated"] != float64(now.Unix()) || len(a.Data) != 499 {
+		t.Errorf("generated %v with %d rows, want %d with 499 (AS6939 left out)", a.Meta["generated"], len(a.Data), now.Unix())
+	}
+}
+
+// An empty answer to a unique query is 404: by id for every object, and
+// by asn for net (serializers.py, is_unique_query).
+func TestUniqueQueryFindingNothingIs404(t *testing.T) {
+	srv := pdbtest.NewServer(pdbtest.Options{})
+	defer srv.Close()
+	for _, tc := range []struct {
+		query string
+		code  int
+	}{
+		{"/net?asn=64496", 404},
+		{"/net?id=999999", 404},
+		{"/ix?id=999999", 404},
+		{"/netixlan?asn=64496", 200},
+		{"/net?asn__in=64496", 200},
+		{"/net?asn=6939", 200},
+	} {
+		if code, a := get(t, srv, tc.query); code != tc.code || (code == 404 && a.Meta["error"] == nil) {
+			t.Errorf("%s: HTTP %d %v, want %d", tc.query, code, a.Meta, tc.code)
+		}
+	}
+}

@@ -122,8 +122,10 @@ type filter struct {
 	in    map[int64]bool
 }
 
-// query answers a list request like PeeringDB: objects ordered by id,
-// deleted ones only when since is given, then skip and limit.
+// query answers a list request like PeeringDB (rest.py, get_queryset):
+// objects in id order (no ORDER BY there: the database's primary key
+// order), or with since ordered by updated, deleted ones included; then
+// skip and limit.
 func (t *table) query(q map[string][]string) ([]*record, error) {
 	var (
 		filters     []filter
@@ -174,9 +176,17 @@ func (t *table) query(q map[string][]string) ([]*record, error) {
 			filters = append(filters, f)
 		}
 	}
+	ids := t.sortedIDs()
+	if withSince {
+		// .order_by("updated"): a row updated after another comes after
+		// it whatever its id. Ties have no defined order on the real
+		// server; id keeps ours deterministic.
+		ids = slices.Clone(ids)
+		slices.SortStableFunc(ids, func(a, b int) int { return t.byID[a].updated.Compare(t.byID[b].updated) })
+	}
 	var out []*record
 	matched := 0
-	for _, id := range t.sortedIDs() {
+	for _, id := range ids {
 		r := t.byID[id]
 		if withSince {
 			// created > since OR updated > since, strictly, and only ok
