@@ -102,6 +102,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	pr.Status.SessionSummary = st.SessionSummary
 	pr.Status.Filters = st.Filters
 	pr.Status.Exports = st.Exports
+	pr.Status.Imports = st.Imports
 	pr.Status.Config = st.Pin.Config
 	pr.Status.Drift = st.Pin.Drift
 	exportDriftMetric(pr, st.Pin)

@@ -17,6 +17,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/validation"
 	"github.com/peering-operator/peering-operator/internal/webhook"
 )
@@ -80,6 +81,7 @@ type prStatus struct {
 	Filters        *peeringv1.Filters
 	// Exports is status.exports.
 	Exports *peeringv1.Filters
+	Imports *peeringv1.ImportStatus
 	// WriteSessions: Sessions are the request's to write (before it is
 	// pinned). Once pinned, the Router controller writes status.sessions
 	// from what the router reports.
@@ -479,7 +481,27 @@ func pinnedSessions(ss []peeringv1.SessionStatus) []peeringv1.PinnedSession {
 	return out
 }
 
-// announceConditions is the Announcing condition; it fills st.Exports.
+// importStatus is status.imports: the marks the Router controller renders
+// for the request's sessions (router_desired.go), with our learned-from
+// community once the Router and IXPort are known.
+func importStatus(rt *peeringv1.Router, port *peeringv1.IXPort, pr *peeringv1.PeeringRequest, now time.Time) *peeringv1.ImportStatus {
+	im := importOf(rt, port, pr)
+	out := &peeringv1.ImportStatus{LocalPreference: int64(im.LocalPref), Communities: slices.Clone(im.Communities), HonourGracefulShutdown: !im.IgnoreGShut, From: im.From}
+	if drainOf(pr, port, rt, now).Drain {
+		out.LocalPreference = 0
+	}
+	if rt != nil && port != nil {
+		kind := router.LearnedPeer
+		if pr.Spec.RouteServer {
+			kind = router.LearnedRouteServer
+		}
+		out.Communities = append(out.Communities, router.LearnedCommunity(uint32(rt.Spec.LocalASN), kind, uint32(port.Spec.IX.PeeringDBID)))
+	}
+	return out
+}
+
+// announceConditions is the Announcing condition; it fills st.Exports and
+// st.Imports.
 func announceConditions(pr *peeringv1.PeeringRequest, obs prObserved, st *prStatus, candidates []peeringv1.SessionStatus) conditions.Set {
 	var v4, v6 bool
 	fams := func(addr string) {
@@ -499,6 +521,7 @@ func announceConditions(pr *peeringv1.PeeringRequest, obs prObserved, st *prStat
 	a4, a6 := announceFor(obs.Router, obs.IXPort, pr, false), announceFor(obs.Router, obs.IXPort, pr, true)
 	if obs.Router == nil || !obs.Router.Spec.RouteServer {
 		st.Exports = exportStatus(a4, a6, v4, v6)
+		st.Imports = importStatus(obs.Router, obs.IXPort, pr, obs.Now)
 	}
 	const t = peeringv1.PeeringRequestAnnouncing
 	if obs.Router == nil {

@@ -195,6 +195,8 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 				if pr.Spec.RouteServer {
 					n.Learned = router.LearnedRouteServer
 				}
+				im := importOf(rt, c.Port, pr)
+				n.LocalPref, n.Communities, n.IgnoreGracefulShutdown = im.LocalPref, im.Communities, im.IgnoreGShut
 			}
 			if err := n.Validate(); err != nil {
 				invalid = err.Error()

@@ -233,3 +233,55 @@ func TestDrainOf(t *testing.T) {
 		}
 	}
 }
+
+// The import marks: the IXPort's policy over the Router's over the
+// defaults (100, honoured, no communities), the route servers' own local
+// preference, the request's over all; what desiredFor renders and
+// status.imports says are the same.
+func TestImportMarks(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	no := false
+	rt := &peeringv1.Router{ObjectMeta: metav1.ObjectMeta{Name: "edge1"}, Spec: peeringv1.RouterSpec{LocalASN: 64500, RouterID: "192.0.2.1",
+		Import: &peeringv1.ImportPolicy{LocalPreference: i64(200), Communities: []string{"64500:1000"}}}}
+	port := &peeringv1.IXPort{ObjectMeta: metav1.ObjectMeta{Name: "decix"}, Spec: peeringv1.IXPortSpec{IX: peeringv1.IXReference{PeeringDBID: 31},
+		Import: &peeringv1.ImportPolicy{LocalPreference: i64(250), RouteServerLocalPreference: i64(150), Communities: []string{"64500:3100"}, HonourGracefulShutdown: &no}}}
+	bare := &peeringv1.IXPort{ObjectMeta: metav1.ObjectMeta{Name: "amsix"}, Spec: peeringv1.IXPortSpec{IX: peeringv1.IXReference{PeeringDBID: 26}}}
+	peer := &peeringv1.PeeringRequest{}
+	rs := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{RouteServer: true}}
+	own := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{RouteServer: true, LocalPreference: i64(300)}}
+	for _, c := range []struct {
+		name string
+		rt   *peeringv1.Router
+		port *peeringv1.IXPort
+		pr   *peeringv1.PeeringRequest
+		want importMarks
+	}{
+		{"defaults", &peeringv1.Router{}, bare, peer, importMarks{LocalPref: 100, From: "defaults"}},
+		{"the Router's", rt, bare, peer, importMarks{LocalPref: 200, Communities: []string{"64500:1000"}, From: "Router edge1"}},
+		{"the IXPort's, whole", rt, port, peer, importMarks{LocalPref: 250, Communities: []string{"64500:3100"}, IgnoreGShut: true, From: "IXPort decix"}},
+		{"a route server's", rt, port, rs, importMarks{LocalPref: 150, Communities: []string{"64500:3100"}, IgnoreGShut: true, From: "IXPort decix"}},
+		{"the request's own", rt, port, own, importMarks{LocalPref: 300, Communities: []string{"64500:3100"}, IgnoreGShut: true, From: "IXPort decix, spec.localPreference"}},
+	} {
+		got := importOf(c.rt, c.port, c.pr)
+		if got.LocalPref != c.want.LocalPref || !slices.Equal(got.Communities, c.want.Communities) || got.IgnoreGShut != c.want.IgnoreGShut || got.From != c.want.From {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	st := importStatus(rt, port, rs, time.Now())
+	if st.LocalPreference != 150 || !slices.Equal(st.Communities, []string{"64500:3100", "64500:2:31"}) || st.HonourGracefulShutdown {
+		t.Errorf("status.imports: %+v", st)
+	}
+
+	// desiredFor renders the same on an ordinary router.
+	ord := rt.DeepCopy()
+	pr := pinnedRequest("marks", time.Now(), "80.81.192.1")
+	pr.Spec.RouteServer = true
+	want := desiredFor(ord, []candidate{{PR: pr, Port: port, Filters: map[string][]router.Entry{pr.Status.Config.IPv4Filter: nil}}}, time.Now())
+	if len(want.Desired.Neighbors) != 1 {
+		t.Fatalf("desired: %+v", want)
+	}
+	n := want.Desired.Neighbors[0]
+	if n.LocalPref != 150 || !slices.Equal(n.Communities, []string{"64500:3100"}) || !n.IgnoreGracefulShutdown {
+		t.Errorf("neighbor marks: %+v", n)
+	}
+}

@@ -72,3 +72,40 @@ type Announce struct {
 	// +optional
 	Prefixes []string `json:"prefixes,omitempty"`
 }
+
+// ImportPolicy sets what we mark on the routes we accept from peers, so the
+// rest of our network can prefer and recognise them. Every field has a
+// default that is rendered explicitly on every driver: a router's own
+// defaults never decide.
+type ImportPolicy struct {
+	// LocalPreference of routes accepted from bilateral peers. Default 100,
+	// BGP's own, so adopting the operator changes nothing; networks that
+	// prefer peering over transit often use e.g. 200. 0 is left to
+	// graceful shutdown (RFC 8326).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	// +optional
+	LocalPreference *int64 `json:"localPreference,omitempty"`
+	// RouteServerLocalPreference of routes accepted from an IX's route
+	// servers (requests with spec.routeServer). Default: localPreference.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	// +optional
+	RouteServerLocalPreference *int64 `json:"routeServerLocalPreference,omitempty"`
+	// Communities added to every accepted route, informational: standard
+	// ("64500:3100") or large ("64500:100:31"). Besides these every route
+	// carries our learned-from large community LocalASN:1:IXID (a peer) or
+	// LocalASN:2:IXID (a route server). Well-known communities (65535:x)
+	// and 0:x are refused: they are not informational.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^[0-9]{1,10}:[0-9]{1,10}(:[0-9]{1,10})?$`
+	// +listType=set
+	// +optional
+	Communities []string `json:"communities,omitempty"`
+	// HonourGracefulShutdown: a route a peer sends with GRACEFUL_SHUTDOWN
+	// (65535:0) gets local preference 0, so our traffic leaves a session
+	// the peer is about to take down (RFC 8326). Default true.
+	// +optional
+	HonourGracefulShutdown *bool `json:"honourGracefulShutdown,omitempty"`
+}

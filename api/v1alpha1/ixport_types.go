@@ -113,6 +113,12 @@ type IXPortSpec struct {
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
 
+	// Import replaces the Router's spec.import for the sessions on this
+	// port, whole (fields it leaves out take their defaults, not the
+	// Router's).
+	// +optional
+	Import *ImportPolicy `json:"import,omitempty"`
+
 	// Drain starts a graceful shutdown (RFC 8326) of every session on the
 	// port, as spec.drain of each request would: for the port's or the
 	// IX's maintenance (kubectl peering drain ixport/NAME). The admission

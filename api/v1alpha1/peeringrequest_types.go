@@ -103,6 +103,15 @@ type PeeringRequestSpec struct {
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
 
+	// LocalPreference overrides the IXPort's (or Router's) import local
+	// preference for these sessions, e.g. to prefer one peer's routes. A
+	// human decision like shutdown: it applies to the running sessions
+	// without a new approval.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	// +optional
+	LocalPreference *int64 `json:"localPreference,omitempty"`
+
 	// Requester is who created the request, stamped by the operator's
 	// admission webhook from the API server's authentication; a value that
 	// differs from the creator is refused, and it never changes.
@@ -399,6 +408,10 @@ type PeeringRequestStatus struct {
 	// prefixes of the export policy and its digest).
 	// +optional
 	Exports *Filters `json:"exports,omitempty"`
+	// Imports is what the sessions mark on the routes they accept (not on
+	// a route server's clients, whose routes are relayed as they came).
+	// +optional
+	Imports *ImportStatus `json:"imports,omitempty"`
 	// LastClear is the last clear a NOC asked for (annotation
 	// peering.dev/clear) and what came of it; written by the Router
 	// controller.
@@ -424,6 +437,26 @@ type ClearStatus struct {
 	// Message says what was cleared, or why not.
 	// +optional
 	Message string `json:"message,omitempty"`
+}
+
+// ImportStatus is what a request's sessions mark on the routes they
+// accept, and where that comes from.
+type ImportStatus struct {
+	// LocalPreference set on the accepted routes (0 while drained).
+	LocalPreference int64 `json:"localPreference"`
+	// Communities added: the informational ones and our learned-from
+	// large community.
+	// +listType=atomic
+	// +optional
+	Communities []string `json:"communities,omitempty"`
+	// HonourGracefulShutdown: routes the peer sends with GRACEFUL_SHUTDOWN
+	// get local preference 0.
+	HonourGracefulShutdown bool `json:"honourGracefulShutdown"`
+	// From says where the settings come from, e.g. "IXPort decix-fra",
+	// "Router edge1", "defaults", with "spec.localPreference" when the
+	// request sets its own.
+	// +optional
+	From string `json:"from,omitempty"`
 }
 
 // Drain is a graceful shutdown in progress.

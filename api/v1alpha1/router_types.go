@@ -66,6 +66,12 @@ type RouterSpec struct {
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
 
+	// Import marks what the router accepts from its peers (local
+	// preference, informational communities, graceful shutdown); an IXPort
+	// may replace it. Not used on a route server.
+	// +optional
+	Import *ImportPolicy `json:"import,omitempty"`
+
 	// Drain starts a graceful shutdown (RFC 8326) of every session on the
 	// router (its IXPorts' requests), as spec.drain of each request would:
 	// for a router's maintenance (kubectl peering drain router/NAME). The

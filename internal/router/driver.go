@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -97,6 +98,93 @@ type Neighbor struct {
 	// IXID is the PeeringDB id of the IX the session is on (the community's
 	// third field).
 	IXID uint32
+
+	// LocalPref is the local preference of the routes accepted from an
+	// ordinary neighbor (Drain overrides it with 0); 0 renders none, which
+	// only tests use: the controller always sets it.
+	LocalPref uint32
+	// Communities are informational communities added to every route
+	// accepted from an ordinary neighbor, besides the Learned one:
+	// standard "a:b" or large "a:b:c" (see ParseCommunity).
+	Communities []string
+	// IgnoreGracefulShutdown turns off what is otherwise done: routes the
+	// neighbor sends with GracefulShutdown (RFC 8326: it is about to go
+	// down) get local preference 0.
+	IgnoreGracefulShutdown bool
+}
+
+// Community is a parsed standard (RFC 1997) or large (RFC 8092) community.
+type Community struct {
+	Large bool
+	// A, B, C: standard A:B (16 bits each) or large A:B:C (32 bits each).
+	A, B, C uint32
+}
+
+// String prints the community as every platform takes it.
+func (c Community) String() string {
+	if c.Large {
+		return fmt.Sprintf("%d:%d:%d", c.A, c.B, c.C)
+	}
+	return fmt.Sprintf("%d:%d", c.A, c.B)
+}
+
+// ParseCommunity reads an informational community: "a:b" with 16-bit
+// fields or "a:b:c" with 32-bit fields. Well-known communities (65535:x)
+// and the reserved 0:x change routing, so they are refused.
+func ParseCommunity(s string) (Community, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Community{}, fmt.Errorf("community %q: write a:b or a:b:c", s)
+	}
+	bits := 16
+	if len(parts) == 3 {
+		bits = 32
+	}
+	var v [3]uint32
+	for i, p := range parts {
+		n, err := strconv.ParseUint(p, 10, bits)
+		if err != nil || (len(p) > 1 && p[0] == '0') {
+			return Community{}, fmt.Errorf("community %q: %q is not a %d-bit number", s, p, bits)
+		}
+		v[i] = uint32(n)
+	}
+	c := Community{Large: len(parts) == 3, A: v[0], B: v[1], C: v[2]}
+	if !c.Large && (c.A == 0 || c.A == 65535) {
+		return Community{}, fmt.Errorf("community %q is reserved or well-known (0:x, 65535:x) and changes routing; informational communities use your own AS", s)
+	}
+	if c.Large && c.A == 0 {
+		return Community{}, fmt.Errorf("community %q: global administrator 0 is reserved", s)
+	}
+	return c, nil
+}
+
+// SortedCommunities parses cs and returns the standard and the large ones,
+// each in numerical order without duplicates (the order routers print
+// them back in).
+func SortedCommunities(cs []string) (std, large []Community, err error) {
+	for _, s := range cs {
+		c, err := ParseCommunity(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.Large {
+			large = append(large, c)
+		} else {
+			std = append(std, c)
+		}
+	}
+	cmp := func(a, b Community) int {
+		if a.A != b.A {
+			return int(int64(a.A) - int64(b.A))
+		}
+		if a.B != b.B {
+			return int(int64(a.B) - int64(b.B))
+		}
+		return int(int64(a.C) - int64(b.C))
+	}
+	slices.SortFunc(std, cmp)
+	slices.SortFunc(large, cmp)
+	return slices.Compact(std), slices.Compact(large), nil
 }
 
 // LearnedFrom says where an accepted route came from, for the large
@@ -271,6 +359,12 @@ func (n Neighbor) Validate() error {
 	}
 	if n.Learned > LearnedRouteServer {
 		return fmt.Errorf("%w: neighbor %s: unknown session kind %d", ErrInvalid, n.Address, n.Learned)
+	}
+	if _, _, err := SortedCommunities(n.Communities); err != nil {
+		return fmt.Errorf("%w: neighbor %s: %v", ErrInvalid, n.Address, err)
+	}
+	if n.RouteServerClient && (n.LocalPref != 0 || len(n.Communities) > 0) {
+		return fmt.Errorf("%w: neighbor %s: a route-server client's routes are relayed as they came: no local preference or communities are set on them", ErrInvalid, n.Address)
 	}
 	if n.Drain && n.RouteServerClient {
 		return fmt.Errorf("%w: neighbor %s: a route-server client is not drained (our route server neither exports to it nor prefers its routes); shut it down instead", ErrInvalid, n.Address)

@@ -30,6 +30,7 @@ func hold(want, have *config) *config {
 	out.rmaps = maps.Clone(want.rmaps)
 	out.aspaths = maps.Clone(want.aspaths)
 	out.lclists = maps.Clone(want.lclists)
+	out.clists = maps.Clone(want.clists)
 
 	held := map[netip.Addr]bool{}
 	for _, h := range want.held {
@@ -94,6 +95,10 @@ func hold(want, have *config) *config {
 				case len(f) == 3 && f[0] == "match" && f[1] == "large-community":
 					if al := have.lclists[f[2]]; al != nil && strings.HasPrefix(f[2], cli.ObjectPrefix) {
 						out.lclists[f[2]] = al
+					}
+				case len(f) == 4 && f[0] == "set" && f[1] == "comm-list" && f[3] == "delete":
+					if al := have.clists[f[2]]; al != nil && strings.HasPrefix(f[2], cli.ObjectPrefix) {
+						out.clists[f[2]] = al
 					}
 				case len(f) == 5 && f[0] == "match" && (f[1] == "ip" || f[1] == "ipv6") && f[2] == "address" && f[3] == "prefix-list":
 					k := f[1] + " prefix-list " + f[4]

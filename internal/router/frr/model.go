@@ -92,6 +92,7 @@ type asPathList struct {
 const (
 	asPathCmd = "bgp as-path access-list "
 	lcListCmd = "bgp large-community-list expanded "
+	cListCmd  = "bgp community-list standard "
 )
 
 type routeMap struct {
@@ -113,13 +114,14 @@ type config struct {
 	rmaps           map[string]*routeMap
 	aspaths         map[string]*asPathList
 	lclists         map[string]*asPathList // expanded large-community lists
+	clists          map[string]*asPathList // standard community lists
 	// held (desired only): neighbors to leave as they run, see hold.
 	held []router.Held
 }
 
 func newConfig() *config {
 	return &config{defaultV4: true, nbrs: map[netip.Addr]*neighbor{}, plists: map[string]*prefixList{}, rmaps: map[string]*routeMap{},
-		aspaths: map[string]*asPathList{}, lclists: map[string]*asPathList{}}
+		aspaths: map[string]*asPathList{}, lclists: map[string]*asPathList{}, clists: map[string]*asPathList{}}
 }
 
 // Names of a neighbor's filter objects.
@@ -237,12 +239,7 @@ func desiredConfig(d router.Desired) *config {
 			permit.lines = append(permit.lines, "match as-path "+fa)
 		}
 		permit.lines = append(permit.lines, matchLine(n.Address, filterName(n.Address)))
-		if n.Learned != router.LearnedNone {
-			permit.lines = append(permit.lines, "set large-community "+router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID)+" additive")
-		}
-		if n.Drain {
-			permit.lines = append(permit.lines, drainLocalPref)
-		}
+		permit.lines = append(permit.lines, c.importMarks(n, d.LocalASN)...)
 		rm.entries = append(rm.entries, permit)
 		c.rmaps[rm.name] = rm
 
@@ -254,6 +251,51 @@ func desiredConfig(d router.Desired) *config {
 	}
 	return c
 }
+
+// importMarks are the set lines of an import permit entry: the learned
+// and informational communities (FRR keeps one "set community" and one
+// "set large-community" per entry, and prints their values sorted), the
+// local preference (0 while drained), and, when a received
+// GRACEFUL_SHUTDOWN is not honoured, its removal: FRR 8.4 gives a route
+// that carries it local preference 0 by itself, after the route-map
+// (measured), so the only way to ignore it is to take it off.
+func (c *config) importMarks(n router.Neighbor, localASN uint32) []string {
+	std, large, _ := router.SortedCommunities(n.Communities) // validated
+	if n.Learned != router.LearnedNone {
+		l, _ := router.ParseCommunity(router.LearnedCommunity(localASN, n.Learned, n.IXID))
+		_, large, _ = router.SortedCommunities(append(communityStrings(large), l.String()))
+	}
+	var out []string
+	if len(std) > 0 {
+		out = append(out, "set community "+strings.Join(communityStrings(std), " ")+" additive")
+	}
+	if len(large) > 0 {
+		out = append(out, "set large-community "+strings.Join(communityStrings(large), " ")+" additive")
+	}
+	switch {
+	case n.Drain:
+		out = append(out, drainLocalPref)
+	case n.LocalPref != 0:
+		out = append(out, "set local-preference "+strconv.FormatUint(uint64(n.LocalPref), 10))
+	}
+	if n.IgnoreGracefulShutdown && !n.RouteServerClient {
+		c.clists[gshutList] = &asPathList{name: gshutList, entries: map[int64]string{5: "permit graceful-shutdown"}}
+		out = append(out, "set comm-list "+gshutList+" delete")
+	}
+	return out
+}
+
+func communityStrings(cs []router.Community) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// gshutList is the community list matching GRACEFUL_SHUTDOWN, shared by
+// the import route-maps that remove it.
+var gshutList = cli.ObjectPrefix + "GSHUT"
 
 // addExport gives an ordinary neighbor its out policy: learned routes
 // denied first, then the Export prefixes permitted, the rest falling to
@@ -324,7 +366,7 @@ func (c *config) render() []byte {
 	for _, l := range []struct {
 		cmd   string
 		lists map[string]*asPathList
-	}{{asPathCmd, c.aspaths}, {lcListCmd, c.lclists}} {
+	}{{asPathCmd, c.aspaths}, {lcListCmd, c.lclists}, {cListCmd, c.clists}} {
 		for _, k := range sortedKeys(l.lists) {
 			al := l.lists[k]
 			for _, seq := range sortedSeqs(al.entries) {

@@ -81,6 +81,10 @@ func parseRunning(text string) (*config, error) {
 				if err := addSeqLine(c.lclists, f[3], f[5], f[6:]); err != nil {
 					return nil, fmt.Errorf("parse %q: %v", t, err)
 				}
+			case f[0] == "bgp" && len(f) >= 8 && f[1] == "community-list" && f[2] == "standard" && f[4] == "seq":
+				if err := addSeqLine(c.clists, f[3], f[5], f[6:]); err != nil {
+					return nil, fmt.Errorf("parse %q: %v", t, err)
+				}
 			case f[0] == "route-map" && len(f) == 4:
 				seq, err := strconv.ParseInt(f[3], 10, 64)
 				if err != nil {

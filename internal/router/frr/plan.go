@@ -138,7 +138,7 @@ func makePlan(want, have *config) (*plan, error) {
 	for _, l := range []struct {
 		cmd        string
 		want, have map[string]*asPathList
-	}{{asPathCmd, want.aspaths, have.aspaths}, {lcListCmd, want.lclists, have.lclists}} {
+	}{{asPathCmd, want.aspaths, have.aspaths}, {lcListCmd, want.lclists, have.lclists}, {cListCmd, want.clists, have.clists}} {
 		for _, k := range sortedKeys(l.want) {
 			adds, removes := diffASPath(l.cmd, l.want[k], l.have[k])
 			for _, x := range adds {
@@ -235,9 +235,14 @@ func makePlan(want, have *config) (*plan, error) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(have.lclists) {
-		if strings.HasPrefix(k, cli.ObjectPrefix) && want.lclists[k] == nil {
-			e.at(nodeConfig, "no "+lcListCmd+k)
+	for _, l := range []struct {
+		cmd        string
+		want, have map[string]*asPathList
+	}{{lcListCmd, want.lclists, have.lclists}, {cListCmd, want.clists, have.clists}} {
+		for _, k := range sortedKeys(l.have) {
+			if strings.HasPrefix(k, cli.ObjectPrefix) && l.want[k] == nil {
+				e.at(nodeConfig, "no "+l.cmd+k)
+			}
 		}
 	}
 	if toggle && !haveJournal {
@@ -388,14 +393,16 @@ func fixRouteMap(e *emitter, want, have *routeMap) bool {
 }
 
 // replacedBy reports whether a route-map line is overwritten in place by
-// one of lines: FRR keeps one "set large-community" per entry, and
-// removing the old one first would let routes in untagged meanwhile.
+// one of lines: FRR keeps one "set large-community", "set community" and
+// "set local-preference" per entry, and removing the old one first would
+// let routes in untagged (or at the default preference) meanwhile.
 func replacedBy(l string, lines []string) bool {
-	const set = "set large-community "
-	if !strings.HasPrefix(l, set) {
-		return false
+	for _, set := range []string{"set large-community ", "set community ", "set local-preference "} {
+		if strings.HasPrefix(l, set) {
+			return slices.ContainsFunc(lines, func(w string) bool { return strings.HasPrefix(w, set) })
+		}
 	}
-	return slices.ContainsFunc(lines, func(w string) bool { return strings.HasPrefix(w, set) })
+	return false
 }
 
 // journal is the route-map entry that records "bgp default shutdown was

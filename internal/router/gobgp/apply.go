@@ -375,7 +375,7 @@ func tagAction(tag string) *api.CommunityAction {
 	if tag == "" {
 		return nil
 	}
-	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: []string{tag}}
+	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: strings.Fields(tag)}
 }
 
 // localPrefAction sets the local preference, or is nil for none.
@@ -386,12 +386,13 @@ func localPrefAction(v uint32) *api.LocalPrefAction {
 	return &api.LocalPrefAction{Value: v}
 }
 
-// communityAction adds one community, or is nil for none.
+// communityAction adds the space-separated communities c, or is nil for
+// none.
 func communityAction(c string) *api.CommunityAction {
 	if c == "" {
 		return nil
 	}
-	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: []string{c}}
+	return &api.CommunityAction{Type: api.CommunityAction_ADD, Communities: strings.Fields(c)}
 }
 
 // policySignature reads a running policy back into the driver's
@@ -449,24 +450,24 @@ func policySignature(p *api.Policy) []statement {
 		}
 		st.localPref = a.GetLocalPref().GetValue()
 		if c := a.GetCommunity(); c != nil {
-			if c.Type != api.CommunityAction_ADD || len(c.Communities) != 1 {
+			if c.Type != api.CommunityAction_ADD || len(c.Communities) == 0 {
 				st.name += "!"
 			} else {
-				st.community = c.Communities[0]
+				st.community = strings.Join(c.Communities, " ")
 			}
 		}
 		// Either a route action, with or without one community added, or
 		// no route action and removing communities (the strip).
 		lc := a.GetLargeCommunity()
 		switch {
-		case lc != nil && len(lc.Communities) != 1:
+		case lc != nil && len(lc.Communities) == 0:
 			st.name += "!"
-		case a.GetRouteAction() == api.RouteAction_NONE && lc != nil && lc.Type == api.CommunityAction_REMOVE:
+		case a.GetRouteAction() == api.RouteAction_NONE && lc != nil && lc.Type == api.CommunityAction_REMOVE && len(lc.Communities) == 1:
 			st.strip = lc.Communities[0]
 		case a.GetRouteAction() == api.RouteAction_NONE:
 			st.name += "!"
 		case lc != nil && lc.Type == api.CommunityAction_ADD:
-			st.tag = lc.Communities[0]
+			st.tag = strings.Join(lc.Communities, " ")
 		case lc != nil:
 			st.name += "!"
 		}
@@ -515,7 +516,7 @@ func (u *update) exportChange() bool { return len(u.exAdd)+len(u.exDel) > 0 }
 
 // drainChange: a drain starts or ends (see txn.redrain).
 func (u *update) drainChange() bool {
-	return u.was.localPref != u.n.drainPref() || u.was.community != u.n.drainCommunity()
+	return u.was.localPref != u.n.drainPref() || u.was.community != u.n.drainCommunity() || u.was.inCommunity != u.n.inCommunity
 }
 
 // adminChange is the one change a held neighbor takes.
@@ -711,7 +712,7 @@ func makePlan(m *model, r *running) (*plan, error) {
 		// that checks for bogon ASNs.
 		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.was.tag != n.tag || u.was.localPref != n.drainPref())
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.was.tag != n.tag || u.was.localPref != n.drainPref() || u.was.inCommunity != n.inCommunity)
 		if !n.spec.rsClient {
 			u.exAdd, u.exDel = diffPrefixes(n.exports, runningPrefixes(r.prefixSets[exportSetName(n.id)]))
 			// What the neighbor got so far may not pass any more: entries
@@ -825,9 +826,10 @@ func globalList(m *model, running *api.PolicyAssignment, cleanBefore []string, k
 // inPlace are the actions the driver changes in place on a live
 // neighbor's statements, as they run.
 type inPlace struct {
-	tag       string // the accept statement's large community (txn.retag)
-	localPref uint32 // the accept statement's local preference (txn.redrain)
-	community string // the export-accept statement's community (txn.redrain)
+	tag         string // the accept statement's large communities (txn.retag)
+	localPref   uint32 // the accept statement's local preference (txn.redrain)
+	inCommunity string // the accept statement's communities (txn.redrain)
+	community   string // the export-accept statement's community (txn.redrain)
 }
 
 // structuresIntact: the neighbor can be updated in place (same mode, its
@@ -847,6 +849,7 @@ func structuresIntact(n nbModel, old peerSpec, r *running) (was inPlace, ok bool
 		if sig[i].name == stmtAccept(n.id) {
 			was.tag, sig[i].tag = sig[i].tag, n.tag
 			was.localPref, sig[i].localPref = sig[i].localPref, n.drainPref()
+			was.inCommunity, sig[i].community = sig[i].community, n.inCommunity
 		}
 	}
 	if !slices.Equal(sig, n.statements()) {
@@ -1363,9 +1366,9 @@ func (t *txn) retag(ctx context.Context, id, from, to string) error {
 	return t.do(ctx, "accept by "+name+" with tag "+to, add(acts(to, true)), del(acts(to, true)))
 }
 
-// redrain starts or ends a drain in place: the local preference on the
-// accept statement, the GRACEFUL_SHUTDOWN community on the export-accept
-// statement, each an action added to or removed from the live statement
+// redrain starts or ends a drain in place, and changes the import marks:
+// the local preference and communities on the accept statement, the
+// GRACEFUL_SHUTDOWN community on the export-accept statement, each an action added to or removed from the live statement
 // (gobgpd merges a statement added under an existing name), so the
 // session is not reset; the soft resets that follow apply them to the
 // routes already exchanged.
@@ -1392,6 +1395,18 @@ func (t *txn) redrain(ctx context.Context, u update) error {
 			to = &api.Statement{Name: in, Actions: &api.Actions{LocalPref: localPrefAction(pref)}}
 		}
 		if err := edit(fmt.Sprintf("set local-pref %d on routes accepted by %s", pref, in), from, to); err != nil {
+			return err
+		}
+	}
+	if comm := u.n.inCommunity; u.was.inCommunity != comm {
+		var from, to *api.Statement
+		if u.was.inCommunity != "" {
+			from = &api.Statement{Name: in, Actions: &api.Actions{Community: communityAction(u.was.inCommunity)}}
+		}
+		if comm != "" {
+			to = &api.Statement{Name: in, Actions: &api.Actions{Community: communityAction(comm)}}
+		}
+		if err := edit("add communities "+comm+" to routes accepted by "+in, from, to); err != nil {
 			return err
 		}
 	}

@@ -288,6 +288,54 @@ func testLiveExport(t *testing.T, handmade bool, net byte) {
 	drained("undrained", false)
 	stillUp(t, d, a, ups[a])
 	applyNoWrites(t, d, des())
+
+	// Import marks of A, in place: a local preference and informational
+	// communities (standard and large, next to the learned tag) on A's
+	// routes; changed, then gone; the session stays up throughout.
+	marked := func(what string, pref uint32, std, large []string) {
+		t.Helper()
+		waitRoutes(t, what, func(ctx context.Context) ([]bgptest.Route, error) { return rt.RIB(ctx, 4) },
+			func(rr []bgptest.Route) bool {
+				n := 0
+				for _, r := range rr {
+					if !slices.Contains(own[a], r.Prefix.String()) {
+						continue
+					}
+					n++
+					if r.LocalPref == nil || *r.LocalPref != pref || !slices.Equal(sortedStrings(r.Communities), std) || !slices.Equal(sortedStrings(r.LargeCommunities), large) {
+						return false
+					}
+				}
+				return n > 0
+			})
+	}
+	ns[0].LocalPref, ns[0].Communities = 200, []string{"65000:3100", "65000:9:9"}
+	if res, _ = writesOf(t, d, des()); res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Errorf("import marks: %+v", res)
+	}
+	marked("local-pref 200, 65000:3100 and 65000:9:9 on A's routes", 200, []string{"65000:3100"}, []string{"65000:1:78", "65000:9:9"})
+	applyNoWrites(t, d, des())
+	ns[0].LocalPref, ns[0].Communities = 150, []string{"65000:3200"}
+	if res, _ = writesOf(t, d, des()); res.Updated != 1 {
+		t.Errorf("import marks changed: %+v", res)
+	}
+	marked("local-pref 150, 65000:3200 only", 150, []string{"65000:3200"}, []string{"65000:1:78"})
+	ns[0].LocalPref, ns[0].Communities = 0, nil
+	if res, _ = writesOf(t, d, des()); res.Updated != 1 {
+		t.Errorf("import marks gone: %+v", res)
+	}
+	marked("back to 100, no informational communities", normalLocalPref, nil, []string{"65000:1:78"})
+	stillUp(t, d, a, ups[a])
+	applyNoWrites(t, d, des())
+}
+
+func sortedStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func sortedPrefixes(rr []bgptest.Route) []string {

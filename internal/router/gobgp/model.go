@@ -231,6 +231,11 @@ type nbModel struct {
 	exports []pfx
 	tag     string
 	learned string
+	// localPref is Neighbor.LocalPref (0: normalLocalPref), inCommunity
+	// the standard communities the accept statement adds, space-separated
+	// ("": none); tag holds the large ones with the learned one.
+	localPref   uint32
+	inCommunity string
 	// drain: a graceful shutdown (RFC 8326) is in progress: the accept
 	// statement lowers the local preference, the export one adds
 	// GRACEFUL_SHUTDOWN. Both are actions changed in place (txn.redrain).
@@ -286,12 +291,18 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 	for _, n := range d.Neighbors {
 		rsClient := o.RouteServer || n.RouteServerClient
 		var exports []pfx
-		tag, learned := "", ""
+		tag, learned, inCommunity := "", "", ""
 		if !rsClient {
 			exports = gobgpEntries(n.Export)
+			tags := n.Communities
 			if n.Learned != router.LearnedNone {
-				tag = router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID)
+				tags = append(slices.Clone(tags), router.LearnedCommunity(d.LocalASN, n.Learned, n.IXID))
 			}
+			std, large, err := router.SortedCommunities(tags)
+			if err != nil {
+				return nil, fmt.Errorf("%w: neighbor %s: %v", router.ErrInvalid, n.Address, err)
+			}
+			tag, inCommunity = joinCommunities(large), joinCommunities(std)
 			m.learned = learnedPatterns(d.LocalASN)
 			learned = m.learned[0]
 		}
@@ -322,6 +333,8 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 			tag:            tag,
 			learned:        learned,
 			drain:          n.Drain && !rsClient,
+			localPref:      n.LocalPref,
+			inCommunity:    inCommunity,
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
@@ -456,7 +469,7 @@ func (n nbModel) statements() []statement {
 	if !n.spec.rsClient {
 		out = append(out, statement{name: stmtStrip(n.id), nbSet: nb, largeSet: learnedSet, strip: n.learned})
 	}
-	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag, localPref: n.drainPref()})
+	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag, localPref: n.drainPref(), community: n.inCommunity})
 	if !n.spec.rsClient {
 		out = append(out, statement{name: stmtReject(n.id), nbSet: nb})
 	}
@@ -484,16 +497,29 @@ func (n nbModel) exportStatements() []statement {
 
 // drainPref and drainCommunity are the drain actions of the accept and
 // export-accept statements: the local preference an ordinary neighbor's
-// routes get (a route-server client's none), the community added to what
-// it is sent ("" when not draining).
+// routes get (its LocalPref, a drained one's drainLocalPref, a
+// route-server client's none), the community added to what it is sent
+// ("" when not draining).
 func (n nbModel) drainPref() uint32 {
 	switch {
 	case n.spec.rsClient:
 		return 0
 	case n.drain:
 		return drainLocalPref
+	case n.localPref != 0:
+		return n.localPref
 	}
 	return normalLocalPref
+}
+
+// joinCommunities is the space-separated list of cs, in the order GoBGP
+// keeps and returns them in (as given).
+func joinCommunities(cs []router.Community) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return strings.Join(out, " ")
 }
 
 func (n nbModel) drainCommunity() string {
