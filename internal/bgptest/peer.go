@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,7 +146,7 @@ type Route struct {
 	Best bool
 	// LargeCommunities as "global:local1:local2".
 	LargeCommunities []string
-	// Communities as "asn:value".
+	// Communities as "asn:value" (also announced).
 	Communities []string
 	// LocalPref is the LOCAL_PREF attribute; nil when the path has none.
 	LocalPref *uint32
@@ -215,6 +217,19 @@ func (s *Speaker) apiPath(r Route) (*api.Path, error) {
 	attrs := []proto.Message{&api.OriginAttribute{Origin: uint32(r.Origin)}}
 	if len(r.ASPath) > 0 {
 		attrs = append(attrs, &api.AsPathAttribute{Segments: []*api.AsSegment{{Type: api.AsSegment_AS_SEQUENCE, Numbers: r.ASPath}}})
+	}
+	if len(r.Communities) > 0 {
+		c := &api.CommunitiesAttribute{}
+		for _, x := range r.Communities {
+			hi, lo, ok := strings.Cut(x, ":")
+			a, err1 := strconv.ParseUint(hi, 10, 16)
+			b, err2 := strconv.ParseUint(lo, 10, 16)
+			if !ok || err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("bgptest: community %q is not asn:value", x)
+			}
+			c.Communities = append(c.Communities, uint32(a)<<16|uint32(b))
+		}
+		attrs = append(attrs, c)
 	}
 	fam := family(r.Prefix.Addr())
 	if r.Prefix.Addr().Is4() {

@@ -66,6 +66,13 @@ var (
 	learnedList = "ip large-community-list regexp " + learnedName
 )
 
+// gshutName is the shared community list matching GRACEFUL_SHUTDOWN
+// (RFC 8326) on imports that honour it; gshutList is its object key.
+var (
+	gshutName = cli.ObjectPrefix + "GSHUT"
+	gshutList = "ip community-list " + gshutName
+)
+
 func neighborKey(a netip.Addr) string { return "neighbor " + a.String() }
 
 // shutdown is the neighbor line of the admin-down state.
@@ -147,26 +154,38 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		}
 		// Entries as "ACTION SEQ" and their lines as "ACTION SEQ|line":
 		// bogon paths are denied first, then the prefix filter and the
-		// first AS are ANDed in the permit entry.
+		// first AS are ANDed in the permit entries.
 		var rm []string
 		if n.RejectBogonASNs {
 			objs["ip as-path access-list "+bogonASNs] = []string{"permit " + cli.BogonASNRegex() + " any"}
 			rm = append(rm, "deny 5", "deny 5"+afSep+"match as-path "+bogonASNs)
 		}
-		rm = append(rm, "permit 10", "permit 10"+afSep+match)
+		matches := []string{match}
 		if n.EnforceFirstAS {
 			fa := cli.ObjectName("FIRST", n.Address, false)
 			objs["ip as-path access-list "+fa] = []string{"permit ^" + strconv.FormatUint(uint64(n.PeerASN), 10) + "_ any"}
-			rm = append(rm, "permit 10"+afSep+"match as-path "+fa)
+			matches = append(matches, "match as-path "+fa)
 		}
-		// Nothing is accepted without imports: no tag then.
-		if n.Learned != router.LearnedNone && len(n.Import) > 0 {
-			rm = append(rm, "permit 10"+afSep+"set large-community "+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+" additive")
+		// Nothing is accepted without imports: nothing to set then.
+		var sets []string
+		if len(n.Import) > 0 {
+			sets = communitySets(des.LocalASN, n)
+			if !n.IgnoreGracefulShutdown {
+				// A permit entry ends the route-map: the one for
+				// GRACEFUL_SHUTDOWN repeats the filter and the
+				// communities, and comes first.
+				objs[gshutList] = []string{"permit " + router.GracefulShutdown}
+				gs := append(slices.Clone(matches), "match community "+gshutName)
+				rm = append(rm, rmEntry("permit 8", append(append(gs, sets...), "set local-preference 0"))...)
+			}
+			switch {
+			case n.Drain:
+				sets = append(sets, "set local-preference 0")
+			case n.LocalPref != 0:
+				sets = append(sets, "set local-preference "+strconv.FormatUint(uint64(n.LocalPref), 10))
+			}
 		}
-		if n.Drain && len(n.Import) > 0 {
-			rm = append(rm, "permit 10"+afSep+"set local-preference 0")
-		}
-		objs["route-map "+name] = rm
+		objs["route-map "+name] = append(rm, rmEntry("permit 10", append(matches, sets...))...)
 
 		// Out: routes we learned from peers or route servers denied
 		// first, then the Export prefixes permitted, the rest falling to
@@ -212,6 +231,41 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		objs[key] = lines
 	}
 	return objs, pw
+}
+
+// rmEntry is a route-map entry in wanted's form.
+func rmEntry(head string, lines []string) []string {
+	out := []string{head}
+	for _, l := range lines {
+		out = append(out, head+afSep+l)
+	}
+	return out
+}
+
+// communitySets add the learned and informational communities, sorted as
+// EOS prints them: it keeps one "set community" and one "set
+// large-community" per entry.
+func communitySets(localASN uint32, n router.Neighbor) []string {
+	cs := n.Communities
+	if n.Learned != router.LearnedNone {
+		cs = append(slices.Clone(cs), router.LearnedCommunity(localASN, n.Learned, n.IXID))
+	}
+	std, large, _ := router.SortedCommunities(cs) // validated
+	var out []string
+	for _, l := range []struct {
+		set string
+		cs  []router.Community
+	}{{"set community ", std}, {"set large-community ", large}} {
+		if len(l.cs) == 0 {
+			continue
+		}
+		vs := make([]string, len(l.cs))
+		for i, c := range l.cs {
+			vs[i] = c.String()
+		}
+		out = append(out, l.set+strings.Join(vs, " ")+" additive")
+	}
+	return out
 }
 
 func reveal(l, pw string) string {
@@ -277,7 +331,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 func filterLines(key string, body []string) []string {
 	var out []string
 	switch {
-	case strings.HasPrefix(key, "ip as-path "), strings.HasPrefix(key, "ip large-community-list "):
+	case strings.HasPrefix(key, "ip as-path "), strings.HasPrefix(key, "ip large-community-list "), strings.HasPrefix(key, "ip community-list "):
 		for _, e := range body {
 			out = append(out, key+" "+e)
 		}
@@ -346,6 +400,16 @@ func parse(out string) running {
 					k := strings.Join(f[:4], " ")
 					r.objs[k] = append(r.objs[k], strings.Join(f[4:], " "))
 				}
+			case f[0] == "ip" && len(f) >= 5 && f[1] == "community-list":
+				// Named standard lists, with or without the older
+				// "standard" keyword.
+				if f[2] == "standard" {
+					f = append(f[:2], f[3:]...)
+				}
+				if strings.HasPrefix(f[2], cli.ObjectPrefix) {
+					k := strings.Join(f[:3], " ")
+					r.objs[k] = append(r.objs[k], gshutNumber(strings.Join(f[3:], " ")))
+				}
 			case f[0] == "route-map" && len(f) == 4:
 				block = "route-map " + f[1]
 				entry = f[2] + " " + f[3]
@@ -363,6 +427,9 @@ func parse(out string) running {
 		case strings.Contains(block, "prefix-list ") && f[0] == "seq" && len(f) >= 4:
 			r.addEntry(block, f[2:])
 		case strings.HasPrefix(block, "route-map "+cli.ObjectPrefix):
+			if strings.HasPrefix(t, "set community ") {
+				t = gshutNumber(t)
+			}
 			r.objs[block] = append(r.objs[block], entry+afSep+t)
 		case block == "router bgp":
 			if strings.HasPrefix(t, "address-family ") && indent <= 3 {
@@ -403,6 +470,18 @@ func parse(out string) running {
 		}
 	}
 	return r
+}
+
+// gshutNumber writes EOS' keyword for GRACEFUL_SHUTDOWN as the number we
+// render, whichever of the two the router prints.
+func gshutNumber(s string) string {
+	f := strings.Fields(s)
+	for i, w := range f {
+		if w == "GSHUT" {
+			f[i] = router.GracefulShutdown
+		}
+	}
+	return strings.Join(f, " ")
 }
 
 // addEntry records "seq N ACTION PREFIX..." (f starts at ACTION) of an

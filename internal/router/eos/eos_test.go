@@ -197,7 +197,8 @@ func TestASPathChecks(t *testing.T) {
 	for _, l := range []string{
 		"ip as-path access-list PO-BOGON-ASNS permit " + cli.BogonASNRegex() + " any",
 		"ip as-path access-list PO-FIRST-192.0.2.2 permit ^65001_ any",
-		"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 deny 5\nmatch as-path PO-BOGON-ASNS\nexit\nroute-map PO-IN-192.0.2.2 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\n" +
+		"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 deny 5\nmatch as-path PO-BOGON-ASNS\nexit\nroute-map PO-IN-192.0.2.2 permit 8\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\n" +
+			"match community PO-GSHUT\nset large-community 65000:1:1234 additive\nset local-preference 0\nexit\nroute-map PO-IN-192.0.2.2 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.2\nmatch as-path PO-FIRST-192.0.2.2\n" +
 			"set large-community 65000:1:1234 additive\nexit",
 	} {
 		if !strings.Contains(got, l) {
@@ -401,4 +402,102 @@ func TestRenderRouteServer(t *testing.T) {
 // A drained neighbor (RFC 8326): local preference 0 in, GRACEFUL_SHUTDOWN out.
 func TestRenderDrain(t *testing.T) {
 	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
+}
+
+// importSample has the import attributes: 192.0.2.2 at local preference
+// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
+// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
+// session. (A route-server client takes none of them, and this driver
+// refuses route-server clients anyway.)
+func importSample() router.Desired {
+	pfx := netip.MustParsePrefix
+	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}, RejectBogonASNs: true},
+		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 150, IgnoreGracefulShutdown: true},
+		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
+		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
+			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
+	}}
+}
+
+// GRACEFUL_SHUTDOWN gets its own permit entry before the ordinary one,
+// after the bogon deny, with the same filter and communities and local
+// preference 0; the ordinary entry sets LocalPref, or a drain's 0.
+func TestRenderImport(t *testing.T) {
+	s := importSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-import.golden", out)
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	pl := "permit 8|match ip address prefix-list PO-IN-192.0.2.2"
+	sets := []string{"set community 64500:100 additive", "set large-community 64500:1:31 65000:1:1234 additive"}
+	if got, w := want["route-map PO-IN-192.0.2.2"], []string{
+		"deny 5", "deny 5|match as-path PO-BOGON-ASNS",
+		"permit 8", pl, "permit 8|match community PO-GSHUT", "permit 8|" + sets[0], "permit 8|" + sets[1], "permit 8|set local-preference 0",
+		"permit 10", "permit 10|match ip address prefix-list PO-IN-192.0.2.2", "permit 10|" + sets[0], "permit 10|" + sets[1], "permit 10|set local-preference 200",
+	}; !slices.Equal(got, w) {
+		t.Errorf("route-map:\n%s", strings.Join(got, "\n"))
+	}
+	if got := want["route-map PO-IN-192.0.2.3"]; slices.Contains(got, "permit 8") || !slices.Contains(got, "permit 10|set local-preference 150") {
+		t.Errorf("ignoring GRACEFUL_SHUTDOWN: %q", got)
+	}
+	if got := want["route-map PO-IN-192.0.2.4"]; !slices.Contains(got, "permit 10|set local-preference 0") || slices.ContainsFunc(got, func(l string) bool { return strings.HasSuffix(l, "local-preference 300") }) {
+		t.Errorf("drained: %q", got)
+	}
+	if got := want[gshutList]; !slices.Equal(got, []string{"permit 65535:0"}) {
+		t.Errorf("community list %q", got)
+	}
+}
+
+// A new local preference rewrites the route-map (filters are replaced
+// whole in the session) and nothing of the neighbor.
+func TestImportLocalPrefInPlace(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(importSample())
+	have := parse(string(out)).objs
+	s := importSample()
+	s.Neighbors[2].LocalPref = 350 // drained: nothing to change
+	s.Neighbors[1].LocalPref = 250
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have, pw)
+	if strings.Join(lines, "\n") != "no route-map PO-IN-192.0.2.3\nroute-map PO-IN-192.0.2.3 permit 10\nmatch ip address prefix-list PO-IN-192.0.2.3\n"+
+		"set large-community 65000:1:1234 additive\nset local-preference 250\nexit" || u != 1 || a+r != 0 {
+		t.Errorf("%q %d %d %d", lines, a, u, r)
+	}
+}
+
+// EOS may print GRACEFUL_SHUTDOWN as its keyword, and older releases a
+// named list with "standard": both read back as rendered. The list goes
+// when no route-map matches it any more.
+func TestImportGracefulShutdownList(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(importSample())
+	printed := strings.Replace(string(out), "ip community-list PO-GSHUT permit 65535:0", "ip community-list standard PO-GSHUT permit GSHUT", 1)
+	s := importSample()
+	s.Neighbors[0].Drain = true
+	want, pw := wanted(s)
+	drained, _ := New(cli.Config{}).Render(s)
+	printed2 := strings.Replace(string(drained), "set community 65535:0 additive", "set community GSHUT additive", -1)
+	if lines, _, _, _ := plan(65000, want, parse(printed2).objs, pw); len(lines) != 0 || !strings.Contains(string(drained), "set community 65535:0 additive") {
+		t.Errorf("GSHUT keyword in a route-map: %q", lines)
+	}
+	want, pw = wanted(importSample())
+	if lines, _, _, _ := plan(65000, want, parse(printed).objs, pw); len(lines) != 0 {
+		t.Errorf("GSHUT keyword in the list: %q", lines)
+	}
+	s = importSample()
+	for i := range s.Neighbors {
+		s.Neighbors[i].IgnoreGracefulShutdown = true
+	}
+	want, pw = wanted(s)
+	if lines, _, _, _ := plan(65000, want, parse(printed).objs, pw); !slices.Contains(lines, "no ip community-list PO-GSHUT") {
+		t.Errorf("list left unused: %q", lines)
+	}
 }

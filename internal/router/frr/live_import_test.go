@@ -35,7 +35,7 @@ func TestLiveImportMarks(t *testing.T) {
 	defer d.Close()
 	ctx := context.Background()
 	n := router.Neighbor{Address: p.addr, PeerASN: p.asn, Owner: "p/marks", MaxPrefixes: 100,
-		Import: []router.Entry{{Prefix: p.prefix, Exact: true}, {Prefix: gshut, Exact: true}},
+		Import:  []router.Entry{{Prefix: p.prefix, Exact: true}, {Prefix: gshut, Exact: true}},
 		Learned: router.LearnedPeer, IXID: liveIXID, LocalPref: 200, Communities: []string{"65000:9:9", "65000:3100"}}
 	type seen struct {
 		pref              int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"regexp"
@@ -35,6 +36,7 @@ type running struct {
 	nbSets       map[string]*api.DefinedSet
 	asPathSets   map[string]*api.DefinedSet
 	lcSets       map[string]*api.DefinedSet // large community sets
+	commSets     map[string]*api.DefinedSet // community sets
 	policies     map[string]*api.Policy
 	statements   map[string]bool
 	globalImport *api.PolicyAssignment
@@ -91,7 +93,7 @@ func (d *Driver) listPeers(ctx context.Context, addr string) ([]*api.Peer, error
 func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 	r := &running{
 		peers: map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
-		lcSets:   map[string]*api.DefinedSet{},
+		lcSets: map[string]*api.DefinedSet{}, commSets: map[string]*api.DefinedSet{},
 		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rsExport: map[string]*api.PolicyAssignment{},
 		rpki: map[string]bool{},
 	}
@@ -112,7 +114,7 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			r.peers[a] = p
 		}
 	}
-	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets, api.DefinedType_AS_PATH: r.asPathSets, api.DefinedType_LARGE_COMMUNITY: r.lcSets} {
+	for typ, into := range map[api.DefinedType]map[string]*api.DefinedSet{api.DefinedType_PREFIX: r.prefixSets, api.DefinedType_NEIGHBOR: r.nbSets, api.DefinedType_AS_PATH: r.asPathSets, api.DefinedType_LARGE_COMMUNITY: r.lcSets, api.DefinedType_COMMUNITY: r.commSets} {
 		sets, err := recvAll(d.client.ListDefinedSet(ctx, &api.ListDefinedSetRequest{DefinedType: typ}))
 		if err != nil {
 			return nil, fmt.Errorf("ListDefinedSet: %w", err)
@@ -357,6 +359,9 @@ func apiPolicyOf(name string, stmts []statement) *api.Policy {
 		if s.largeSet != "" {
 			c.LargeCommunitySet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.largeSet}
 		}
+		if s.commSet != "" {
+			c.CommunitySet = &api.MatchSet{Type: api.MatchSet_ANY, Name: s.commSet}
+		}
 		a := &api.Actions{RouteAction: api.RouteAction_REJECT, LargeCommunity: tagAction(s.tag),
 			LocalPref: localPrefAction(s.localPref), Community: communityAction(s.community)}
 		if s.accept {
@@ -439,7 +444,13 @@ func policySignature(p *api.Policy) []statement {
 				st.largeSet += "!"
 			}
 		}
-		if c.GetCommunitySet() != nil || c.GetExtCommunitySet() != nil || c.GetCommunityCount() != nil || c.GetAsPathLength() != nil ||
+		if cs := c.GetCommunitySet(); cs != nil && cs.Name != "" {
+			st.commSet = cs.Name
+			if cs.Type != api.MatchSet_ANY {
+				st.commSet += "!"
+			}
+		}
+		if c.GetExtCommunitySet() != nil || c.GetCommunityCount() != nil || c.GetAsPathLength() != nil ||
 			len(c.GetNextHopInList()) > 0 || c.GetRouteType() != api.Conditions_ROUTE_TYPE_NONE || len(c.GetAfiSafiIn()) > 0 {
 			st.name += "!"
 		}
@@ -496,9 +507,10 @@ type update struct {
 	add, del     []pfx // the import filter's prefix set
 	bgAdd, bgDel []pfx // the bogon switch
 	faAdd, faDel []string
-	assign       bool    // route-server client's import assignment is wrong
-	was          inPlace // the in-place actions now (see txn.retag, txn.redrain)
-	reset        bool    // soft reset in after a filter change (session is up)
+	gsAdd, gsDel []string // the gshut switch (ordinary neighbors)
+	assign       bool     // route-server client's import assignment is wrong
+	was          inPlace  // the in-place actions now (see txn.retag, txn.redrain)
+	reset        bool     // soft reset in after a filter change (session is up)
 	// exAdd, exDel: the export set's entries (ordinary neighbors).
 	exAdd, exDel []pfx
 	// out: soft reset out (session up, the export changed). narrows: the
@@ -712,7 +724,11 @@ func makePlan(m *model, r *running) (*plan, error) {
 		// that checks for bogon ASNs.
 		bogonsChanged := len(n.bogonSwitch) > 0 && (p.bogonCreate || len(p.bogonAdd)+len(p.bogonDel) > 0)
 		established := rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED
-		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.was.tag != n.tag || u.was.localPref != n.drainPref() || u.was.inCommunity != n.inCommunity)
+		if !n.spec.rsClient && !u.was.migrateGShut {
+			u.gsAdd, u.gsDel = diffStrings(n.gshutSwitch, r.commSets[gshutSwitchName(n.id)].GetList())
+		}
+		u.reset = established && (u.setsChange() || u.assign || bogonsChanged || u.was.tag != n.tag || u.was.localPref != n.drainPref() ||
+			u.was.inCommunity != n.inCommunity || u.was.migrateGShut || len(u.gsAdd)+len(u.gsDel) > 0)
 		if !n.spec.rsClient {
 			u.exAdd, u.exDel = diffPrefixes(n.exports, runningPrefixes(r.prefixSets[exportSetName(n.id)]))
 			// What the neighbor got so far may not pass any more: entries
@@ -721,7 +737,8 @@ func makePlan(m *model, r *running) (*plan, error) {
 			u.narrows = established && (len(u.exDel) > 0 || len(p.learnedAdd) > 0 || !slices.Contains(curExport, exportPolicyName(n.id)))
 			u.out = established && (len(u.exAdd) > 0 || len(p.learnedDel) > 0 || u.was.community != n.drainCommunity())
 		}
-		if u.peer || u.setsChange() || u.assign || u.reset || u.was.tag != n.tag || u.drainChange() || u.exportChange() || u.out || u.narrows {
+		if u.peer || u.setsChange() || u.assign || u.reset || u.was.tag != n.tag || u.drainChange() || u.exportChange() || u.out || u.narrows ||
+			u.was.migrateGShut || len(u.gsAdd)+len(u.gsDel) > 0 || u.was.gsTag != n.tag || u.was.gsCommunity != n.inCommunity {
 			p.updates = append(p.updates, u)
 			p.updated++
 		}
@@ -740,6 +757,9 @@ func makePlan(m *model, r *running) (*plan, error) {
 		note(n)
 	}
 	for n := range r.asPathSets {
+		note(n)
+	}
+	for n := range r.commSets {
 		note(n)
 	}
 	for n := range r.policies {
@@ -830,6 +850,12 @@ type inPlace struct {
 	localPref   uint32 // the accept statement's local preference (txn.redrain)
 	inCommunity string // the accept statement's communities (txn.redrain)
 	community   string // the export-accept statement's community (txn.redrain)
+	// The gshut statement's large communities and communities, which
+	// follow the accept statement's; none while migrateGShut is pending.
+	gsTag, gsCommunity string
+	// migrateGShut: the import policy has the shape of versions before the
+	// gshut statement (nbModel.legacyStatements).
+	migrateGShut bool
 }
 
 // structuresIntact: the neighbor can be updated in place (same mode, its
@@ -846,13 +872,26 @@ func structuresIntact(n nbModel, old peerSpec, r *running) (was inPlace, ok bool
 	}
 	sig := policySignature(pol)
 	for i := range sig {
-		if sig[i].name == stmtAccept(n.id) {
+		switch sig[i].name {
+		case stmtAccept(n.id):
 			was.tag, sig[i].tag = sig[i].tag, n.tag
 			was.localPref, sig[i].localPref = sig[i].localPref, n.drainPref()
 			was.inCommunity, sig[i].community = sig[i].community, n.inCommunity
+		case stmtGShut(n.id):
+			was.gsTag, sig[i].tag = sig[i].tag, n.tag
+			was.gsCommunity, sig[i].community = sig[i].community, n.inCommunity
 		}
 	}
-	if !slices.Equal(sig, n.statements()) {
+	switch {
+	case slices.Equal(sig, n.statements()):
+		if _, ok := r.commSets[gshutSwitchName(n.id)]; !ok && !n.spec.rsClient {
+			return was, false
+		}
+	case !n.spec.rsClient && slices.Equal(sig, n.legacyStatements()):
+		// Built before the gshut statement: migrated in place.
+		was.migrateGShut = true
+		was.gsTag, was.gsCommunity = n.tag, n.inCommunity
+	default:
 		return was, false
 	}
 	if _, ok := r.prefixSets[prefixSetName(n.id)]; !ok {
@@ -899,6 +938,9 @@ func hasObjects(id string, r *running) bool {
 		return true
 	}
 	if _, ok := r.asPathSets[firstASSetName(id)]; ok {
+		return true
+	}
+	if _, ok := r.commSets[gshutSwitchName(id)]; ok {
 		return true
 	}
 	if hasExportObjects(id, r) {
@@ -1116,8 +1158,21 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 		if err := t.editSet(ctx, asPathSet(firstASSetName(id), u.faDel), asPathSet(firstASSetName(id), u.faAdd), false); err != nil {
 			return err
 		}
-		if err := t.retag(ctx, id, u.was.tag, u.n.tag); err != nil {
+		if u.was.migrateGShut {
+			if err := t.migrateGShut(ctx, u.n); err != nil {
+				return err
+			}
+		}
+		if err := t.editSet(ctx, communitySet(gshutSwitchName(id), u.gsDel), communitySet(gshutSwitchName(id), u.gsAdd), false); err != nil {
 			return err
+		}
+		if err := t.retag(ctx, stmtAccept(id), u.was.tag, u.n.tag); err != nil {
+			return err
+		}
+		if !u.n.spec.rsClient {
+			if err := t.retag(ctx, stmtGShut(id), u.was.gsTag, u.n.tag); err != nil {
+				return err
+			}
 		}
 		if err := t.redrain(ctx, u); err != nil {
 			return err
@@ -1336,16 +1391,15 @@ func largeCommunities(p *api.Path) []string {
 	return out
 }
 
-// retag changes the large community the accept statement of the
+// retag changes the large communities an accept statement (name) of the
 // neighbor's import policy adds, in place (GoBGP edits a statement by
 // adding or removing single conditions and actions; it has no replace).
 // Between two tags the statement has no action at all, so routes fall
 // through to the policy's reject: never accepted untagged.
-func (t *txn) retag(ctx context.Context, id, from, to string) error {
+func (t *txn) retag(ctx context.Context, name, from, to string) error {
 	if from == to {
 		return nil
 	}
-	name := stmtAccept(id)
 	acts := func(tag string, route bool) *api.Statement {
 		a := &api.Actions{LargeCommunity: tagAction(tag)}
 		if route {
@@ -1398,15 +1452,19 @@ func (t *txn) redrain(ctx context.Context, u update) error {
 			return err
 		}
 	}
-	if comm := u.n.inCommunity; u.was.inCommunity != comm {
+	for _, c := range []struct{ stmt, was string }{{in, u.was.inCommunity}, {stmtGShut(u.n.id), u.was.gsCommunity}} {
+		comm := u.n.inCommunity
+		if c.was == comm || (c.stmt != in && u.n.spec.rsClient) {
+			continue
+		}
 		var from, to *api.Statement
-		if u.was.inCommunity != "" {
-			from = &api.Statement{Name: in, Actions: &api.Actions{Community: communityAction(u.was.inCommunity)}}
+		if c.was != "" {
+			from = &api.Statement{Name: c.stmt, Actions: &api.Actions{Community: communityAction(c.was)}}
 		}
 		if comm != "" {
-			to = &api.Statement{Name: in, Actions: &api.Actions{Community: communityAction(comm)}}
+			to = &api.Statement{Name: c.stmt, Actions: &api.Actions{Community: communityAction(comm)}}
 		}
-		if err := edit("add communities "+comm+" to routes accepted by "+in, from, to); err != nil {
+		if err := edit("add communities "+comm+" to routes accepted by "+c.stmt, from, to); err != nil {
 			return err
 		}
 	}
@@ -1423,6 +1481,110 @@ func (t *txn) redrain(ctx context.Context, u update) error {
 		}
 	}
 	return nil
+}
+
+// migrateGShut turns an import policy built before the gshut statement
+// (strip, accept, reject) into today's (strip, gshut, accept, final) in
+// place: the session is not reset. GoBGP only appends statements to a
+// live policy and removes them by name, so: the switch set and the two
+// new statements are created; accept leaves the policy, then gshut,
+// accept and final are appended behind reject, and reject goes. Between
+// the first and the last of those three writes the neighbor's updates
+// meet reject (never an accept without its filter); the soft reset in
+// that follows re-reads what arrived meanwhile. Each step has its undo.
+func (t *txn) migrateGShut(ctx context.Context, n nbModel) error {
+	pol := policyName(n.id)
+	if err := t.createSet(ctx, "community set", &api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: gshutSwitchName(n.id), List: n.gshutSwitch}); err != nil {
+		return err
+	}
+	stmts := apiPolicyOf(pol, []statement{n.gshutStatement(), {name: stmtFinal(n.id), nbSet: neighborSetName(n.id)}, n.legacyStatements()[5]}).Statements
+	for _, st := range stmts[:2] {
+		if err := t.do(ctx, "add statement "+st.Name, t.addStatement(st), t.dropStatement(st.Name)); err != nil {
+			return err
+		}
+	}
+	add := func(names ...string) func(context.Context) error {
+		return func(ctx context.Context) error { return t.appendStatements(ctx, pol, names) }
+	}
+	remove := func(names ...string) func(context.Context) error {
+		return func(ctx context.Context) error { return t.removeStatements(ctx, pol, names) }
+	}
+	gshut, accept, final, reject := stmtGShut(n.id), stmtAccept(n.id), stmtFinal(n.id), stmtReject(n.id)
+	head := importStmtNames(n.id)[:4] // rpki, bogon, firstas, strip
+	order := func(tail ...string) []string { return append(slices.Clone(head), tail...) }
+	// Each undo puts the statements back in the order before its step,
+	// from whatever the router has (a failed write may or may not have
+	// happened).
+	if err := t.do(ctx, "take "+accept+" out of "+pol+" (its updates meet "+reject+" meanwhile)", remove(accept), t.setOrder(pol, order(accept, reject))); err != nil {
+		return err
+	}
+	if err := t.do(ctx, "append "+gshut+", "+accept+" and "+final+" to "+pol, add(gshut, accept, final), t.setOrder(pol, order(reject))); err != nil {
+		return err
+	}
+	if err := t.do(ctx, "take "+reject+" out of "+pol, remove(reject), t.setOrder(pol, order(reject, gshut, accept, final))); err != nil {
+		return err
+	}
+	return t.do(ctx, "delete statement "+reject, t.dropStatement(reject), t.addStatement(stmts[2]))
+}
+
+// referTo is policy pol naming existing statements.
+func referTo(pol string, names []string) *api.Policy {
+	p := &api.Policy{Name: pol}
+	for _, nm := range names {
+		p.Statements = append(p.Statements, &api.Statement{Name: nm})
+	}
+	return p
+}
+
+// appendStatements appends existing statements to a live policy.
+func (t *txn) appendStatements(ctx context.Context, pol string, names []string) error {
+	_, err := t.d.client.AddPolicy(ctx, &api.AddPolicyRequest{Policy: referTo(pol, names), ReferExistingStatements: true})
+	return err
+}
+
+// removeStatements takes statements out of a live policy (every one of
+// each name), keeping them.
+func (t *txn) removeStatements(ctx context.Context, pol string, names []string) error {
+	_, err := t.d.client.DeletePolicy(ctx, &api.DeletePolicyRequest{Policy: referTo(pol, names), PreserveStatements: true})
+	return err
+}
+
+// setOrder makes a live policy's statements exactly want, from whatever
+// it holds: the statements from the first difference on are taken out
+// (by name, so every copy) and want's rest appended. It is an undo: its
+// two writes leave the policy short of its tail in between.
+func (t *txn) setOrder(pol string, want []string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ps, err := recvAll(t.d.client.ListPolicy(ctx, &api.ListPolicyRequest{Name: pol}))
+		if err != nil || len(ps) != 1 {
+			return fmt.Errorf("read policy %s: %v", pol, err)
+		}
+		var cur []string
+		for _, st := range ps[0].Policy.GetStatements() {
+			cur = append(cur, st.GetName())
+		}
+		drop := map[string]bool{}
+		keep := cur
+		for !slices.Equal(keep, want[:min(len(keep), len(want))]) || len(keep) > len(want) {
+			k := 0
+			for k < len(keep) && k < len(want) && keep[k] == want[k] {
+				k++
+			}
+			for _, nm := range keep[k:] {
+				drop[nm] = true
+			}
+			keep = slices.DeleteFunc(slices.Clone(cur), func(nm string) bool { return drop[nm] })
+		}
+		if len(drop) > 0 {
+			if err := t.removeStatements(ctx, pol, slices.Sorted(maps.Keys(drop))); err != nil {
+				return err
+			}
+		}
+		if len(keep) < len(want) {
+			return t.appendStatements(ctx, pol, want[len(keep):])
+		}
+		return nil
+	}
 }
 
 // createSet adds a shared defined set, undone by deleting it whole.
@@ -1450,6 +1612,14 @@ func (t *txn) addStatement(s *api.Statement) func(context.Context) error {
 func (t *txn) deleteStatement(s *api.Statement) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := t.d.client.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: s})
+		return err
+	}
+}
+
+// dropStatement deletes a whole statement.
+func (t *txn) dropStatement(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := t.d.client.DeleteStatement(ctx, &api.DeleteStatementRequest{Statement: &api.Statement{Name: name}, All: true})
 		return err
 	}
 }
@@ -1496,7 +1666,8 @@ func (t *txn) createFilter(ctx context.Context, n nbModel) error {
 		asPathSet(firstASSetName(n.id), n.firstAS),
 	}
 	if !n.spec.rsClient {
-		sets = append(sets, &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}})
+		sets = append(sets, &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}},
+			&api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: gshutSwitchName(n.id), List: n.gshutSwitch})
 	}
 	for _, ds := range sets {
 		if err := t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
@@ -1569,6 +1740,13 @@ func largeCommunitySet(name string, entries []string) *api.DefinedSet {
 	return &api.DefinedSet{DefinedType: api.DefinedType_LARGE_COMMUNITY, Name: name, List: entries}
 }
 
+func communitySet(name string, entries []string) *api.DefinedSet {
+	if len(entries) == 0 {
+		return nil
+	}
+	return &api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: name, List: entries}
+}
+
 // editSet removes the entries of del from a set and adds those of add
 // (either may be nil), entry by entry: GoBGP's "replace" swaps the set
 // object while policies keep pointing at the old one. A set whose match
@@ -1580,7 +1758,7 @@ func (t *txn) editSet(ctx context.Context, del, add *api.DefinedSet, denyList bo
 	addCall := func(s *api.DefinedSet) func(context.Context) error {
 		return func(ctx context.Context) error {
 			req := &api.AddDefinedSetRequest{DefinedSet: s}
-			if s.DefinedType == api.DefinedType_AS_PATH || s.DefinedType == api.DefinedType_LARGE_COMMUNITY {
+			if s.DefinedType == api.DefinedType_AS_PATH || s.DefinedType == api.DefinedType_LARGE_COMMUNITY || s.DefinedType == api.DefinedType_COMMUNITY {
 				// GoBGP appends expression entries even when present (a
 				// prefix set is a tree), and an undo may re-add an entry
 				// whose removal never happened: add only what is missing.
@@ -1673,6 +1851,7 @@ func (t *txn) clean(ctx context.Context, id string, r *running) error {
 		{api.DefinedType_NEIGHBOR, neighborSetName(id), r.nbSets},
 		{api.DefinedType_PREFIX, bogonSwitchName(id), r.prefixSets},
 		{api.DefinedType_AS_PATH, firstASSetName(id), r.asPathSets},
+		{api.DefinedType_COMMUNITY, gshutSwitchName(id), r.commSets},
 	} {
 		if _, ok := ds.have[ds.name]; !ok {
 			continue

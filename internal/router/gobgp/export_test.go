@@ -165,8 +165,12 @@ func TestImportTagging(t *testing.T) {
 				accept = s
 			case stmtStrip(n.id):
 				strip = s
-				if pol.Statements[i+1].Name != stmtAccept(n.id) {
-					t.Errorf("%s: the strip is not right before the accept statement", c.addr)
+				if pol.Statements[i+1].Name != stmtGShut(n.id) || pol.Statements[i+2].Name != stmtAccept(n.id) {
+					t.Errorf("%s: the strip is not right before the gshut and accept statements", c.addr)
+				}
+			case stmtGShut(n.id):
+				if !proto.Equal(s.Actions.LargeCommunity, tagAction(c.tag)) {
+					t.Errorf("%s: gshut statement tags %v, want %q like the accept one", c.addr, s.Actions.LargeCommunity, c.tag)
 				}
 			default:
 				if s.Actions.LargeCommunity != nil {

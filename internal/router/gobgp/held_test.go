@@ -52,7 +52,7 @@ func runningOf(m *model, unmanaged ...string) *running {
 	r := &running{
 		global: &api.Global{Asn: m.asn, RouterId: m.routerID.String()},
 		peers:  map[netip.Addr]*api.Peer{}, prefixSets: map[string]*api.DefinedSet{}, nbSets: map[string]*api.DefinedSet{}, asPathSets: map[string]*api.DefinedSet{},
-		lcSets:   map[string]*api.DefinedSet{},
+		lcSets: map[string]*api.DefinedSet{}, commSets: map[string]*api.DefinedSet{},
 		policies: map[string]*api.Policy{}, statements: map[string]bool{}, rsImport: map[string]*api.PolicyAssignment{}, rsExport: map[string]*api.PolicyAssignment{},
 		rpki: map[string]bool{},
 	}
@@ -75,6 +75,7 @@ func runningOf(m *model, unmanaged ...string) *running {
 			continue
 		}
 		r.nbSets[neighborSetName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}}
+		r.commSets[gshutSwitchName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: gshutSwitchName(n.id), List: n.gshutSwitch}
 		global.Policies = append(global.Policies, &api.Policy{Name: pol.Name})
 		r.prefixSets[exportSetName(n.id)] = &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: exportSetName(n.id), Prefixes: apiPrefixes(n.exports)}
 		ex := apiExportPolicy(n)

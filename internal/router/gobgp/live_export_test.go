@@ -216,8 +216,8 @@ func testLiveExport(t *testing.T, handmade bool, net byte) {
 	// the strip keeps one tag, the new one.
 	a := addrs[0]
 	ns[0].IXID = 78
-	if res, writes = writesOf(t, d, des()); res.Updated != 1 || writes != 3 {
-		t.Errorf("retag: %+v in %d writes, want 1 update in 3 (tag out, tag in, soft reset in)", res, writes)
+	if res, writes = writesOf(t, d, des()); res.Updated != 1 || writes != 5 {
+		t.Errorf("retag: %+v in %d writes, want 1 update in 5 (tag out, tag in on the accept and gshut statements, soft reset in)", res, writes)
 	}
 	tagged := func(what, tag string) {
 		t.Helper()

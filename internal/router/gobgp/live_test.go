@@ -516,7 +516,7 @@ func without(r *running, id string) *running {
 		}
 		return out
 	}
-	c.prefixSets, c.nbSets, c.asPathSets = filter(r.prefixSets), filter(r.nbSets), filter(r.asPathSets)
+	c.prefixSets, c.nbSets, c.asPathSets, c.commSets = filter(r.prefixSets), filter(r.nbSets), filter(r.asPathSets), filter(r.commSets)
 	c.policies, c.statements, c.rsImport = map[string]*api.Policy{}, map[string]bool{}, map[string]*api.PolicyAssignment{}
 	for n, p := range r.policies {
 		if idOf(n) != id {
@@ -574,6 +574,10 @@ func compareRunning(a, b *running) string {
 		for n, s := range r.lcSets {
 			es := slices.Sorted(slices.Values(s.List))
 			lines = append(lines, fmt.Sprintf("large-community-set %s %q", n, es))
+		}
+		for n, s := range r.commSets {
+			es := slices.Sorted(slices.Values(s.List))
+			lines = append(lines, fmt.Sprintf("community-set %s %q", n, es))
 		}
 		for n, p := range r.policies {
 			lines = append(lines, fmt.Sprintf("policy %s %v", n, policySignature(p)))

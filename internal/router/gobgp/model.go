@@ -52,21 +52,35 @@ func bogonSwitchName(id string) string { return NamePrefix + "bg-" + id }
 // firstASSetName is the neighbor's AS_PATH set of first-AS patterns.
 func firstASSetName(id string) string { return NamePrefix + "fa-" + id }
 
+// gshutSwitchName is an ordinary neighbor's community set that turns the
+// honouring of a received GRACEFUL_SHUTDOWN on (gshutPattern) or off
+// (empty: an empty community set matches nothing), like bogonSwitchName.
+func gshutSwitchName(id string) string { return NamePrefix + "gs-" + id }
+
+// gshutPattern matches GRACEFUL_SHUTDOWN (written as the expression GoBGP
+// returns, so it reads back equal).
+var gshutPattern = "^" + router.GracefulShutdown + "$"
+
 // Statement names are global in GoBGP (not per policy), so they carry the
 // neighbor ID too.
 func stmtRPKI(id string) string    { return policyName(id) + "-rpki" }
 func stmtBogon(id string) string   { return policyName(id) + "-bogon" }
 func stmtFirstAS(id string) string { return policyName(id) + "-firstas" }
 func stmtStrip(id string) string   { return policyName(id) + "-strip" }
+func stmtGShut(id string) string   { return policyName(id) + "-gshut" }
 func stmtAccept(id string) string  { return policyName(id) + "-accept" }
-func stmtReject(id string) string  { return policyName(id) + "-reject" }
+func stmtFinal(id string) string   { return policyName(id) + "-final" }
+
+// stmtReject is the final reject of an ordinary neighbor's policy as
+// versions before the gshut statement built it (see txn.migrateGShut).
+func stmtReject(id string) string { return policyName(id) + "-reject" }
 
 func stmtOutLearned(id string) string { return exportPolicyName(id) + "-learned" }
 func stmtOutAccept(id string) string  { return exportPolicyName(id) + "-accept" }
 func stmtOutReject(id string) string  { return exportPolicyName(id) + "-reject" }
 
 func importStmtNames(id string) []string {
-	return []string{stmtRPKI(id), stmtBogon(id), stmtFirstAS(id), stmtStrip(id), stmtAccept(id), stmtReject(id)}
+	return []string{stmtRPKI(id), stmtBogon(id), stmtFirstAS(id), stmtStrip(id), stmtGShut(id), stmtAccept(id), stmtFinal(id), stmtReject(id)}
 }
 
 func exportStmtNames(id string) []string {
@@ -90,9 +104,9 @@ func learnedPatterns(localASN uint32) []string {
 // idOf returns the neighbor ID in one of our per-neighbor object names,
 // or "" (also for the shared bogonASNSet and learnedSet).
 func idOf(name string) string {
-	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-", NamePrefix + "bg-", NamePrefix + "fa-", NamePrefix + "out-"} {
+	for _, p := range []string{NamePrefix + "in-", NamePrefix + "nb-", NamePrefix + "bg-", NamePrefix + "fa-", NamePrefix + "gs-", NamePrefix + "out-"} {
 		if rest, ok := strings.CutPrefix(name, p); ok {
-			for _, suf := range []string{"-rpki", "-bogon", "-firstas", "-strip", "-accept", "-reject", "-learned"} {
+			for _, suf := range []string{"-rpki", "-bogon", "-firstas", "-strip", "-gshut", "-accept", "-final", "-reject", "-learned"} {
 				rest = strings.TrimSuffix(rest, suf)
 			}
 			return rest
@@ -236,6 +250,8 @@ type nbModel struct {
 	// ("": none); tag holds the large ones with the learned one.
 	localPref   uint32
 	inCommunity string
+	// gshutSwitch is the content of gshutSwitchName (ordinary neighbors).
+	gshutSwitch []string
 	// drain: a graceful shutdown (RFC 8326) is in progress: the accept
 	// statement lowers the local preference, the export one adds
 	// GRACEFUL_SHUTDOWN. Both are actions changed in place (txn.redrain).
@@ -335,6 +351,7 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 			drain:          n.Drain && !rsClient,
 			localPref:      n.LocalPref,
 			inCommunity:    inCommunity,
+			gshutSwitch:    gshutSwitch(!rsClient && !n.IgnoreGracefulShutdown),
 		})
 	}
 	slices.SortFunc(m.neighbors, func(a, b nbModel) int { return a.addr.Compare(b.addr) })
@@ -351,6 +368,14 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 		m.bogonASNs = bogonASNPatterns
 	}
 	return m, nil
+}
+
+// gshutSwitch matches GRACEFUL_SHUTDOWN when on, nothing when off.
+func gshutSwitch(on bool) []string {
+	if !on {
+		return nil
+	}
+	return []string{gshutPattern}
 }
 
 // bogonSwitch matches every route of the family when on, none when off.
@@ -381,6 +406,7 @@ type statement struct {
 	asPathInv bool   // ... inverted: match when no entry does
 	rpkiInv   bool   // match RPKI validation result "invalid"
 	largeSet  string // match any large community of this set
+	commSet   string // match any community of this set
 	accept    bool   // action: accept (else reject)
 	tag       string // action: also add this large community
 	localPref uint32 // action: also set this local preference (0: none)
@@ -409,6 +435,9 @@ func (s statement) String() string {
 	if s.largeSet != "" {
 		conds = append(conds, "large-community-set "+s.largeSet)
 	}
+	if s.commSet != "" {
+		conds = append(conds, "community-set "+s.commSet)
+	}
 	if len(conds) == 0 {
 		conds = append(conds, "any")
 	}
@@ -432,13 +461,15 @@ func (s statement) String() string {
 }
 
 // statements returns the neighbor's import policy. The shape is fixed (it
-// never depends on the filter's content, the RPKI option or the AS path
-// checks), because GoBGP cannot insert a statement into a live policy,
-// only append one, remove one or drop the policy whole; what changes
-// lives in sets instead. Without an RTR server no route is ever
-// "invalid", so the RPKI statement is inert then; the bogon ASN statement
-// is inert while its switch prefix set is empty, the first-AS one while
-// its set holds ".*" (see bogonSwitchName, firstASPatterns).
+// never depends on the filter's content, the RPKI option, the AS path
+// checks or honouring GRACEFUL_SHUTDOWN), because GoBGP cannot insert a
+// statement into a live policy, only append one, remove one or drop the
+// policy whole; what changes lives in sets instead. Without an RTR server
+// no route is ever "invalid", so the RPKI statement is inert then; the
+// bogon ASN statement is inert while its switch prefix set is empty, the
+// first-AS one while its set holds ".*", the gshut one while its switch
+// community set is empty (see bogonSwitchName, firstASPatterns,
+// gshutSwitchName).
 //
 //	route-server client (its own import policy, default reject):
 //	  rpki invalid -> reject;
@@ -448,8 +479,11 @@ func (s statement) String() string {
 //	ordinary peer (one policy per neighbor in the global import policy,
 //	ahead of any policy configured by hand): the same, each statement
 //	also matching the neighbor set, with before the accept one
-//	large-community-set learned -> remove them, go on, the accept one
-//	adding the learned community (tag) when set, then neighbor -> reject
+//	large-community-set learned -> remove them, go on, then
+//	prefix-set and community-set gshut switch -> accept at
+//	drainLocalPref (RFC 8326: the peer is about to go down), the accept
+//	ones adding the learned community (tag) and the informational ones,
+//	then neighbor -> reject (final)
 //
 // The strip makes tagging idempotent: GoBGP stores the tagged path back
 // into the adj-rib-in whenever its adj-in is listed with filtered paths
@@ -457,6 +491,17 @@ func (s statement) String() string {
 // an old one. The tag is an action, not a statement: it changes in place
 // (see txn.retag).
 func (n nbModel) statements() []statement {
+	return n.statementsOf(false)
+}
+
+// legacyStatements is an ordinary neighbor's import policy as versions
+// before the gshut statement built it: no gshut, the final reject named
+// stmtReject. txn.migrateGShut turns it into statements() in place.
+func (n nbModel) legacyStatements() []statement {
+	return n.statementsOf(true)
+}
+
+func (n nbModel) statementsOf(legacy bool) []statement {
 	nb := ""
 	if !n.spec.rsClient {
 		nb = neighborSetName(n.id)
@@ -466,14 +511,22 @@ func (n nbModel) statements() []statement {
 		{name: stmtBogon(n.id), nbSet: nb, prefixSet: bogonSwitchName(n.id), asPathSet: bogonASNSet},
 		{name: stmtFirstAS(n.id), nbSet: nb, asPathSet: firstASSetName(n.id), asPathInv: true},
 	}
-	if !n.spec.rsClient {
-		out = append(out, statement{name: stmtStrip(n.id), nbSet: nb, largeSet: learnedSet, strip: n.learned})
+	accept := statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag, localPref: n.drainPref(), community: n.inCommunity}
+	if n.spec.rsClient {
+		return append(out, accept)
 	}
-	out = append(out, statement{name: stmtAccept(n.id), nbSet: nb, prefixSet: prefixSetName(n.id), accept: true, tag: n.tag, localPref: n.drainPref(), community: n.inCommunity})
-	if !n.spec.rsClient {
-		out = append(out, statement{name: stmtReject(n.id), nbSet: nb})
+	out = append(out, statement{name: stmtStrip(n.id), nbSet: nb, largeSet: learnedSet, strip: n.learned})
+	if legacy {
+		return append(out, accept, statement{name: stmtReject(n.id), nbSet: nb})
 	}
-	return out
+	return append(out, n.gshutStatement(), accept, statement{name: stmtFinal(n.id), nbSet: nb})
+}
+
+// gshutStatement accepts what the accept statement would, when it carries
+// GRACEFUL_SHUTDOWN and the switch is on, at the lowest preference.
+func (n nbModel) gshutStatement() statement {
+	return statement{name: stmtGShut(n.id), nbSet: neighborSetName(n.id), prefixSet: prefixSetName(n.id), commSet: gshutSwitchName(n.id),
+		accept: true, tag: n.tag, localPref: drainLocalPref, community: n.inCommunity}
 }
 
 // exportStatements returns an ordinary neighbor's export policy, which
@@ -592,6 +645,7 @@ func (m *model) render(o Options) []byte {
 		fmt.Fprintf(&b, "  enforce-first-as %t: as-path-set %s %q\n", n.enforceFirstAS, firstASSetName(n.id), n.firstAS)
 		if !s.rsClient {
 			fmt.Fprintf(&b, "  neighbor-set %s %s\n", neighborSetName(n.id), n.neighborSetMember())
+			fmt.Fprintf(&b, "  honour-graceful-shutdown %t: community-set %s %q\n", len(n.gshutSwitch) > 0, gshutSwitchName(n.id), n.gshutSwitch)
 			ordinary = append(ordinary, policyName(n.id))
 		}
 		fmt.Fprintf(&b, "  policy %s\n", policyName(n.id))

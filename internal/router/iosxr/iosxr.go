@@ -119,12 +119,7 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 				body = append(body, "if not as-path neighbor-is '"+strconv.FormatUint(uint64(n.PeerASN), 10)+"' then", "drop", "endif")
 			}
 			body = append(body, "if destination in "+name+" then")
-			if n.Learned != router.LearnedNone {
-				body = append(body, "set large-community ("+router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID)+") additive")
-			}
-			if n.Drain {
-				body = append(body, "set local-preference 0")
-			}
+			body = append(body, importMarks(des.LocalASN, n)...)
 			objs["route-policy "+name] = append(body, "pass", "else", "drop", "endif")
 		} else {
 			// An empty filter rejects everything.
@@ -159,6 +154,44 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		objs[key] = append(lines, af+afSep+"route-policy "+exportName(n.Address)+" out")
 	}
 	return objs, pw
+}
+
+// importMarks are the statements of an accepted route: the learned and
+// informational communities, then the local preference. In RPL the last
+// assignment wins and conditions test the route as received, so a drain's
+// 0 replaces LocalPref and GRACEFUL_SHUTDOWN overrides either.
+func importMarks(localASN uint32, n router.Neighbor) []string {
+	var out []string
+	cs := n.Communities
+	if n.Learned != router.LearnedNone {
+		cs = append(slices.Clone(cs), router.LearnedCommunity(localASN, n.Learned, n.IXID))
+	}
+	std, large, _ := router.SortedCommunities(cs) // validated
+	if len(large) > 0 {
+		out = append(out, "set large-community ("+inline(large)+") additive")
+	}
+	if len(std) > 0 {
+		out = append(out, "set community ("+inline(std)+") additive")
+	}
+	switch {
+	case n.Drain:
+		out = append(out, "set local-preference 0")
+	case n.LocalPref != 0:
+		out = append(out, "set local-preference "+strconv.FormatUint(uint64(n.LocalPref), 10))
+	}
+	if !n.IgnoreGracefulShutdown {
+		out = append(out, "if community matches-any (graceful-shutdown) then", "set local-preference 0", "endif")
+	}
+	return out
+}
+
+// inline is an inline set's elements as IOS-XR prints them.
+func inline(cs []router.Community) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = c.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // addExport adds the neighbor's out policy: routes we learned from peers

@@ -382,7 +382,7 @@ func TestLearnedTagOnImport(t *testing.T) {
 	for a, tag := range map[string]string{"192_0_2_2": "65000:1:1234", "2001_db8__3": "65000:2:1234"} {
 		p := want["route-policy PO-IN-"+a]
 		i := slices.Index(p, "set large-community ("+tag+") additive")
-		if i < 1 || p[i-1] != "if destination in PO-IN-"+a+" then" || p[i+1] != "pass" {
+		if i < 1 || p[i-1] != "if destination in PO-IN-"+a+" then" || i > slices.Index(p, "pass") {
 			t.Errorf("%s: %q", a, p)
 		}
 	}
@@ -412,4 +412,68 @@ func TestRenderRouteServer(t *testing.T) {
 // A drained neighbor (RFC 8326): local preference 0 in, GRACEFUL_SHUTDOWN out.
 func TestRenderDrain(t *testing.T) {
 	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
+}
+
+// importSample has the import attributes: 192.0.2.2 at local preference
+// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
+// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
+// session. (A route-server client takes none of them, and this driver
+// refuses route-server clients anyway.)
+func importSample() router.Desired {
+	pfx := netip.MustParsePrefix
+	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}},
+		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 150, IgnoreGracefulShutdown: true},
+		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
+		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
+			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
+	}}
+}
+
+// The import attributes are set in the accepting branch: communities,
+// then the local preference (a drain's 0 instead of LocalPref), then 0
+// for a route carrying GRACEFUL_SHUTDOWN (the last assignment wins).
+func TestRenderImport(t *testing.T) {
+	s := importSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-import.golden", out)
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, parse(string(out)).objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	gshut := []string{"if community matches-any (graceful-shutdown) then", "set local-preference 0", "endif"}
+	for a, marks := range map[string][]string{
+		"192_0_2_2":   append([]string{"set large-community (64500:1:31, 65000:1:1234) additive", "set community (64500:100) additive", "set local-preference 200"}, gshut...),
+		"192_0_2_3":   {"set large-community (65000:1:1234) additive", "set local-preference 150"},
+		"192_0_2_4":   append([]string{"set large-community (65000:1:1234) additive", "set community (64500:100) additive", "set local-preference 0"}, gshut...),
+		"2001_db8__3": append([]string{"set large-community (65000:2:1234) additive", "set local-preference 100"}, gshut...),
+	} {
+		w := append(append([]string{"if destination in PO-IN-" + a + " then"}, marks...), "pass", "else", "drop", "endif")
+		if got := want["route-policy PO-IN-"+a]; !slices.Equal(got, w) {
+			t.Errorf("%s:\n%s", a, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// A new local preference rewrites the route-policy (RPL is replaced
+// whole) and nothing of the neighbor.
+func TestImportLocalPrefInPlace(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(importSample())
+	have := parse(string(out)).objs
+	s := importSample()
+	s.Neighbors[0].LocalPref = 250
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have, pw)
+	if strings.Join(lines, "\n") != "route-policy PO-IN-192_0_2_2\nif destination in PO-IN-192_0_2_2 then\nset large-community (64500:1:31, 65000:1:1234) additive\n"+
+		"set community (64500:100) additive\nset local-preference 250\nif community matches-any (graceful-shutdown) then\nset local-preference 0\nendif\n"+
+		"pass\nelse\ndrop\nendif\nend-policy" || u != 1 || a+r != 0 {
+		t.Errorf("%q %d %d %d", lines, a, u, r)
+	}
 }

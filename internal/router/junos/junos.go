@@ -60,14 +60,14 @@ func policyName(a netip.Addr) string { return cli.ObjectName("IN", a, false) }
 
 func exportName(a netip.Addr) string { return cli.ObjectName("OUT", a, false) }
 
+// gshutName is the GRACEFUL_SHUTDOWN community (RFC 8326): added to
+// drained neighbors' exports, matched on imports that honour it.
+const gshutName = "PO-GSHUT"
+
 // learnedName names the community matching whatever we learned from one
 // kind of session (large:LocalASN:kind:*). Junos ANDs the members of one
 // community and ORs the communities of a "from community" list, so each
 // kind is its own community.
-// gshutName is the GRACEFUL_SHUTDOWN community (RFC 8326) of drained
-// neighbors' exports.
-const gshutName = "PO-GSHUT"
-
 func learnedName(k router.LearnedFrom) string {
 	return fmt.Sprintf("%sLEARNED-%d", cli.ObjectPrefix, k)
 }
@@ -80,6 +80,21 @@ func tagName(k router.LearnedFrom, ixID uint32) string {
 
 func community(name, member string) []string {
 	return []string{"set policy-options community " + name + " members large:" + member}
+}
+
+// infoName names the community of one informational value, shared by
+// every policy adding it: one member each, so standard and large values
+// never mix in one community.
+func infoName(c router.Community) string {
+	return cli.ObjectPrefix + "COMMUNITY-" + strings.ReplaceAll(c.String(), ":", "-")
+}
+
+// infoCommunity defines it, a large value in Junos' "large:" form.
+func infoCommunity(c router.Community) []string {
+	if c.Large {
+		return community(infoName(c), c.String())
+	}
+	return []string{"set policy-options community " + infoName(c) + " members " + c.String()}
 }
 
 func neighborKey(a netip.Addr) string { return "neighbor " + group(a) + " " + a.String() }
@@ -212,8 +227,23 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 				objs["community "+tn] = community(tn, router.LearnedCommunity(des.LocalASN, n.Learned, n.IXID))
 				terms = append(terms, q+"term PREFIXES then community add "+tn)
 			}
+			std, large, _ := router.SortedCommunities(n.Communities) // validated
+			for _, c := range append(std, large...) {
+				objs["community "+infoName(c)] = infoCommunity(c)
+				terms = append(terms, q+"term PREFIXES then community add "+infoName(c))
+			}
 			if n.Drain {
 				terms = append(terms, q+"term PREFIXES then local-preference 0")
+			}
+			// LOCAL-PREF and GSHUT only modify (no accept or reject), so
+			// a route goes on to PREFIXES with its preference set: the
+			// filter still decides, and a drain's 0 there comes last.
+			if n.LocalPref != 0 {
+				pl = append(pl, q+"term LOCAL-PREF then local-preference "+strconv.FormatUint(uint64(n.LocalPref), 10))
+			}
+			if !n.IgnoreGracefulShutdown {
+				objs["community "+gshutName] = gshutCommunity()
+				pl = append(pl, q+"term GSHUT from community "+gshutName, q+"term GSHUT then local-preference 0")
 			}
 			pl = append(append(pl, terms...), q+"term PREFIXES then accept")
 		}
@@ -223,6 +253,11 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		objs["policy "+exportName(n.Address)] = exportPolicy(objs, des.LocalASN, n)
 	}
 	return objs, pw
+}
+
+// gshutCommunity defines gshutName.
+func gshutCommunity() []string {
+	return []string{"set policy-options community " + gshutName + " members " + router.GracefulShutdown}
 }
 
 // exportPolicy is the neighbor's export policy (its communities go into
@@ -244,7 +279,7 @@ func exportPolicy(objs cli.Objects, localASN uint32, n router.Neighbor) []string
 			pl = append(pl, q+"term EXPORT from route-filter "+routeFilter(r))
 		}
 		if n.Drain {
-			objs["community "+gshutName] = []string{"set policy-options community " + gshutName + " members " + router.GracefulShutdown}
+			objs["community "+gshutName] = gshutCommunity()
 			pl = append(pl, q+"term EXPORT then community add "+gshutName)
 		}
 		pl = append(pl, q+"term EXPORT then accept")
@@ -391,6 +426,9 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 			if f := strings.Fields(l); len(f) > 5 && f[4] == "term" && goneTerm[f[5]] {
 				continue
 			}
+			if replaced(l, c.Add) {
+				continue
+			}
 			if strings.HasPrefix(l, "deactivate ") {
 				dels = append(dels, "activate "+strings.TrimPrefix(l, "deactivate "))
 			} else {
@@ -420,6 +458,19 @@ func plan(want, have cli.Objects, pw map[string]string) (lines []string, added, 
 		}
 	}
 	return append(dels, sets...), added, updated, removed
+}
+
+// replaced reports whether a removed line's single value is set anew by
+// one of add: the set overwrites it in place, whereas deleting it first
+// could empty its term, which the set would then recreate at the end of
+// the policy, after the accepting term.
+func replaced(l string, add []string) bool {
+	const lp = " then local-preference "
+	i := strings.Index(l, lp)
+	if i < 0 {
+		return false
+	}
+	return slices.ContainsFunc(add, func(a string) bool { return strings.HasPrefix(a, l[:i+len(lp)]) })
 }
 
 // insertions move the terms new to an existing policy before the first

@@ -212,7 +212,7 @@ func TestASPathChecks(t *testing.T) {
 		`set policy-options as-path PO-BOGON-ASNS ".* (0|23456|64496-131071|4200000000-4294967295) .*"`,
 		`set policy-options as-path PO-FIRST-192.0.2.2 "65001 .*"`,
 		"set policy-options policy-statement PO-IN-192.0.2.2 term PREFIXES from as-path PO-FIRST-192.0.2.2",
-		"insert policy-options policy-statement PO-IN-192.0.2.2 term BOGON-ASNS before term PREFIXES",
+		"insert policy-options policy-statement PO-IN-192.0.2.2 term BOGON-ASNS before term GSHUT",
 	} {
 		if !strings.Contains(got, l) {
 			t.Errorf("missing %q in\n%s", l, got)
@@ -475,4 +475,139 @@ func TestRenderRouteServer(t *testing.T) {
 // A drained neighbor (RFC 8326): local preference 0 in, GRACEFUL_SHUTDOWN out.
 func TestRenderDrain(t *testing.T) {
 	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
+}
+
+// importSample has the import attributes: 192.0.2.2 at local preference
+// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
+// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
+// session. (A route-server client takes none of them, and this driver
+// refuses route-server clients anyway.)
+func importSample() router.Desired {
+	pfx := netip.MustParsePrefix
+	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}},
+		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 150, IgnoreGracefulShutdown: true},
+		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
+		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
+			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
+	}}
+}
+
+// The import attributes: local preference and GRACEFUL_SHUTDOWN in terms
+// that only modify, before the accepting term, whose drain 0 comes last;
+// informational communities added there.
+func TestRenderImport(t *testing.T) {
+	s := importSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-import.golden", out)
+	want, pw := wanted(s)
+	have, _ := parse(string(out))
+	if lines, _, _, _ := plan(want, have, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	for a, terms := range map[string][]string{
+		"192.0.2.2":   {"LOCAL-PREF", "GSHUT", "PREFIXES"},
+		"192.0.2.3":   {"LOCAL-PREF", "PREFIXES"},
+		"192.0.2.4":   {"LOCAL-PREF", "GSHUT", "PREFIXES"},
+		"2001:db8::3": {"LOCAL-PREF", "GSHUT", "PREFIXES"},
+	} {
+		p := want["policy PO-IN-"+a]
+		if got := termNames(p); !slices.Equal(got, terms) {
+			t.Errorf("%s: terms %q", a, got)
+		}
+		// Only PREFIXES accepts: the other terms never bypass the filter.
+		for _, l := range p {
+			if (strings.HasSuffix(l, " then accept") || strings.HasSuffix(l, " then reject")) && !strings.Contains(l, " term PREFIXES ") && strings.Contains(l, " term ") {
+				t.Errorf("%s: %q ends the policy outside PREFIXES", a, l)
+			}
+		}
+	}
+	q := "set policy-options policy-statement PO-IN-192.0.2.4 term PREFIXES then "
+	if p := want["policy PO-IN-192.0.2.4"]; slices.Index(p, q+"local-preference 0") < 0 || slices.Index(p, q+"local-preference 0") > slices.Index(p, q+"accept") {
+		t.Errorf("drain's 0 is not in the accepting term: %q", p)
+	}
+	for k, w := range map[string]string{
+		"community PO-COMMUNITY-64500-100":  "set policy-options community PO-COMMUNITY-64500-100 members 64500:100",
+		"community PO-COMMUNITY-64500-1-31": "set policy-options community PO-COMMUNITY-64500-1-31 members large:64500:1:31",
+	} {
+		if !slices.Equal(want[k], []string{w}) {
+			t.Errorf("%s: %q", k, want[k])
+		}
+	}
+}
+
+// A new local preference is set over the old value, in place: deleting it
+// first would empty the term, and Junos would put it back last.
+func TestImportLocalPrefInPlace(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(importSample())
+	have, _ := parse(string(out))
+	s := importSample()
+	s.Neighbors[0].LocalPref = 250
+	want, pw := wanted(s)
+	lines, a, u, r := plan(want, have, pw)
+	if !slices.Equal(lines, []string{"set policy-options policy-statement PO-IN-192.0.2.2 term LOCAL-PREF then local-preference 250"}) || u != 1 || a+r != 0 {
+		t.Errorf("%q %d %d %d", lines, a, u, r)
+	}
+}
+
+// The attributes reach a router running the policies without them: the
+// new terms are moved before PREFIXES.
+func TestImportUpgrade(t *testing.T) {
+	have := ownedRunning(t)
+	s := sample()
+	for i := range s.Neighbors {
+		s.Neighbors[i].LocalPref = 100
+	}
+	s.Neighbors[1].Communities = []string{"64500:100"}
+	want, pw := wanted(s)
+	lines, _, u, _ := plan(want, have, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{
+		"set policy-options community PO-COMMUNITY-64500-100 members 64500:100",
+		"set policy-options policy-statement PO-IN-192.0.2.2 term LOCAL-PREF then local-preference 100",
+		"set policy-options policy-statement PO-IN-192.0.2.2 term PREFIXES then community add PO-COMMUNITY-64500-100",
+		"insert policy-options policy-statement PO-IN-192.0.2.2 term LOCAL-PREF before term GSHUT",
+		"insert policy-options policy-statement PO-IN-2001:db8::3 term LOCAL-PREF before term GSHUT",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if u != 2 {
+		t.Errorf("updated %d", u)
+	}
+}
+
+// Attributes going away: the GSHUT term goes whole, and so do the
+// communities no policy adds or matches any more.
+func TestImportRemoved(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(importSample())
+	have, _ := parse(string(out))
+	s := importSample()
+	s.Neighbors[0].Communities = nil
+	s.Neighbors[0].IgnoreGracefulShutdown = true
+	want, pw := wanted(s)
+	lines, _, u, _ := plan(want, have, pw)
+	if w := []string{
+		"delete policy-options community PO-COMMUNITY-64500-1-31",
+		"delete policy-options policy-statement PO-IN-192.0.2.2 term GSHUT",
+		"delete policy-options policy-statement PO-IN-192.0.2.2 term PREFIXES then community add PO-COMMUNITY-64500-100",
+		"delete policy-options policy-statement PO-IN-192.0.2.2 term PREFIXES then community add PO-COMMUNITY-64500-1-31",
+	}; !slices.Equal(lines, w) || u != 1 {
+		t.Errorf("%q (updated %d)", lines, u)
+	}
+	for i := range s.Neighbors {
+		s.Neighbors[i].IgnoreGracefulShutdown = true
+	}
+	want, pw = wanted(s)
+	if lines, _, _, _ := plan(want, have, pw); !slices.Contains(lines, "delete policy-options community PO-GSHUT") {
+		t.Errorf("GRACEFUL_SHUTDOWN community left unused: %q", lines)
+	}
 }
