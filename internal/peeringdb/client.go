@@ -125,6 +125,10 @@ type Client struct {
 	hc      *http.Client
 	limiter *rate.Limiter
 	log     *slog.Logger
+	// now and sleep time Retry-After pauses and holds; tests swap them
+	// for a fake clock (export_test.go).
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 
 	mu         sync.Mutex
 	pauseUntil time.Time            // set by a short Retry-After: every call waits for it
@@ -210,7 +214,21 @@ func New(o Options) (*Client, error) {
 		hc:      hc,
 		limiter: lim,
 		log:     log,
+		now:     time.Now,
+		sleep:   sleepCtx,
 	}, nil
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Requests is the number of HTTP requests this client has sent, retries
@@ -522,11 +540,28 @@ func fetchPage[T Object](ctx context.Context, c *Client, obj, path string, q url
 type attemptError struct {
 	status     int
 	retryAfter time.Duration
-	kind       error
-	retry      bool
-	err        error
-	malformed  bool // a 200 whose body did not decode
+	// hold: do not send this URL again for that long, though PeeringDB
+	// said nothing (a 429 replayed by its negative cache).
+	hold      time.Duration
+	kind      error
+	retry     bool
+	err       error
+	malformed bool // a 200 whose body did not decode
 }
+
+// PeeringDB's RedisNegativeCacheMiddleware (middleware.py) answers a
+// request that got 401, 403 or 429 with that answer again, headers dropped
+// (so without Retry-After), for NEGATIVE_CACHE_EXPIRY_<status>: 10s for a
+// 429, restarted by every replay. A URL must rest longer than that, or
+// each retry keeps the replay going.
+const (
+	negativeCache429 = 10 * time.Second
+	replayHold       = negativeCache429 + time.Second
+)
+
+// lockoutMessage is meta.error of the middleware's own 429: the client
+// got more than 10 answers of 401/403 within a minute of each other.
+const lockoutMessage = "Too many requests that resulted in 401 or 403 responses"
 
 // do sends GET base+path?q, retrying as configured, and hands the body of
 // a 200 answer to decode.
@@ -537,14 +572,14 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 	for attempt := 1; ; attempt++ {
 		// PeeringDB asked for a pause longer than we wait inside a call:
 		// fail without sending anything until it is over.
-		if until := c.pausedUntil(); time.Until(until) > c.opts.MaxRetryAfter {
+		if until := c.pausedUntil(); until.Sub(c.now()) > c.opts.MaxRetryAfter {
 			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
-				RetryAfter: time.Until(until).Round(time.Second), Until: until,
+				RetryAfter: until.Sub(c.now()).Round(time.Second), Until: until,
 				Err: fmt.Errorf("PeeringDB asked for a pause until %s", until.UTC().Format(time.RFC3339))}
 		}
-		if until := c.urlPausedUntil(u); time.Until(until) > 0 {
+		if until := c.urlPausedUntil(u); until.Sub(c.now()) > 0 {
 			return &Error{Object: obj, Query: qdesc, Attempts: attempt - 1, Kind: ErrRateLimited,
-				RetryAfter: time.Until(until).Round(time.Second), Until: until, QueryOnly: true,
+				RetryAfter: until.Sub(c.now()).Round(time.Second), Until: until, QueryOnly: true,
 				Err: fmt.Errorf("PeeringDB throttles this query until %s; other queries go on", until.UTC().Format(time.RFC3339))}
 		}
 		if err := c.wait(ctx); err != nil {
@@ -564,7 +599,8 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		}
 		fail := &Error{Object: obj, Query: qdesc, StatusCode: ae.status, Attempts: attempt,
 			RetryAfter: ae.retryAfter, Kind: ae.kind, Err: c.redact(ae.err)}
-		until := time.Now().Add(ae.retryAfter)
+		now := c.now()
+		until := now.Add(ae.retryAfter)
 		if ae.kind == ErrRateLimited && ae.retryAfter > 0 {
 			// Callers show which query is held until when.
 			fail.Until, fail.QueryOnly = until, ae.retryAfter > c.opts.MaxClientPause
@@ -577,45 +613,49 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		case ae.retryAfter > 0:
 			// Every call of this client waits for a short one.
 			c.pause(until)
+		case ae.hold > 0:
+			// The replay is keyed on the URL: other queries go on. A
+			// longer hold already set for the URL stays.
+			c.pauseURL(u, now.Add(ae.hold))
+			fail.Until, fail.QueryOnly = c.urlPausedUntil(u), true
 		}
 		if ae.malformed {
 			malformed++
 		}
 		// A body cut short is retried once: sending the same large query
 		// again and again is what PeeringDB's per-URL throttle punishes.
-		if !ae.retry || attempt > c.opts.MaxRetries || ae.retryAfter > c.opts.MaxRetryAfter || malformed > 1 {
+		if !ae.retry || attempt > c.opts.MaxRetries || max(ae.retryAfter, ae.hold) > c.opts.MaxRetryAfter || malformed > 1 {
 			return fail
 		}
 		delay := backoff(attempt, c.opts.Backoff, c.opts.MaxBackoff)
-		if ae.retryAfter > 0 {
+		switch {
+		case ae.retryAfter > 0:
 			// Honour it exactly, plus a little jitter so that concurrent
 			// callers do not all fire at the same instant.
 			delay = ae.retryAfter + rand.N(ae.retryAfter/10+1)
+		case ae.hold > 0:
+			// Never before the hold ends: a retry inside the replay
+			// window would restart it.
+			hold := fail.Until.Sub(now)
+			delay = max(delay, hold+rand.N(hold/10+1))
 		}
+		// Deadlines run on the real clock, whatever c.now says.
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			return fail
 		}
 		c.log.Info("PeeringDB request failed, retrying", "object", obj, "query", qdesc,
 			"status", ae.status, "attempt", attempt, "wait", delay, "error", fail.Err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("peeringdb: %s?%s: %w", obj, qdesc, ctx.Err())
-		case <-t.C:
+		if err := c.sleep(ctx, delay); err != nil {
+			return fmt.Errorf("peeringdb: %s?%s: %w", obj, qdesc, err)
 		}
 	}
 }
 
 // wait blocks for a Retry-After pause and then for a limiter token.
 func (c *Client) wait(ctx context.Context) error {
-	if d := time.Until(c.pausedUntil()); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+	if d := c.pausedUntil().Sub(c.now()); d > 0 {
+		if err := c.sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 	return c.limiter.Wait(ctx)
@@ -637,7 +677,7 @@ func (c *Client) urlPausedUntil(u string) time.Time {
 func (c *Client) pauseURL(u string, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
+	now := c.now()
 	for k, t := range c.urlPause {
 		if t.Before(now) {
 			delete(c.urlPause, k)
@@ -688,15 +728,25 @@ func (c *Client) once(ctx context.Context, u string, decode func(io.Reader) erro
 	if resp.StatusCode != http.StatusOK {
 		msg, fromPeeringDB := apiErrorMessage(resp.Body)
 		ae := &attemptError{status: resp.StatusCode, retry: retryableStatus(resp.StatusCode),
-			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
 			err:        errors.New(msg)}
 		switch {
-		case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "":
-			// PeeringDB's throttles always say how long to wait; a bare 429
-			// is its lockout after repeated failed authentication (a wrong
-			// API key). Retrying only prolongs it.
+		case resp.StatusCode == http.StatusTooManyRequests && isLockout(resp.Header, msg):
+			// The key (or the requests) keep being refused: retrying does
+			// not help until that is fixed.
 			ae.kind, ae.retry = ErrUnauthorized, false
-			ae.err = fmt.Errorf("429 without Retry-After, PeeringDB's answer after repeated failed authentication: %s", msg)
+			ae.err = fmt.Errorf("429, PeeringDB's lockout after more than 10 answers of 401/403 within a minute "+
+				"(a wrong or refused API key, or repeated forbidden requests): %s", msg)
+		case resp.StatusCode == http.StatusTooManyRequests && ae.retryAfter == 0:
+			// Not every 429 says how long to wait: PeeringDB's negative
+			// cache replays a throttle's 429 without its Retry-After
+			// (X-Cached-Response), and proxies may send none.
+			ae.kind, ae.hold = ErrRateLimited, replayHold
+			what := "429 without Retry-After"
+			if strings.EqualFold(resp.Header.Get("X-Cached-Response"), "true") {
+				what = "429 replayed by PeeringDB's negative cache"
+			}
+			ae.err = fmt.Errorf("%s, rate limited; the query is held for %s: %s", what, replayHold, msg)
 		case resp.StatusCode == http.StatusTooManyRequests:
 			ae.kind = ErrRateLimited
 		case resp.StatusCode >= 500:
@@ -726,6 +776,12 @@ func (c *Client) once(ctx context.Context, u string, decode func(io.Reader) erro
 			err: fmt.Errorf("malformed answer: %v", err)}
 	}
 	return nil
+}
+
+// isLockout tells the middleware's lockout 429 (X-Throttled-Response)
+// and its replays (X-Cached-Response, the same body) from rate limiting.
+func isLockout(h http.Header, msg string) bool {
+	return strings.EqualFold(h.Get("X-Throttled-Response"), "true") || msg == lockoutMessage
 }
 
 // apiErrorMessage extracts PeeringDB's {"meta":{"error":"..."}}, and says

@@ -21,7 +21,8 @@ var (
 	// ErrNotFound: the object does not exist in PeeringDB (HTTP 404, or an
 	// empty answer to a lookup by id/asn). Not retryable.
 	ErrNotFound = errors.New("not found in PeeringDB")
-	// ErrUnauthorized: PeeringDB refused the API key (HTTP 401/403).
+	// ErrUnauthorized: PeeringDB refused the API key (HTTP 401/403), or
+	// locked the client out after repeated 401/403 (its bare 429).
 	ErrUnauthorized = errors.New("PeeringDB refused the credentials")
 	// ErrBadRequest: PeeringDB refused the query (other 4xx); a bug in the
 	// caller, retrying does not help.
@@ -39,7 +40,8 @@ type Error struct {
 	Kind       error         // one of the Err* classes above
 	Err        error         // underlying cause, may be nil
 	// Until is when the throttle PeeringDB answered with (429 and
-	// Retry-After) ends; zero when there is none.
+	// Retry-After, or the client's own hold after a 429 without it) ends;
+	// zero when there is none.
 	Until time.Time
 	// QueryOnly: the throttle holds this query only (PeeringDB's per-URL
 	// throttle); the client's other queries go on.

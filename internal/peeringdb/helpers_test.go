@@ -1,6 +1,7 @@
 package peeringdb_test
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -88,4 +89,23 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// Sleep is the client's wait on this clock (peeringdb.SetClock): it moves
+// the clock on by d at once.
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Advance(d)
+	return nil
+}
+
+// clockedClient is fastClient on clock: Retry-After pauses and holds pass
+// by moving the clock, not by sleeping.
+func clockedClient(t testing.TB, srv *pdbtest.Server, clock *fakeClock, mod func(*peeringdb.Options)) *peeringdb.Client {
+	t.Helper()
+	c := fastClient(t, srv, mod)
+	peeringdb.SetClock(c, clock.Now, clock.Sleep)
+	return c
 }

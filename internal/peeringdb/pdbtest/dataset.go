@@ -3,7 +3,8 @@
 // sample, see sample/README.md) or a synthetic data set of real-world size,
 // plus whatever a test adds, updates or deletes; it answers the filters the
 // operator's client uses and can inject the faults PeeringDB shows in
-// practice (429 with Retry-After, 5xx, slow and malformed answers).
+// practice (429 with Retry-After, 5xx, slow and malformed answers), or
+// emulate its per-URL throttle and negative cache (Options).
 //
 // Records are kept as the raw JSON PeeringDB sent, so its quirks (null
 // prefix counts, null addresses, odd irr_as_set values) reach the client

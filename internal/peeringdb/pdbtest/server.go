@@ -24,8 +24,9 @@ type Options struct {
 	// Dataset to serve; nil serves Sample().
 	Dataset *Dataset
 	// Clock stamps created/updated of added, updated and deleted records
-	// (what since compares against); default time.Now. Request accounting
-	// always uses the real time.
+	// (what since compares against) and times ResponseSizeThrottle and
+	// NegativeCache; default time.Now. Request accounting always uses the
+	// real time.
 	Clock func() time.Time
 	// Logf, if set, gets one line per request (make dev).
 	Logf func(format string, args ...any)
@@ -33,6 +34,17 @@ type Options struct {
 	// the server's locks: it may change data (Add, Update, Delete,
 	// Snapshot), so a test can change rows between two pages.
 	OnRequest func(RequestRecord)
+	// ResponseSizeThrottle, if set, throttles repeated identical large
+	// anonymous queries per client as PeeringDB does (see the type).
+	ResponseSizeThrottle *ResponseSizeThrottle
+	// NegativeCache answers as PeeringDB's RedisNegativeCacheMiddleware
+	// (middleware.py, on in production): a 401, 403 or 429 is answered
+	// again, headers dropped, to the same request for 60s, 10s and 10s
+	// (a throttle's 429 then comes without Retry-After), and a client
+	// that got more than 10 401/403 within a minute of each other gets a
+	// bare 429 until a minute after the last. Injected 401/403/429 count;
+	// a request it answers uses up no injected fault.
+	NegativeCache bool
 }
 
 // RequestRecord is one request as the server saw it.
@@ -74,6 +86,8 @@ type Server struct {
 	latency    time.Duration
 	log        []RequestRecord
 	bytes      int64
+
+	thr throttles // ResponseSizeThrottle and NegativeCache state
 }
 
 // NewServer starts a server on 127.0.0.1 with a free port, like
@@ -119,6 +133,16 @@ func NewHandler(opts Options) (*Server, error) { return newServer(opts) }
 func newServer(opts Options) (*Server, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
+	}
+	if t := opts.ResponseSizeThrottle; t != nil {
+		c := *t
+		if c.Requests <= 0 {
+			c.Requests = 1
+		}
+		if c.Per <= 0 {
+			c.Per = time.Hour
+		}
+		opts.ResponseSizeThrottle = &c
 	}
 	d := opts.Dataset
 	if d == nil {
@@ -499,8 +523,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Authorization: r.Header.Get("Authorization"),
 		UserAgent:     r.Header.Get("User-Agent"),
 	}
-	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK, keep: s.opts.NegativeCache}
+	rendered := false // answered by the API view, whose renderer sizes it
 	defer func() {
+		now := s.opts.Clock()
+		if rendered && s.opts.ResponseSizeThrottle != nil {
+			s.thr.recordSize(r, cw.n, now)
+		}
+		if s.opts.NegativeCache {
+			s.thr.negativeStore(r, cw.status, cw.Header().Get("Content-Type"), cw.kept, now)
+		}
 		s.fmu.Lock()
 		rec.Status, rec.Bytes = cw.status, cw.n
 		s.log = append(s.log, rec)
@@ -516,20 +548,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.fmu.Lock()
 	latency, down := s.latency, s.down
+	s.fmu.Unlock()
+	// The negative cache is middleware: it answers before the view and
+	// the faults injected there.
+	var negative *negativeAnswer
+	if !down && s.opts.NegativeCache {
+		negative = s.thr.negativeLookup(r, s.opts.Clock())
+	}
+	inject := !down && negative == nil // else nothing injected is used up
+	s.fmu.Lock()
 	var failStatus int
 	var retryAfter time.Duration
-	if !down && s.failN > 0 {
+	if inject && s.failN > 0 {
 		s.failN--
 		failStatus, retryAfter = s.failStatus, s.failAfter
 	}
-	if obj, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/"), "/"), "/"); !down && failStatus == 0 && s.objFail[obj].n > 0 {
+	if obj, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/"), "/"), "/"); inject && failStatus == 0 && s.objFail[obj].n > 0 {
 		f := s.objFail[obj]
 		f.n--
 		s.objFail[obj] = f
 		failStatus = f.status
 	}
 	malformed := false
-	if !down && failStatus == 0 && s.malformedN > 0 {
+	if inject && failStatus == 0 && s.malformedN > 0 {
 		s.malformedN--
 		malformed = true
 	}
@@ -542,6 +583,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case down:
 		writeError(cw, http.StatusInternalServerError, "Internal Server Error (pdbtest: down)")
+		return
+	case negative != nil:
+		negative.write(cw)
 		return
 	case failStatus != 0:
 		if retryAfter > 0 {
@@ -563,11 +607,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	obj, idStr, single := strings.Cut(strings.Trim(rest, "/"), "/")
 	s.mu.Lock()
 	t, ok := s.tables[obj]
+	s.mu.Unlock()
 	if !ok {
-		s.mu.Unlock()
 		writeError(cw, http.StatusNotFound, "Not found.")
 		return
 	}
+	rendered = true
+	// DRF checks throttles (APIView.initial) before the view reads data.
+	if th := s.opts.ResponseSizeThrottle; th != nil && anonymous(r) {
+		if wait := s.thr.checkResponseSize(*th, r, s.opts.Clock()); wait > 0 {
+			writeThrottled(cw, wait)
+			return
+		}
+	}
+	s.mu.Lock()
 	var recs []*record
 	var qerr error
 	var generated time.Time
@@ -613,6 +666,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if malformed {
 		// Cut mid-answer, like a proxy dropping the connection.
+		rendered = false
 		_ = bw.Flush()
 		return
 	}
@@ -646,6 +700,8 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	keep   bool   // keep the body of answers the negative cache stores
+	kept   []byte // ... here
 }
 
 func (c *countingWriter) WriteHeader(code int) {
@@ -656,6 +712,9 @@ func (c *countingWriter) WriteHeader(code int) {
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	c.n += int64(n)
+	if _, cached := negativeExpiry[c.status]; c.keep && cached {
+		c.kept = append(c.kept, b[:n]...)
+	}
 	return n, err
 }
 
