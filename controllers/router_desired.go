@@ -78,6 +78,11 @@ func approvedNotDenied(pr *peeringv1.PeeringRequest) bool {
 // router's changes go ahead. A deleted request's neighbors are removed.
 func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredResult {
 	res := desiredResult{Desired: router.Desired{LocalASN: uint32(rt.Spec.LocalASN), RouterID: netip.MustParseAddr(rt.Spec.RouterID)}}
+	if r := rt.Spec.RPKI; r != nil {
+		for _, sv := range r.Servers {
+			res.Desired.RPKI = append(res.Desired.RPKI, router.RTRServer{Host: sv.Address, Port: uint16(sv.Port)})
+		}
+	}
 	cands = slices.Clone(cands)
 	slices.SortStableFunc(cands, func(a, b candidate) int { return comparePriority(rt.Name, a.PR, b.PR) })
 	seen := map[netip.Addr]string{}

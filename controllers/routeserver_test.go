@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -62,20 +64,40 @@ func startIXRouteServer(t *testing.T, ns string, addr netip.Addr, ours netip.Add
 	return &ixRouteServer{ns: ns, rs: rs, members: members}
 }
 
-// routeServerMembers announce two routes of their own and a bogon.
+// routeServerMembers announce two routes of their own, a bogon and an
+// RPKI-invalid route (rsVRPs).
 func routeServerMembers(a, b netip.Addr) []ixMember {
 	return []ixMember{
 		{a, 3900000001, []string{"31.0.1.0/24", "10.99.0.0/24"}}, // the second is a bogon
-		{b, 3900000002, []string{"31.0.2.0/24"}},
+		{b, 3900000002, []string{"31.0.2.0/24", "31.0.3.0/24"}},  // the second is RPKI-invalid
 	}
 }
 
+// rsVRPs make 31.0.1.0/24 valid and 31.0.3.0/24 invalid (another AS's).
+var rsVRPs = []bgptest.VRP{
+	{Prefix: netip.MustParsePrefix("31.0.1.0/24"), MaxLen: 24, ASN: 3900000001},
+	{Prefix: netip.MustParsePrefix("31.0.3.0/24"), MaxLen: 24, ASN: 3900000099},
+}
+
+// withRPKI gives the Router the RTR cache at hostPort.
+func withRPKI(t *testing.T, rt *peeringv1.Router, hostPort string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pn, _ := strconv.Atoi(port)
+	rt.Spec.RPKI = &peeringv1.RPKI{Servers: []peeringv1.RTRServer{{Address: host, Port: int32(pn)}}}
+}
+
 // A session with the IX's route server, on our gobgpd (an ordinary router)
-// and on our FRR: the route server relays two members' routes without its
-// own AS first. The request is marked routeServer: the members' routes are
-// accepted with their own first AS, the bogon is refused, every accepted
-// route carries the learned-from-route-server community, and
-// status.sessions counts 3 received, 2 accepted.
+// and on our FRR, each validating against a real RTR cache (StayRTR, the
+// Router's spec.rpki): the route server relays two members' routes
+// without its own AS first. The request is marked routeServer: the
+// members' routes are accepted with their own first AS, the bogon and the
+// RPKI-invalid route are refused, every accepted route carries the
+// learned-from-route-server community, and status.sessions counts 4
+// received, 2 accepted.
 func TestRouteServerSession(t *testing.T) {
 	t.Run("gobgpd", func(t *testing.T) {
 		ours := bgptest.StartGoBGPD(t, bgptest.Config{Name: "ours", ASN: 64500,
@@ -84,6 +106,17 @@ func TestRouteServerSession(t *testing.T) {
 		o.router.Spec.Driver, o.router.Spec.CredentialsSecretRef, o.router.Spec.RouteServer = peeringv1.DriverGoBGP, nil, false
 		o.port.Spec.IX.PeeringDBID = pdbtest.LabIXID
 		o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "127.0.0.1/24", ""
+		withRPKI(t, o.router, bgptest.StartStayRTR(t, rsVRPs))
+		// gobgpd validates a route when it arrives; the driver has it
+		// look again only at the next reconcile after the VRPs change
+		// (TestRPKIRevalidated), so the members come once it has them.
+		create(t, o.router)
+		NewWithT(t).Eventually(func(g Gomega) {
+			srv, err := ours.RPKIServers(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(srv).To(HaveLen(1))
+			g.Expect(srv[0].GetState().GetRecordIpv4()).To(BeEquivalentTo(len(rsVRPs)))
+		}, timeout).Should(Succeed())
 		startIXRouteServer(t, "", pdbtest.LabRouteServer.Addr, netip.MustParseAddr("127.0.0.1"), ours.Config.BGPPort,
 			routeServerMembers(netip.MustParseAddr("127.0.0.21"), netip.MustParseAddr("127.0.0.22"))...)
 		testRouteServerSession(t, o, pdbtest.LabRouteServer.Addr, pdbtest.LabIXID, func(g Gomega) map[string]ourRoute {
@@ -98,7 +131,7 @@ func TestRouteServerSession(t *testing.T) {
 	})
 	t.Run("frr", func(t *testing.T) {
 		frrtest.RequirePrerequisites(t)
-		r := frrtest.StartFRR(t, frrtest.Options{LocalASN: 64500})
+		r := frrtest.StartFRR(t, frrtest.Options{LocalASN: 64500, RPKI: true})
 		a, b := netip.MustParseAddr("192.0.2.30"), netip.MustParseAddr("192.0.2.31")
 		for _, addr := range []netip.Addr{pdbtest.FRRLabRouteServer.Addr, a, b} {
 			if err := r.AddPeerAddress(addr); err != nil {
@@ -106,7 +139,11 @@ func TestRouteServerSession(t *testing.T) {
 			}
 		}
 		startIXRouteServer(t, r.NSPeers, pdbtest.FRRLabRouteServer.Addr, frrtest.RouterV4, 0, routeServerMembers(a, b)...)
-		testRouteServerSession(t, frrObjects(t, r), pdbtest.FRRLabRouteServer.Addr, pdbtest.FRRLabIXID, func(g Gomega) map[string]ourRoute {
+		// FRR validates again when the VRPs change: no ordering needed.
+		o := frrObjects(t, r)
+		withRPKI(t, o.router, bgptest.StartStayRTRAt(t, r.MgmtRoot(), rsVRPs))
+		create(t, o.router)
+		testRouteServerSession(t, o, pdbtest.FRRLabRouteServer.Addr, pdbtest.FRRLabIXID, func(g Gomega) map[string]ourRoute {
 			return frrRIB(g, r)
 		})
 	})
@@ -118,7 +155,6 @@ var rsPrefixes4 = int64(400000)
 func testRouteServerSession(t *testing.T, o objects, rsAddr netip.Addr, ixID int, rib func(Gomega) map[string]ourRoute) {
 	g := NewWithT(t)
 	o.request.Spec.PeerASN, o.request.Spec.Addresses, o.request.Spec.RouteServer = peeringv1.ASN(pdbtest.LabRouteServer.ASN), nil, true
-	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
 	// Its filter is the non-bogon one, built without the IRR.
@@ -136,8 +172,8 @@ func testRouteServerSession(t *testing.T, o objects, rsAddr netip.Addr, ixID int
 		s := pr.Status.Sessions[0]
 		g.Expect(s.Address).To(Equal(rsAddr.String()))
 		g.Expect(s.State).To(Equal("Established"))
-		g.Expect(s.Received).To(HaveValue(BeEquivalentTo(3)))
-		g.Expect(s.Accepted).To(HaveValue(BeEquivalentTo(2)), "the members' two routes, not the bogon")
+		g.Expect(s.Received).To(HaveValue(BeEquivalentTo(4)))
+		g.Expect(s.Accepted).To(HaveValue(BeEquivalentTo(2)), "the members' two routes, not the bogon nor the RPKI-invalid one")
 		g.Expect(s.Limit).To(HaveValue(BeEquivalentTo(policy.MaxPrefix(&rsPrefixes4, 4, policy.DefaultMaxPrefix, nil))),
 			"from the route server's PeeringDB count (400,000), with the default headroom")
 	}, timeout).Should(Succeed())

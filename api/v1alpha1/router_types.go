@@ -66,6 +66,16 @@ type RouterSpec struct {
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
 
+	// RPKI makes the router validate routes against RTR caches (RFC 8210)
+	// and reject RPKI-invalid routes from every peer and route server (RFC
+	// 6811). A route no cache answers for is "not found" and kept, so a
+	// cache outage never drops a route. The operator adds the caches to
+	// the router and never removes one (a router's caches may serve more
+	// than our sessions): after removing a cache here, remove it there.
+	// FRR needs bgpd's rpki module ("-M rpki", Debian frr-rpki-rtrlib).
+	// +optional
+	RPKI *RPKI `json:"rpki,omitempty"`
+
 	// Import marks what the router accepts from its peers (local
 	// preference, informational communities, graceful shutdown); an IXPort
 	// may replace it. Not used on a route server.
@@ -79,6 +89,34 @@ type RouterSpec struct {
 	// used on a route server, which relays and has nothing to drain.
 	// +optional
 	Drain *Drain `json:"drain,omitempty"`
+}
+
+// RPKI lists the RTR caches a router validates routes against.
+type RPKI struct {
+	// Servers in order of preference.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=atomic
+	// +required
+	Servers []RTRServer `json:"servers"`
+}
+
+// RTRServer is one RPKI-to-Router cache (Routinator, rpki-client with
+// StayRTR, ...).
+type RTRServer struct {
+	// Address is an IP address or a lower-case DNS name, as the router
+	// reaches it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="isIP(self) || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="address must be an IP address or a lower-case DNS name"
+	// +required
+	Address string `json:"address"`
+	// Port of the RTR service, e.g. 323 (IANA), 3323 (Routinator), 8282
+	// (StayRTR).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +required
+	Port int32 `json:"port"`
 }
 
 // DefaultPort returns the management port to dial.

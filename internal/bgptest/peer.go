@@ -265,6 +265,26 @@ func (s *Speaker) Sent(ctx context.Context, neighbor netip.Addr) ([]Route, error
 	})
 }
 
+// RPKIServers lists the speaker's RTR servers with their state (records
+// loaded, ...).
+func (s *Speaker) RPKIServers(ctx context.Context) ([]*api.Rpki, error) {
+	st, err := s.API.ListRpki(ctx, &api.ListRpkiRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []*api.Rpki
+	for {
+		r, err := st.Recv()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.Server)
+	}
+}
+
 // RIB lists the speaker's global RIB for one address family (4 or 6): for
 // an ordinary peer, what it learned from its neighbors and what it
 // originates.

@@ -3,6 +3,7 @@ package bgptest
 import (
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,13 @@ import (
 // Without stayrtr installed the test is skipped, except in CI (CI=true),
 // where a missing package is a failure.
 func StartStayRTR(t testing.TB, vrps []VRP) string {
+	t.Helper()
+	return StartStayRTRAt(t, netip.MustParseAddr("127.0.0.1"), vrps)
+}
+
+// StartStayRTRAt is StartStayRTR listening on bind, an address of the
+// test's own (e.g. frrtest.Router.MgmtRoot for an FRR in its namespace).
+func StartStayRTRAt(t testing.TB, bind netip.Addr, vrps []VRP) string {
 	t.Helper()
 	bin, err := exec.LookPath("stayrtr")
 	if err != nil {
@@ -47,7 +55,7 @@ func StartStayRTR(t testing.TB, vrps []VRP) string {
 	if err := os.WriteFile(file, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port, err := FreePort()
+	port, err := FreePort(bind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +63,7 @@ func StartStayRTR(t testing.TB, vrps []VRP) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := net.JoinHostPort(bind.String(), strconv.Itoa(port))
 	// Everything on loopback, nothing fetched: the cache is a local file.
 	cmd := exec.Command(bin, "-bind", addr, "-cache", file, "-checktime=false", "-refresh", "3600",
 		"-metrics.addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(mport)))

@@ -70,6 +70,9 @@ type Options struct {
 	Config []string
 	// NoBGP starts FRR without a "router bgp" instance.
 	NoBGP bool
+	// RPKI loads bgpd's rpki module (Debian package frr-rpki-rtrlib), as
+	// "-M rpki" in /etc/frr/daemons does.
+	RPKI bool
 }
 
 // Router is a running FRR with sshd. The SSH fields are what a Router
@@ -392,8 +395,14 @@ func (r *Router) startFRR(ctx context.Context, o Options) error {
 	if err := waitFor(10*time.Second, "zebra vty socket", sockReady(z, filepath.Join(d, "zebra.vty"))); err != nil {
 		return err
 	}
-	bg, err := startIn(r.NSRouter, "bgpd", filepath.Join(r.Dir, "bgpd.log"),
-		append([]string{BGPd, "-f", filepath.Join(d, "bgpd.conf"), "-i", filepath.Join(d, "bgpd.pid")}, common...)...)
+	bgpArgs := []string{BGPd, "-f", filepath.Join(d, "bgpd.conf"), "-i", filepath.Join(d, "bgpd.pid")}
+	if o.RPKI {
+		if m, _ := filepath.Glob("/usr/lib/*/frr/modules/bgpd_rpki.so"); len(m) == 0 {
+			return errors.New("bgpd's rpki module is not installed (apt-get install frr-rpki-rtrlib)")
+		}
+		bgpArgs = append(bgpArgs, "-M", "rpki")
+	}
+	bg, err := startIn(r.NSRouter, "bgpd", filepath.Join(r.Dir, "bgpd.log"), append(bgpArgs, common...)...)
 	if err != nil {
 		return err
 	}
@@ -405,6 +414,12 @@ func (r *Router) startFRR(ctx context.Context, o Options) error {
 		_, err := r.Vtysh("show version")
 		return err
 	})
+}
+
+// MgmtRoot is the root namespace's end of the management link: a
+// service a test runs there (an RTR cache) is reachable from the router.
+func (r *Router) MgmtRoot() netip.Addr {
+	return netip.MustParseAddr(r.Host).Prev()
 }
 
 func sockReady(p *proc, path string) func() error {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,8 +212,15 @@ func LearnedCommunity(localASN uint32, kind LearnedFrom, ixID uint32) string {
 // Desired is the complete set of neighbors the operator manages on one
 // router. Neighbors it did not create are never touched.
 type Desired struct {
-	LocalASN  uint32
-	RouterID  netip.Addr
+	LocalASN uint32
+	RouterID netip.Addr
+	// RPKI are the RTR caches (RFC 8210) the router validates routes
+	// against, in order of preference. With any, every neighbor rejects
+	// RPKI-invalid routes (RFC 6811); a route no cache answers for is
+	// "not found" and kept, so a cache outage never drops a route.
+	// Caches are added, never removed: a router's caches may serve more
+	// than our neighbors.
+	RPKI      []RTRServer
 	Neighbors []Neighbor
 	// Held neighbors are left exactly as they are on the router. A managed
 	// neighbor that is neither in Neighbors nor in Held is removed.
@@ -236,6 +245,16 @@ type Held struct {
 	// built.
 	Shutdown *bool
 }
+
+// RTRServer is an RPKI-to-Router cache.
+type RTRServer struct {
+	// Host is an IP address or a DNS name, as the router reaches it.
+	Host string
+	Port uint16
+}
+
+// String is host:port.
+func (s RTRServer) String() string { return net.JoinHostPort(s.Host, strconv.Itoa(int(s.Port))) }
 
 // ApplyResult reports what an Apply changed.
 type ApplyResult struct {
@@ -284,6 +303,9 @@ type Driver interface {
 	Close() error
 }
 
+// dnsName is a lower-case DNS name.
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
 // ErrInvalid marks a value that must not reach a router.
 var ErrInvalid = errors.New("invalid router configuration value")
 
@@ -294,6 +316,15 @@ func (d Desired) Validate() error {
 	}
 	if !d.RouterID.Is4() {
 		return fmt.Errorf("%w: router ID %s is not an IPv4 address", ErrInvalid, d.RouterID)
+	}
+	for _, s := range d.RPKI {
+		// Only a plain address (no IPv6 zone: ParseAddr takes any text
+		// after %) or a DNS name reaches a router CLI.
+		ip, ipErr := netip.ParseAddr(s.Host)
+		plainIP := ipErr == nil && ip.Zone() == "" && !ip.Is4In6()
+		if s.Port == 0 || (!plainIP && !dnsName.MatchString(s.Host)) {
+			return fmt.Errorf("%w: RTR server %q: want an IP address or DNS name and a port", ErrInvalid, s.String())
+		}
 	}
 	seen := map[netip.Addr]bool{}
 	for _, n := range d.Neighbors {

@@ -43,3 +43,21 @@ func TestCommunities(t *testing.T) {
 		t.Errorf("a local preference on a route-server client: %v", err)
 	}
 }
+
+// An RTR server reaches a router CLI: a plain address or a DNS name only.
+func TestRTRServerValidated(t *testing.T) {
+	base := Desired{LocalASN: 64500, RouterID: netip.MustParseAddr("192.0.2.1")}
+	for _, bad := range []RTRServer{{Host: "fe80::1%eth0; rm -rf", Port: 323}, {Host: "192.0.2.1\nrpki", Port: 323}, {Host: "::ffff:192.0.2.1", Port: 323},
+		{Host: "RTR.example", Port: 323}, {Host: "192.0.2.1", Port: 0}, {Host: "", Port: 323}} {
+		d := base
+		d.RPKI = []RTRServer{bad}
+		if err := d.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RTR server %q: %v", bad.Host, err)
+		}
+	}
+	d := base
+	d.RPKI = []RTRServer{{Host: "192.0.2.53", Port: 3323}, {Host: "2001:db8::53", Port: 323}, {Host: "rtr.example.net", Port: 8282}}
+	if err := d.Validate(); err != nil {
+		t.Error(err)
+	}
+}

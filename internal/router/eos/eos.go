@@ -1,8 +1,10 @@
 // Package eos drives Arista EOS over SSH (scrapligo): per neighbor
 // prefix-lists and route-maps PO-IN-<address> and PO-OUT-<address> and the
 // neighbor under "router bgp", all in one configuration session that is
-// committed, or aborted on any error. Tested against recorded sessions
-// only: no EOS runs here.
+// committed, or aborted on any error. RTR caches are "rpki cache"s of
+// "router bgp", added and never removed; with any, eBGP paths are
+// validated and every import route-map denies RPKI-invalid routes first.
+// Tested against recorded sessions only: no EOS runs here.
 package eos
 
 import (
@@ -85,11 +87,88 @@ var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 // (EOS takes seconds, well beyond it).
 const maxRestart = 65535
 
+// maxCaches is the most RTR caches ranked: EOS preferences run from 1
+// (the most preferred) to 10.
+const maxCaches = 10
+
+// rtrPort is the port EOS connects to when a cache's host line names
+// none (RFC 8210's), and leaves out when printing it.
+const rtrPort = 323
+
 func check(des router.Desired) error {
 	if err := cli.CheckNoRouteServer(des, "eos"); err != nil {
 		return err
 	}
+	if len(des.RPKI) > maxCaches {
+		return fmt.Errorf("%w: %d RTR caches: EOS ranks at most %d", router.ErrInvalid, len(des.RPKI), maxCaches)
+	}
+	for _, s := range des.RPKI {
+		if a, err := netip.ParseAddr(s.Host); err == nil && (a.Zone() != "" || a.Is4In6()) {
+			return fmt.Errorf("%w: RTR cache %s: give a plain IP address or a DNS name", router.ErrInvalid, s)
+		}
+	}
 	return cli.CheckRestart(des, maxRestart)
+}
+
+// cacheHost is a cache's host as EOS prints it: an address in its
+// canonical form, a DNS name as given (lower case, validated).
+func cacheHost(host string) string {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.String()
+	}
+	return host
+}
+
+// cacheKey identifies a cache whatever its name: host and port.
+func cacheKey(host string, port int) string { return cacheHost(host) + " " + strconv.Itoa(port) }
+
+// cacheName is the n-th name of the caches the operator adds.
+func cacheName(n int) string { return fmt.Sprintf("%sRPKI-%d", cli.ObjectPrefix, n) }
+
+// cacheLines are the lines of des' i-th cache under its "rpki cache".
+func cacheLines(s router.RTRServer, i int) []string {
+	return []string{"host " + cacheHost(s.Host) + " port " + strconv.Itoa(int(s.Port)), "preference " + strconv.Itoa(i+1)}
+}
+
+// Origin validation of eBGP paths: EOS validates none without it, and a
+// route-map would see every path as not validated and deny nothing.
+const (
+	originValidation = "rpki origin-validation"
+	ebgpLocal        = "ebgp local"
+)
+
+// rpkiLines add, in a "router bgp" block, the caches of des the router
+// has under no name, and origin validation of eBGP paths when it is off.
+// Nothing here is ever removed (router.Desired.RPKI); a cache configured
+// by hand is left as it is.
+func rpkiLines(des router.Desired, have running) []string {
+	if len(des.RPKI) == 0 {
+		return nil
+	}
+	present, taken := map[string]bool{}, map[string]bool{}
+	for name, key := range have.caches {
+		present[key], taken[name] = true, true
+	}
+	var body []string
+	for i, s := range des.RPKI {
+		if present[cacheKey(s.Host, int(s.Port))] {
+			continue
+		}
+		// Named after its place, or the next number no cache has.
+		n := i + 1
+		for taken[cacheName(n)] {
+			n++
+		}
+		taken[cacheName(n)] = true
+		body = append(append(append(body, "rpki cache "+cacheName(n)), cacheLines(s, i)...), "exit")
+	}
+	if !have.ebgpValidated {
+		body = append(body, originValidation, ebgpLocal, "exit")
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	return append(append([]string{fmt.Sprintf("router bgp %d", des.LocalASN)}, body...), "exit")
 }
 
 // rangeText is a prefix range as EOS prints it.
@@ -156,6 +235,11 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		// bogon paths are denied first, then the prefix filter and the
 		// first AS are ANDed in the permit entries.
 		var rm []string
+		if len(des.RPKI) > 0 {
+			// First: an RPKI-invalid route (RFC 6811) is denied
+			// whatever else it matches; a not-found one goes on.
+			rm = append(rm, "deny 4", "deny 4"+afSep+"match origin-as validity invalid")
+		}
 		if n.RejectBogonASNs {
 			objs["ip as-path access-list "+bogonASNs] = []string{"permit " + cli.BogonASNRegex() + " any"}
 			rm = append(rm, "deny 5", "deny 5"+afSep+"match as-path "+bogonASNs)
@@ -302,6 +386,16 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 		}
 	}
 	fmt.Fprintf(&b, "router bgp %d\n   router-id %s\n", des.LocalASN, des.RouterID)
+	for i, s := range des.RPKI {
+		fmt.Fprintf(&b, "   rpki cache %s\n", cacheName(i+1))
+		for _, l := range cacheLines(s, i) {
+			fmt.Fprintf(&b, "      %s\n", l)
+		}
+		b.WriteString("   !\n")
+	}
+	if len(des.RPKI) > 0 {
+		fmt.Fprintf(&b, "   %s\n      %s\n   !\n", originValidation, ebgpLocal)
+	}
 	afs := map[string][]string{}
 	for _, k := range sortedKeys(objs) {
 		a, ok := strings.CutPrefix(k, "neighbor ")
@@ -370,15 +464,20 @@ type running struct {
 	objs  cli.Objects
 	asn   uint32
 	other map[netip.Addr]bool // neighbors without our marker
+	// caches are the rpki caches of "router bgp": name → cacheKey ("" if
+	// it has no host); ebgpValidated is whether eBGP paths are validated.
+	caches        map[string]string
+	ebgpValidated bool
 }
 
 // parse reads "show running-config": owned prefix-lists, route-maps and
 // neighbors, and the neighbors configured by hand.
 func parse(out string) running {
-	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}}
+	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}, caches: map[string]string{}}
 	nbrs := map[string][]string{}
 	var order []string
 	var block, af, entry string
+	var rpki string // "rpki ..." section of router bgp being read
 	for raw := range strings.SplitSeq(out, "\n") {
 		line := strings.TrimRight(raw, " \r")
 		t := strings.TrimSpace(line)
@@ -432,6 +531,20 @@ func parse(out string) running {
 			}
 			r.objs[block] = append(r.objs[block], entry+afSep+t)
 		case block == "router bgp":
+			if indent <= 3 {
+				rpki = ""
+				if f[0] == "rpki" {
+					rpki = t
+					if name, ok := strings.CutPrefix(t, "rpki cache "); ok {
+						r.caches[name] = ""
+					}
+					continue
+				}
+			}
+			if rpki != "" {
+				r.rpkiLine(rpki, f)
+				continue
+			}
 			if strings.HasPrefix(t, "address-family ") && indent <= 3 {
 				af = t
 				continue
@@ -470,6 +583,24 @@ func parse(out string) running {
 		}
 	}
 	return r
+}
+
+// rpkiLine reads a line of the "rpki ..." section of router bgp: a
+// cache's host and port, or whether eBGP paths are validated ("ebgp
+// local", or a human's "ebgp send", which is left as it is).
+func (r *running) rpkiLine(section string, f []string) {
+	if name, ok := strings.CutPrefix(section, "rpki cache "); ok && f[0] == "host" && len(f) >= 2 {
+		port := rtrPort
+		for i := 2; i+1 < len(f); i++ {
+			if f[i] == "port" {
+				port, _ = strconv.Atoi(f[i+1])
+			}
+		}
+		r.caches[name] = cacheKey(f[1], port)
+	}
+	if section == originValidation && len(f) == 2 && f[0] == "ebgp" && (f[1] == "local" || f[1] == "send") {
+		r.ebgpValidated = true
+	}
 }
 
 // gshutNumber writes EOS' keyword for GRACEFUL_SHUTDOWN as the number we
@@ -642,7 +773,8 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		Read:     read,
 		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
 		Plan: func(have running) ([]string, int, int, int) {
-			return plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
+			lines, a, u, r := plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
+			return append(rpkiLines(des, have), lines...), a, u, r
 		},
 		Commit: d.commit,
 	})

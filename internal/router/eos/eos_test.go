@@ -501,3 +501,146 @@ func TestImportGracefulShutdownList(t *testing.T) {
 		t.Errorf("list left unused: %q", lines)
 	}
 }
+
+// rpkiSample validates against two caches, an IPv4 one first; 192.0.2.2
+// is drained.
+func rpkiSample() router.Desired {
+	s := sample()
+	s.RPKI = []router.RTRServer{{Host: "192.0.2.10", Port: 3323}, {Host: "2001:db8::10", Port: 323}}
+	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:f000::/36"), GE: 36, LE: 48}}
+	s.Neighbors[1].Drain = true
+	return s
+}
+
+// handCaches is a router's "router bgp" with the caches of rpkiSample,
+// the second by hand under its own name (on the default port, which EOS
+// does not print), a cache of the router's own and eBGP validation on.
+const handCaches = `router bgp 65000
+   router-id 192.0.2.1
+   rpki cache PO-RPKI-1
+      host 192.0.2.10 port 3323
+      preference 1
+   !
+   rpki cache RTR-A
+      host 2001:db8::10
+   !
+   rpki cache RTR-B
+      host 192.0.2.77 port 3323
+      preference 7
+   !
+   rpki origin-validation
+      ebgp local
+   !
+!
+`
+
+// The caches, eBGP origin validation and the invalid deny first in every
+// import route-map; the render reads back with nothing to do.
+func TestRenderRPKI(t *testing.T) {
+	s := rpkiSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-rpki.golden", out)
+	want, pw := wanted(s)
+	have := parse(string(out))
+	if lines, _, _, _ := plan(65000, want, have.objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("rendered caches do not read back: %q", lines)
+	}
+	for _, a := range []string{"192.0.2.2", "2001:db8::3"} {
+		if rm := want["route-map PO-IN-"+a]; !slices.Equal(rm[:2], []string{"deny 4", "deny 4|match origin-as validity invalid"}) {
+			t.Errorf("%s: %q", a, rm)
+		}
+	}
+	s.RPKI[1].Host = "fe80::1%eth0"
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("zoned cache address: %v", err)
+	}
+	s.RPKI = make([]router.RTRServer, 11)
+	for i := range s.RPKI {
+		s.RPKI[i] = router.RTRServer{Host: fmt.Sprintf("rtr%d.example.net", i), Port: 323}
+	}
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("11 caches: %v", err)
+	}
+}
+
+// Caches configured already, under any name, are left as they are, and so
+// is one the router has for itself; a new one is added under a name no
+// cache has, without touching them.
+func TestRPKICachesPresent(t *testing.T) {
+	s := rpkiSample()
+	out, _ := New(cli.Config{}).Render(s)
+	have := parse(string(out))
+	h := parse(handCaches)
+	have.caches, have.ebgpValidated = h.caches, h.ebgpValidated
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, have.objs, pw); len(lines) != 0 {
+		t.Errorf("route-maps: %q", lines)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("caches present: %q", lines)
+	}
+	// A new most preferred cache: PO-RPKI-1 names another already.
+	s.RPKI = append([]router.RTRServer{{Host: "192.0.2.11", Port: 3323}}, s.RPKI...)
+	if lines := rpkiLines(s, have); !slices.Equal(lines, []string{
+		"router bgp 65000", "rpki cache PO-RPKI-2", "host 192.0.2.11 port 3323", "preference 1", "exit", "exit",
+	}) {
+		t.Errorf("new cache: %q", lines)
+	}
+}
+
+// Without caches the invalid deny goes; the caches and origin validation
+// stay.
+func TestRPKIRemoved(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(rpkiSample())
+	have := parse(string(out))
+	s := rpkiSample()
+	s.RPKI = nil
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have.objs, pw)
+	got := strings.Join(lines, "\n")
+	for _, l := range []string{"no route-map PO-IN-192.0.2.2\nroute-map PO-IN-192.0.2.2 permit 8\n", "no route-map PO-IN-2001:db8::3\nroute-map PO-IN-2001:db8::3 permit 8\n"} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if strings.Contains(got, "origin") || strings.Contains(got, "rpki") || u != 2 || a+r != 0 {
+		t.Errorf("%s\n%d %d %d", got, a, u, r)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("caches: %q", lines)
+	}
+}
+
+// A router with one cache of two configured by hand and no origin
+// validation: the other cache is added, eBGP paths validated, the invalid
+// deny put first; the hand-made caches are left alone.
+func TestApplyRPKI(t *testing.T) {
+	d, rec := recorded(t, "rpki.txt")
+	s := sample()
+	s.RPKI = rpkiSample().RPKI
+	res, err := d.Apply(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 2 || res.Added+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := string(configured(t, rec.AssertSent(t, prompt)))
+	for _, l := range []string{
+		"router bgp 65000\nrpki cache PO-RPKI-1\nhost 192.0.2.10 port 3323\npreference 1\nexit\nrpki origin-validation\nebgp local\nexit\nexit\n",
+		"route-map PO-IN-192.0.2.2 deny 4\nmatch origin-as validity invalid\nexit\n",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if strings.Contains(got, "2001:db8::10") || strings.Contains(got, "RTR-") {
+		t.Errorf("hand-made cache touched:\n%s", got)
+	}
+}

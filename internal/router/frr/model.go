@@ -115,6 +115,10 @@ type config struct {
 	aspaths         map[string]*asPathList
 	lclists         map[string]*asPathList // expanded large-community lists
 	clists          map[string]*asPathList // standard community lists
+	// rpki: "rpki cache ..." lines (desired: ours; running: all), and
+	// whether the neighbors' import route-maps reject RPKI-invalid routes.
+	rpki       []string
+	rejectRPKI bool
 	// held (desired only): neighbors to leave as they run, see hold.
 	held []router.Held
 }
@@ -189,6 +193,10 @@ func desiredConfig(d router.Desired) *config {
 	c.asn = d.LocalASN
 	c.routerID = d.RouterID.String()
 	c.held = slices.Clone(d.Held)
+	for i, s := range d.RPKI {
+		c.rpki = append(c.rpki, fmt.Sprintf("rpki cache %s %d preference %d", s.Host, s.Port, i+1))
+	}
+	c.rejectRPKI = len(d.RPKI) > 0
 	for _, n := range cli.Sorted(d.Neighbors) {
 		f := familyOf(n.Address)
 		nb := &neighbor{
@@ -228,6 +236,9 @@ func desiredConfig(d router.Desired) *config {
 		// (ANDed in the same entry) the first AS; anything else falls to
 		// the route-map's implicit deny.
 		rm := &routeMap{name: filterName(n.Address)}
+		if c.rejectRPKI {
+			rm.entries = append(rm.entries, rmEntry{action: "deny", seq: 3, lines: []string{"match rpki invalid"}})
+		}
 		if n.RejectBogonASNs {
 			c.aspaths[bogonASNs] = &asPathList{name: bogonASNs, entries: map[int64]string{5: "permit " + cli.BogonASNRegex()}}
 			rm.entries = append(rm.entries, rmEntry{action: "deny", seq: 5, lines: []string{"match as-path " + bogonASNs}})
@@ -356,6 +367,13 @@ func (c *config) render() []byte {
 	// the digest must change with the held set.
 	for _, l := range cli.HeldComments("!", c.held) {
 		b.WriteString(l + "\n")
+	}
+	if len(c.rpki) > 0 {
+		b.WriteString("rpki\n")
+		for _, l := range c.rpki {
+			b.WriteString(" " + l + "\n")
+		}
+		b.WriteString("exit\n")
 	}
 	for _, k := range sortedKeys(c.plists) {
 		pl := c.plists[k]

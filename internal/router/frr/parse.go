@@ -21,6 +21,7 @@ func parseRunning(text string) (*config, error) {
 		inAF
 		inRmap
 		inOther // some other block
+		inRPKI
 	)
 	state := top
 	af := -1
@@ -85,6 +86,8 @@ func parseRunning(text string) (*config, error) {
 				if err := addSeqLine(c.clists, f[3], f[5], f[6:]); err != nil {
 					return nil, fmt.Errorf("parse %q: %v", t, err)
 				}
+			case f[0] == "rpki" && len(f) == 1:
+				state = inRPKI
 			case f[0] == "route-map" && len(f) == 4:
 				seq, err := strconv.ParseInt(f[3], 10, 64)
 				if err != nil {
@@ -95,6 +98,10 @@ func parseRunning(text string) (*config, error) {
 				state = inRmap
 			default:
 				state = inOther
+			}
+		case inRPKI:
+			if f[0] == "rpki" && len(f) > 1 && f[1] == "cache" {
+				c.rpki = append(c.rpki, t)
 			}
 		case inRmap:
 			if t == "exit" {

@@ -131,6 +131,15 @@ func makePlan(want, have *config) (*plan, error) {
 		e.at(journalNode, "")
 	}
 
+	// 0. RTR caches: added, never removed (see router.Desired.RPKI).
+	// A cache is one host and port, whatever its preference.
+	cache := func(l string) string { return strings.Join(strings.Fields(l)[:4], " ") }
+	for _, l := range want.rpki {
+		if !slices.ContainsFunc(have.rpki, func(h string) bool { return cache(h) == cache(l) }) {
+			e.at("rpki", l)
+		}
+	}
+
 	// 1. Filters.
 	later := &emitter{asn: want.asn} // section 3, appended at the end
 	// Large-community lists before the out route-maps matching them: a

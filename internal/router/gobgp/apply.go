@@ -46,6 +46,8 @@ type running struct {
 	// driver never sets but must hand back when it re-adds a held one.
 	rsExport map[string]*api.PolicyAssignment
 	rpki     map[string]bool
+	// vrps sums up what the RTR servers hold (see revalidate).
+	vrps string
 	// bogonSetForeign: a policy configured by hand uses bogonASNSet, so
 	// it stays when the driver no longer needs it (GoBGP would refuse to
 	// delete it anyway).
@@ -172,15 +174,19 @@ func (d *Driver) readRunning(ctx context.Context) (*running, error) {
 			r.rsExport[name] = a.Assignment
 		}
 	}
-	if d.opts.RPKIServer != "" {
-		rs, err := recvAll(d.client.ListRpki(ctx, &api.ListRpkiRequest{}))
-		if err != nil {
-			return nil, fmt.Errorf("ListRpki: %w", err)
-		}
-		for _, s := range rs {
-			r.rpki[net.JoinHostPort(s.Server.GetConf().GetAddress(), strconv.Itoa(int(s.Server.GetConf().GetRemotePort())))] = true
-		}
+	rs, err := recvAll(d.client.ListRpki(ctx, &api.ListRpkiRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("ListRpki: %w", err)
 	}
+	var vrps []string
+	for _, s := range rs {
+		addr := net.JoinHostPort(s.Server.GetConf().GetAddress(), strconv.Itoa(int(s.Server.GetConf().GetRemotePort())))
+		r.rpki[addr] = true
+		st := s.Server.GetState()
+		vrps = append(vrps, fmt.Sprintf("%s up=%t serial=%d v4=%d v6=%d", addr, st.GetUp(), st.GetSerial(), st.GetRecordIpv4(), st.GetRecordIpv6()))
+	}
+	slices.Sort(vrps)
+	r.vrps = strings.Join(vrps, "; ")
 	return r, nil
 }
 
@@ -541,7 +547,9 @@ type adminChange struct {
 // plan is the difference between the model and gobgpd.
 type plan struct {
 	startBGP bool
-	addRPKI  bool
+	addRPKI  []string // RTR servers to add (never removed: see router.Desired.RPKI)
+	// revalidate: neighbors to soft reset in because the VRPs changed.
+	revalidate []netip.Addr
 	// deletePeers: owned neighbors not desired, or replaced (a mode change
 	// or a policy edited by hand: removed and added back).
 	deletePeers []netip.Addr
@@ -573,7 +581,7 @@ type plan struct {
 }
 
 func (p *plan) empty() bool {
-	return !p.startBGP && !p.addRPKI && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 && len(p.admin) == 0 &&
+	return !p.startBGP && len(p.addRPKI) == 0 && len(p.revalidate) == 0 && len(p.deletePeers) == 0 && len(p.adds) == 0 && len(p.updates) == 0 && len(p.admin) == 0 &&
 		len(p.cleanBefore) == 0 && len(p.cleanAfter) == 0 && p.globalBefore == nil && !p.globalChange &&
 		p.exportBefore == nil && !p.exportChange &&
 		!p.bogonCreate && !p.bogonDelete && len(p.bogonAdd)+len(p.bogonDel) == 0 &&
@@ -629,8 +637,10 @@ func makePlan(m *model, r *running) (*plan, error) {
 		return nil, fmt.Errorf("%w: gobgpd runs AS %d router-id %s, desired AS %d router-id %s; GoBGP changes its global settings only by restarting BGP",
 			router.ErrInvalid, r.global.Asn, r.global.RouterId, m.asn, m.routerID)
 	}
-	if m.rpki != "" && !r.rpki[m.rpki] {
-		p.addRPKI = true
+	for _, s := range m.rpki {
+		if !r.rpki[s] {
+			p.addRPKI = append(p.addRPKI, s)
+		}
 	}
 	desired := map[string]bool{}
 	for _, n := range m.neighbors {
@@ -1003,7 +1013,9 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 	if err != nil {
 		return res, fmt.Errorf("gobgp: %w", err)
 	}
+	d.revalidate(m, r, p)
 	if p.empty() {
+		d.vrpsSeen, d.vrpsKnown = r.vrps, true
 		return res, nil
 	}
 	t := &txn{d: d}
@@ -1013,8 +1025,33 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		}
 		return res, fmt.Errorf("gobgp: apply (rolled back): %w", err)
 	}
+	d.vrpsSeen, d.vrpsKnown = r.vrps, true
 	res.Added, res.Updated, res.Removed = p.added, p.updated, p.removed
 	return res, nil
+}
+
+// revalidate adds to p a soft reset in of every established neighbor
+// (held ones too: it changes no configuration) when the RTR servers' data
+// changed since the last Apply (their serial, record counts or state):
+// gobgpd validates a route when it arrives and does not look again when
+// the VRPs change (RFC 8481 asks that it does), so a route that turned
+// invalid would stay, and one that turned valid stay refused. The first
+// Apply of a process only records what the servers hold, so a restart
+// resets nothing; a server this Apply adds is seen at the next one.
+func (d *Driver) revalidate(m *model, r *running, p *plan) {
+	if !d.vrpsKnown || r.vrps == d.vrpsSeen {
+		return
+	}
+	resetting := map[netip.Addr]bool{}
+	for _, u := range p.updates {
+		resetting[u.n.addr] = u.reset || u.hard
+	}
+	for a, rp := range r.peers {
+		if isOwnedPeer(rp) && rp.GetState().GetSessionState() == api.PeerState_ESTABLISHED && !resetting[a] && !slices.Contains(p.deletePeers, a) {
+			p.revalidate = append(p.revalidate, a)
+		}
+	}
+	slices.SortFunc(p.revalidate, netip.Addr.Compare)
 }
 
 // txn runs writes and remembers how to undo them.
@@ -1073,10 +1110,10 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 	}
-	if p.addRPKI {
-		host, port, _ := net.SplitHostPort(m.rpki)
+	for _, s := range p.addRPKI {
+		host, port, _ := net.SplitHostPort(s)
 		pn, _ := strconv.Atoi(port)
-		if err := t.do(ctx, "add RPKI server "+m.rpki, func(ctx context.Context) error {
+		if err := t.do(ctx, "add RPKI server "+s, func(ctx context.Context) error {
 			_, err := c.AddRpki(ctx, &api.AddRpkiRequest{Address: host, Port: uint32(pn), Lifetime: 3600})
 			return err
 		}, nil); err != nil {
@@ -1268,6 +1305,14 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 		t.d.sessions.forget(a)
+	}
+	for _, a := range p.revalidate {
+		if err := t.do(ctx, "soft reset in "+a.String()+" (the RPKI data changed)", func(ctx context.Context) error {
+			_, err := c.ResetPeer(ctx, &api.ResetPeerRequest{Address: a.String(), Soft: true, Direction: api.ResetPeerRequest_IN})
+			return err
+		}, nil); err != nil {
+			return err
+		}
 	}
 	// 7. Routes already received are filtered again only on a soft reset
 	// in, routes sent only on a soft reset out (both: one call). GoBGP's

@@ -87,6 +87,10 @@ type Driver struct {
 	writes atomic.Uint64
 
 	applyMu sync.Mutex // one Apply at a time
+	// vrpsSeen is what the RTR servers held at the last Apply (running.vrps),
+	// once vrpsKnown; under applyMu.
+	vrpsSeen  string
+	vrpsKnown bool
 
 	sessions *sessionTracker
 

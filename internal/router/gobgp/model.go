@@ -276,7 +276,7 @@ const (
 type model struct {
 	asn       uint32
 	routerID  netip.Addr
-	rpki      string
+	rpki      []string  // RTR servers "host:port" (Options.RPKIServer, Desired.RPKI)
 	neighbors []nbModel // sorted by address
 	// bogonASNs is the content of the shared bogonASNSet; nil without
 	// neighbors (the set exists while any neighbor's policy uses it).
@@ -299,7 +299,15 @@ func buildModel(d router.Desired, o Options) (*model, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	m := &model{asn: d.LocalASN, routerID: d.RouterID, rpki: o.RPKIServer}
+	m := &model{asn: d.LocalASN, routerID: d.RouterID}
+	if o.RPKIServer != "" {
+		m.rpki = append(m.rpki, o.RPKIServer)
+	}
+	for _, s := range d.RPKI {
+		if !slices.Contains(m.rpki, s.String()) {
+			m.rpki = append(m.rpki, s.String())
+		}
+	}
 	retry := o.ConnectRetry
 	if retry <= 0 {
 		retry = defaultConnectRetry
@@ -591,8 +599,8 @@ func (m *model) render(o Options) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# GoBGP configuration managed by peering-operator (objects named %q, neighbors described %q)\n", NamePrefix+"*", DescriptionMarker+"owner]")
 	fmt.Fprintf(&b, "global as %d router-id %s\n", m.asn, m.routerID)
-	if m.rpki != "" {
-		fmt.Fprintf(&b, "rpki-server %s\n", m.rpki)
+	for _, s := range m.rpki {
+		fmt.Fprintf(&b, "rpki-server %s\n", s)
 	}
 	if m.bogonASNs != nil {
 		fmt.Fprintf(&b, "as-path-set %s (%d entries)\n", bogonASNSet, len(m.bogonASNs))

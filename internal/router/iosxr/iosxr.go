@@ -1,8 +1,10 @@
 // Package iosxr drives Cisco IOS-XR over SSH (scrapligo): per neighbor
 // prefix-sets and route-policies PO-IN-<address> and PO-OUT-<address> and
 // the neighbor under "router bgp", all in one target configuration that is
-// committed, or aborted on any error. Tested against recorded sessions
-// only: no IOS-XR runs here.
+// committed, or aborted on any error. RTR caches are "rpki server"s of
+// "router bgp", added and never removed; with any, every import policy
+// drops RPKI-invalid routes. Tested against recorded sessions only: no
+// IOS-XR runs here.
 package iosxr
 
 import (
@@ -63,11 +65,84 @@ var bogonASNs = cli.ObjectPrefix + "BOGON-ASNS"
 // in minutes.
 const maxRestart = 65535
 
+// maxCaches is the most RTR caches ranked: IOS-XR preferences run from 1
+// (the most preferred) to 10.
+const maxCaches = 10
+
 func check(des router.Desired) error {
 	if err := cli.CheckNoRouteServer(des, "iosxr"); err != nil {
 		return err
 	}
+	if len(des.RPKI) > maxCaches {
+		return fmt.Errorf("%w: %d RTR caches: IOS-XR ranks at most %d", router.ErrInvalid, len(des.RPKI), maxCaches)
+	}
+	for _, s := range des.RPKI {
+		if a, err := netip.ParseAddr(s.Host); err == nil && (a.Zone() != "" || a.Is4In6()) {
+			return fmt.Errorf("%w: RTR cache %s: give a plain IP address or a DNS name", router.ErrInvalid, s)
+		}
+	}
 	return cli.CheckRestart(des, maxRestart)
+}
+
+// serverName is how IOS-XR names (and prints) an rpki server: an address
+// in its canonical form, a DNS name as given (lower case, validated).
+func serverName(host string) string {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.String()
+	}
+	return host
+}
+
+// serverLines are the lines of des' i-th cache under its "rpki server".
+func serverLines(s router.RTRServer, i int) []string {
+	return []string{"transport tcp port " + strconv.Itoa(int(s.Port)), "preference " + strconv.Itoa(i+1)}
+}
+
+// validatedAFs are the address families of des' neighbors, where
+// origin-AS validation must be on: IOS-XR 6.5.1 and later validate no
+// path until "bgp origin-as validation enable" is set in the address
+// family (assumed here: older releases validated by default and do not
+// take the line), and a route-policy would then see every path as
+// not-found and drop nothing.
+func validatedAFs(des router.Desired) []string {
+	var out []string
+	for _, n := range des.Neighbors {
+		if af := afOf(n.Address); !slices.Contains(out, af) {
+			out = append(out, af)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// validationLine turns origin-AS validation on in an address family.
+const validationLine = "bgp origin-as validation enable"
+
+// rpkiLines add the caches of des the router has no rpki server for, and
+// origin-AS validation where it is off. An rpki server is named by its
+// host alone: one configured by hand, whatever its port, is that cache and
+// is left as it is. Nothing here is ever removed (router.Desired.RPKI).
+func rpkiLines(des router.Desired, have running) []string {
+	if len(des.RPKI) == 0 {
+		return nil
+	}
+	bgp := fmt.Sprintf("router bgp %d ", des.LocalASN)
+	var out []string
+	for i, s := range des.RPKI {
+		name := serverName(s.Host)
+		if have.servers[name] {
+			continue
+		}
+		for _, l := range serverLines(s, i) {
+			out = append(out, bgp+"rpki server "+name+" "+l)
+		}
+	}
+	for _, af := range validatedAFs(des) {
+		if !have.validated[af] {
+			out = append(out, bgp+af+" "+validationLine)
+		}
+	}
+	return out
 }
 
 // rangeText is a prefix range in prefix-set syntax.
@@ -110,6 +185,11 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 		if len(set) > 0 {
 			objs["prefix-set "+name] = set
 			var body []string
+			if len(des.RPKI) > 0 {
+				// First: an RPKI-invalid route (RFC 6811) is dropped
+				// whatever else it matches; a not-found one goes on.
+				body = append(body, "if validation-state is invalid then", "drop", "endif")
+			}
 			if n.RejectBogonASNs {
 				objs["as-path-set "+bogonASNs] = []string{"ios-regex '" + cli.BogonASNRegex() + "'"}
 				body = append(body, "if as-path in "+bogonASNs+" then", "drop", "endif")
@@ -122,7 +202,8 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 			body = append(body, importMarks(des.LocalASN, n)...)
 			objs["route-policy "+name] = append(body, "pass", "else", "drop", "endif")
 		} else {
-			// An empty filter rejects everything.
+			// An empty filter rejects everything, RPKI-invalid routes
+			// with the rest.
 			objs["route-policy "+name] = []string{"drop"}
 		}
 		addExport(objs, des.LocalASN, n)
@@ -240,6 +321,18 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 		}
 	}
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n", des.LocalASN, des.RouterID)
+	for i, s := range des.RPKI {
+		fmt.Fprintf(&b, " rpki server %s\n", serverName(s.Host))
+		for _, l := range serverLines(s, i) {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+		b.WriteString(" !\n")
+	}
+	if len(des.RPKI) > 0 {
+		for _, af := range validatedAFs(des) {
+			fmt.Fprintf(&b, " %s\n  %s\n !\n", af, validationLine)
+		}
+	}
 	for _, k := range sortedKeys(objs) {
 		if !strings.HasPrefix(k, "neighbor ") {
 			continue
@@ -310,17 +403,21 @@ type running struct {
 	objs  cli.Objects
 	asn   uint32
 	other map[netip.Addr]bool // neighbors without our marker
+	// servers are the rpki servers by serverName; validated the address
+	// families of "router bgp" with origin-AS validation on.
+	servers, validated map[string]bool
 }
 
 // parse reads "show running-config" output of router bgp, prefix-sets and
 // route-policies.
 func parse(out string) running {
-	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}}
+	r := running{objs: cli.Objects{}, other: map[netip.Addr]bool{}, servers: map[string]bool{}, validated: map[string]bool{}}
 	var (
 		block   string // "prefix-set N" / "route-policy N" being read
 		nbr     string // neighbor address being read
 		af      string
 		nbrBody []string
+		bgpAF   string // address family of "router bgp" being read
 	)
 	flush := func() {
 		if nbr == "" {
@@ -359,6 +456,7 @@ func parse(out string) running {
 			continue
 		case indent == 0:
 			flush()
+			bgpAF = ""
 			f := strings.Fields(t)
 			switch {
 			case len(f) == 2 && (f[0] == "prefix-set" || f[0] == "route-policy" || f[0] == "as-path-set" || f[0] == "large-community-set"):
@@ -372,10 +470,21 @@ func parse(out string) running {
 			}
 		case indent == 1:
 			flush()
+			bgpAF = ""
 			if a, ok := strings.CutPrefix(t, "neighbor "); ok {
 				if _, err := netip.ParseAddr(a); err == nil {
 					nbr = a
 				}
+			}
+			if h, ok := strings.CutPrefix(t, "rpki server "); ok {
+				r.servers[serverName(h)] = true
+			}
+			if strings.HasPrefix(t, "address-family ") {
+				bgpAF = t
+			}
+		case bgpAF != "" && indent == 2:
+			if t == validationLine {
+				r.validated[bgpAF] = true
 			}
 		case nbr != "" && indent == 2:
 			if t == "!" {
@@ -542,7 +651,8 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		Read:     read,
 		Conflict: func(have running) error { return cli.CheckUnmarked(des, have.asn, have.other) },
 		Plan: func(have running) ([]string, int, int, int) {
-			return plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
+			lines, a, u, r := plan(des.LocalASN, cli.Hold(want, have.objs, des.Held, neighborKey, shutdown), have.objs, pw)
+			return append(rpkiLines(des, have), lines...), a, u, r
 		},
 		Commit: commit,
 	})

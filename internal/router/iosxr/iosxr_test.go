@@ -477,3 +477,146 @@ func TestImportLocalPrefInPlace(t *testing.T) {
 		t.Errorf("%q %d %d %d", lines, a, u, r)
 	}
 }
+
+// rpkiSample validates against two caches, an IPv4 one first; 192.0.2.2
+// is drained.
+func rpkiSample() router.Desired {
+	s := sample()
+	s.RPKI = []router.RTRServer{{Host: "192.0.2.10", Port: 3323}, {Host: "2001:db8::10", Port: 323}}
+	s.Neighbors[0].Import = []router.Entry{{Prefix: netip.MustParsePrefix("2001:db8:f000::/36"), GE: 36, LE: 48}}
+	s.Neighbors[1].Drain = true
+	return s
+}
+
+// handServers is a router's "router bgp" with the caches of rpkiSample,
+// the second by hand on another port, a cache of the router's own and
+// origin-AS validation on in both address families.
+const handServers = `router bgp 65000
+ bgp router-id 192.0.2.1
+ rpki server 192.0.2.10
+  transport tcp port 3323
+  preference 1
+ !
+ rpki server 2001:db8::10
+  transport tcp port 8282
+ !
+ rpki server rtr.example.net
+  transport tcp port 3323
+  refresh-time 600
+ !
+ address-family ipv4 unicast
+  bgp origin-as validation enable
+ !
+ address-family ipv6 unicast
+  bgp origin-as validation enable
+ !
+!
+`
+
+// The caches, origin-AS validation and the invalid drop first in every
+// filtering import policy; the render reads back with nothing to do.
+func TestRenderRPKI(t *testing.T) {
+	s := rpkiSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-rpki.golden", out)
+	want, pw := wanted(s)
+	have := parse(string(out))
+	if lines, _, _, _ := plan(65000, want, have.objs, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("rendered caches do not read back: %q", lines)
+	}
+	if p := want["route-policy PO-IN-192_0_2_2"]; !slices.Equal(p[:3], []string{"if validation-state is invalid then", "drop", "endif"}) {
+		t.Errorf("policy: %q", p)
+	}
+	s.RPKI[1].Host = "fe80::1%eth0"
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("zoned cache address: %v", err)
+	}
+	s.RPKI = make([]router.RTRServer, 11)
+	for i := range s.RPKI {
+		s.RPKI[i] = router.RTRServer{Host: fmt.Sprintf("rtr%d.example.net", i), Port: 323}
+	}
+	if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) {
+		t.Errorf("11 caches: %v", err)
+	}
+}
+
+// Caches configured already, on any port, are left as they are, and so
+// is one the router has for itself; a new one is added without touching
+// them.
+func TestRPKICachesPresent(t *testing.T) {
+	s := rpkiSample()
+	out, _ := New(cli.Config{}).Render(s)
+	have := parse(string(out))
+	h := parse(handServers)
+	have.servers, have.validated = h.servers, h.validated
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(65000, want, have.objs, pw); len(lines) != 0 {
+		t.Errorf("policies: %q", lines)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("caches present: %q", lines)
+	}
+	s.RPKI = append(s.RPKI, router.RTRServer{Host: "rtr2.example.net", Port: 3323})
+	if lines := rpkiLines(s, have); !slices.Equal(lines, []string{
+		"router bgp 65000 rpki server rtr2.example.net transport tcp port 3323",
+		"router bgp 65000 rpki server rtr2.example.net preference 3",
+	}) {
+		t.Errorf("new cache: %q", lines)
+	}
+}
+
+// Without caches the invalid drop goes; the caches and origin-AS
+// validation stay.
+func TestRPKIRemoved(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(rpkiSample())
+	have := parse(string(out))
+	s := rpkiSample()
+	s.RPKI = nil
+	want, pw := wanted(s)
+	lines, a, u, r := plan(65000, want, have.objs, pw)
+	got := strings.Join(lines, "\n")
+	if !strings.HasPrefix(got, "route-policy PO-IN-192_0_2_2\nif destination in PO-IN-192_0_2_2 then\n") ||
+		!strings.Contains(got, "\nroute-policy PO-IN-2001_db8__3\nif destination in PO-IN-2001_db8__3 then\n") ||
+		strings.Contains(got, "validation") || strings.Contains(got, "rpki") || u != 2 || a+r != 0 {
+		t.Errorf("%s\n%d %d %d", got, a, u, r)
+	}
+	if lines := rpkiLines(s, have); len(lines) != 0 {
+		t.Errorf("caches: %q", lines)
+	}
+}
+
+// A router with one cache of two configured by hand and origin-AS
+// validation on for IPv6 only: the other cache is added, validation
+// turned on for IPv4, the invalid drop put first; the hand-made servers
+// are left alone.
+func TestApplyRPKI(t *testing.T) {
+	d, rec := recorded(t, "rpki.txt")
+	s := sample()
+	s.RPKI = rpkiSample().RPKI
+	res, err := d.Apply(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 1 || res.Added+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := string(configured(t, rec.AssertSent(t, prompt)))
+	for _, l := range []string{
+		"router bgp 65000 rpki server 192.0.2.10 transport tcp port 3323\nrouter bgp 65000 rpki server 192.0.2.10 preference 1\n",
+		"router bgp 65000 address-family ipv4 unicast bgp origin-as validation enable\n",
+		"route-policy PO-IN-192_0_2_2\nif validation-state is invalid then\ndrop\nendif\n",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if strings.Contains(got, "2001:db8::10") || strings.Contains(got, "rtr.example.net") || strings.Contains(got, "ipv6 unicast bgp") {
+		t.Errorf("hand-made configuration touched:\n%s", got)
+	}
+}

@@ -1,6 +1,8 @@
 // Package junos drives Junos over SSH (scrapligo): neighbors live in two
 // groups the operator owns (PO-V4, PO-V6), each with an import
 // policy-statement PO-IN-<address> and an export one PO-OUT-<address>;
+// RTR caches go into the validation group PO-RPKI, added and never
+// removed, and with any every import policy rejects RPKI-invalid routes;
 // changes go through a private candidate configuration, "commit check",
 // "commit confirmed" and a confirming "commit", and are rolled back on any
 // error. Tested against recorded sessions only: no Junos daemon runs here.
@@ -127,11 +129,74 @@ func bogonRegex() string {
 // minutes.
 const maxIdleTimeout = 2400
 
+// rpkiGroup is the validation group the operator adds RTR caches to.
+// Caches are never removed (see router.Desired.RPKI), from it or any
+// other group.
+var rpkiGroup = cli.ObjectPrefix + "RPKI"
+
+// maxSessions is the most sessions a Junos validation group holds.
+const maxSessions = 63
+
 func check(des router.Desired) error {
 	if err := cli.CheckNoRouteServer(des, "junos"); err != nil {
 		return err
 	}
+	if len(des.RPKI) > maxSessions {
+		return fmt.Errorf("%w: %d RTR caches: a Junos validation group holds at most %d", router.ErrInvalid, len(des.RPKI), maxSessions)
+	}
+	for _, s := range des.RPKI {
+		if _, err := sessionAddr(s); err != nil {
+			return err
+		}
+	}
 	return cli.CheckRestart(des, maxIdleTimeout)
+}
+
+// sessionAddr is the address naming a cache's validation session: Junos
+// takes an IP address there, never a DNS name.
+func sessionAddr(s router.RTRServer) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s.Host)
+	if err != nil || a.Zone() != "" || a.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("%w: RTR cache %s: Junos names a validation session by its IP address; give the cache's address, not a DNS name", router.ErrInvalid, s)
+	}
+	return a, nil
+}
+
+// sessionLines are the "display set" lines of des' i-th cache. Junos
+// prefers the highest preference: the first cache gets 255.
+func sessionLines(s router.RTRServer, i int) []string {
+	a, _ := sessionAddr(s) // checked
+	p := "set routing-options validation group " + rpkiGroup + " session " + a.String() + " "
+	return []string{p + "port " + strconv.Itoa(int(s.Port)), p + "preference " + strconv.Itoa(255-i)}
+}
+
+// parseSessions reads the addresses of the validation sessions of every
+// group from "display set" output.
+func parseSessions(out string) map[netip.Addr]bool {
+	have := map[netip.Addr]bool{}
+	for raw := range strings.SplitSeq(out, "\n") {
+		f := strings.Fields(raw)
+		if len(f) >= 7 && f[0] == "set" && f[1] == "routing-options" && f[2] == "validation" && f[3] == "group" && f[5] == "session" {
+			if a, err := netip.ParseAddr(f[6]); err == nil {
+				have[a] = true
+			}
+		}
+	}
+	return have
+}
+
+// newSessions are the lines adding the caches of des the router has no
+// session for, in any group. A session is named by its address alone: one
+// configured by hand, whatever its port or preference, is that cache and
+// is left as it is. Nothing here ever deletes a session.
+func newSessions(des router.Desired, have map[netip.Addr]bool) []string {
+	var out []string
+	for i, s := range des.RPKI {
+		if a, _ := sessionAddr(s); !have[a] {
+			out = append(out, sessionLines(s, i)...)
+		}
+	}
+	return out
 }
 
 // quote writes a value as "display set" prints it.
@@ -205,9 +270,17 @@ func wanted(des router.Desired) (cli.Objects, map[string]string) {
 
 		q := "set policy-options policy-statement " + policyName(n.Address) + " "
 		var pl []string
+		if len(des.RPKI) > 0 {
+			// First term: an RPKI-invalid route (RFC 6811) is rejected
+			// whatever else it matches; one no cache covers is
+			// "unknown" and goes on. No "from protocol bgp" as in
+			// Juniper's examples: a BGP import policy sees BGP routes
+			// only.
+			pl = append(pl, q+"term RPKI-INVALID from validation-database invalid", q+"term RPKI-INVALID then reject")
+		}
 		if n.RejectBogonASNs {
-			// First term: a path with a bogon ASN is rejected whatever
-			// its prefix.
+			// Before the prefixes: a path with a bogon ASN is rejected
+			// whatever its prefix.
 			objs["aspath "+bogonASNs] = []string{"set policy-options as-path " + bogonASNs + " " + quote(bogonRegex())}
 			pl = append(pl, q+"term BOGON-ASNS from as-path "+bogonASNs, q+"term BOGON-ASNS then reject")
 		}
@@ -297,6 +370,11 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	var b strings.Builder
 	for _, l := range cli.HeldComments("#", des.Held) {
 		fmt.Fprintln(&b, l)
+	}
+	for i, s := range des.RPKI {
+		for _, l := range sessionLines(s, i) {
+			fmt.Fprintln(&b, l)
+		}
 	}
 	for _, k := range sortedKeys(objs) {
 		for _, l := range objs[k] {
@@ -537,17 +615,23 @@ func isNew(want, have cli.Objects, addr string) bool {
 	return false
 }
 
-// running is the owned configuration and the neighbors configured in
-// groups we do not own.
+// running is the owned configuration, the neighbors configured in groups
+// we do not own and the validation sessions of every group.
 type running struct {
-	objs    cli.Objects
-	foreign map[netip.Addr]bool
+	objs     cli.Objects
+	foreign  map[netip.Addr]bool
+	sessions map[netip.Addr]bool
 }
 
-// read fetches the owned configuration.
-func read(ctx context.Context, s *cli.Session) (running, error) {
+// read fetches the owned configuration, and the validation sessions when
+// caches are wanted (without, none is ever touched).
+func read(ctx context.Context, s *cli.Session, validation bool) (running, error) {
+	cmds := []string{"show configuration protocols bgp | display set", "show configuration policy-options | display set"}
+	if validation {
+		cmds = append(cmds, "show configuration routing-options validation | display set")
+	}
 	var all strings.Builder
-	for _, c := range []string{"show configuration protocols bgp | display set", "show configuration policy-options | display set"} {
+	for _, c := range cmds {
 		out, err := s.Show(ctx, c)
 		if err != nil {
 			return running{}, err
@@ -555,7 +639,7 @@ func read(ctx context.Context, s *cli.Session) (running, error) {
 		all.WriteString(out + "\n")
 	}
 	o, f := parse(all.String())
-	return running{objs: o, foreign: f}, nil
+	return running{objs: o, foreign: f, sessions: parseSessions(all.String())}, nil
 }
 
 // Apply makes the owned configuration equal to des in one commit.
@@ -566,7 +650,9 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 	}
 	want, pw := wanted(des)
 	return cli.Apply(ctx, &d.Base, des, rendered, cli.Steps[running]{
-		Read: read,
+		Read: func(ctx context.Context, s *cli.Session) (running, error) {
+			return read(ctx, s, len(des.RPKI) > 0)
+		},
 		Conflict: func(have running) error {
 			for _, n := range des.Neighbors {
 				if have.foreign[n.Address] {
@@ -576,7 +662,8 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 			return nil
 		},
 		Plan: func(have running) ([]string, int, int, int) {
-			return plan(cli.Hold(want, have.objs, des.Held, neighborKey, deactivated), have.objs, pw)
+			lines, a, u, r := plan(cli.Hold(want, have.objs, des.Held, neighborKey, deactivated), have.objs, pw)
+			return append(newSessions(des, have.sessions), lines...), a, u, r
 		},
 		Commit: d.commit,
 	})

@@ -611,3 +611,124 @@ func TestImportRemoved(t *testing.T) {
 		t.Errorf("GRACEFUL_SHUTDOWN community left unused: %q", lines)
 	}
 }
+
+// rpkiSample validates against two caches, an IPv4 one first; 192.0.2.2
+// is drained.
+func rpkiSample() router.Desired {
+	s := sample()
+	s.RPKI = []router.RTRServer{{Host: "192.0.2.10", Port: 3323}, {Host: "2001:db8::10", Port: 323}}
+	s.Neighbors[1].Drain = true
+	return s
+}
+
+// handSessions is a router's validation configuration: the first cache
+// of rpkiSample in our group, the second by hand in another group (on
+// another port), and a cache of the router's own.
+const handSessions = `
+set routing-options validation group PO-RPKI session 192.0.2.10 port 3323
+set routing-options validation group PO-RPKI session 192.0.2.10 preference 255
+set routing-options validation group RTR session 2001:db8::10 port 8282
+set routing-options validation group RTR session 192.0.2.77 port 3323
+`
+
+// The caches and the reject-invalid term first in every import policy;
+// the render reads back with nothing to do.
+func TestRenderRPKI(t *testing.T) {
+	s := rpkiSample()
+	out, err := New(cli.Config{}).Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, *update, "render-rpki.golden", out)
+	want, pw := wanted(s)
+	have, _ := parse(string(out))
+	if lines, _, _, _ := plan(want, have, pw); len(lines) != 0 {
+		t.Errorf("render does not read back: %q", lines)
+	}
+	if lines := newSessions(s, parseSessions(string(out))); len(lines) != 0 {
+		t.Errorf("rendered caches do not read back: %q", lines)
+	}
+	for _, a := range []string{"192.0.2.2", "2001:db8::3"} {
+		if got := termNames(want["policy PO-IN-"+a]); len(got) == 0 || got[0] != "RPKI-INVALID" {
+			t.Errorf("%s: terms %q", a, got)
+		}
+	}
+	for _, h := range []string{"rtr.example.net", "fe80::1%eth0"} {
+		s := rpkiSample()
+		s.RPKI[1].Host = h
+		if _, err := New(cli.Config{}).Render(s); !errors.Is(err, router.ErrInvalid) || !strings.Contains(err.Error(), "IP address") {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+}
+
+// Caches configured already, in any group and on any port, are left as
+// they are, and so is one the router has for itself; a new one is added
+// without touching them.
+func TestRPKICachesPresent(t *testing.T) {
+	s := rpkiSample()
+	out, _ := New(cli.Config{}).Render(s)
+	objs, _ := parse(string(out))
+	have := parseSessions(handSessions)
+	want, pw := wanted(s)
+	if lines, _, _, _ := plan(want, objs, pw); len(lines) != 0 {
+		t.Errorf("policies: %q", lines)
+	}
+	if lines := newSessions(s, have); len(lines) != 0 {
+		t.Errorf("caches present: %q", lines)
+	}
+	s.RPKI = append(s.RPKI, router.RTRServer{Host: "192.0.2.11", Port: 3323})
+	if lines := newSessions(s, have); !slices.Equal(lines, []string{
+		"set routing-options validation group PO-RPKI session 192.0.2.11 port 3323",
+		"set routing-options validation group PO-RPKI session 192.0.2.11 preference 253",
+	}) {
+		t.Errorf("new cache: %q", lines)
+	}
+}
+
+// Without caches the reject-invalid terms go whole; the caches stay.
+func TestRPKIRemoved(t *testing.T) {
+	out, _ := New(cli.Config{}).Render(rpkiSample())
+	objs, _ := parse(string(out))
+	s := rpkiSample()
+	s.RPKI = nil
+	want, pw := wanted(s)
+	lines, a, u, r := plan(want, objs, pw)
+	if !slices.Equal(lines, []string{
+		"delete policy-options policy-statement PO-IN-192.0.2.2 term RPKI-INVALID",
+		"delete policy-options policy-statement PO-IN-2001:db8::3 term RPKI-INVALID",
+	}) || u != 2 || a+r != 0 {
+		t.Errorf("%q %d %d %d", lines, a, u, r)
+	}
+	if lines := newSessions(s, parseSessions(string(out)+handSessions)); len(lines) != 0 {
+		t.Errorf("caches: %q", lines)
+	}
+}
+
+// A router without the reject-invalid terms and with one cache of two
+// configured by hand: the other cache is added, the terms go first, and
+// the hand-made sessions are left alone.
+func TestApplyRPKI(t *testing.T) {
+	d, rec := recorded(t, "rpki.txt")
+	s := sample()
+	s.RPKI = rpkiSample().RPKI
+	res, err := d.Apply(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 2 || res.Added+res.Removed != 0 {
+		t.Errorf("result %+v", res)
+	}
+	got := string(configured(t, rec.AssertSent(t, prompt)))
+	for _, l := range []string{
+		"set routing-options validation group PO-RPKI session 192.0.2.10 port 3323\n",
+		"insert policy-options policy-statement PO-IN-192.0.2.2 term RPKI-INVALID before term GSHUT\n",
+	} {
+		if !strings.Contains(got, l) {
+			t.Errorf("missing %q in\n%s", l, got)
+		}
+	}
+	if strings.Contains(got, "2001:db8::10") || strings.Contains(got, "delete routing-options") {
+		t.Errorf("hand-made cache touched:\n%s", got)
+	}
+}
