@@ -46,13 +46,13 @@ func TestAnnounceFor(t *testing.T) {
 			}
 		})
 	}
-	ok, reason, _ := announcingCondition(rt, port, announcement{}, announcement{}, true, false)
+	ok, reason, _ := announcingCondition(rt, port, announcement{}, announcement{}, true, false, nil)
 	if ok || reason != ReasonNothingToAnnounce {
 		t.Errorf("nothing to announce: %v %s", ok, reason)
 	}
 	rs := rt.DeepCopy()
 	rs.Spec.RouteServer = true
-	if ok, reason, _ := announcingCondition(rs, port, announcement{}, announcement{}, true, false); !ok || reason != ReasonRouteServerRelays {
+	if ok, reason, _ := announcingCondition(rs, port, announcement{}, announcement{}, true, false, nil); !ok || reason != ReasonRouteServerRelays {
 		t.Errorf("route server: %v %s", ok, reason)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -101,6 +100,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	pr.Status.SessionSummary = st.SessionSummary
 	pr.Status.Filters = st.Filters
+	pr.Status.ExportFilters = st.ExportFilters
 	pr.Status.Exports = st.Exports
 	pr.Status.Imports = st.Imports
 	pr.Status.Config = st.Pin.Config
@@ -139,6 +139,7 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 	default:
 		obs.Router = router
 	}
+	obs.ExportSets, obs.ExportBadSets, obs.ExportErr = exportSetsOf(router, port, pr)
 	ixID := int(port.Spec.IX.PeeringDBID)
 	obs.PDBErr = r.PeeringDB.Ensure(ctx, ixID, uint32(pr.Spec.PeerASN))
 	obs.PDB = r.PeeringDB.Cache.Status()
@@ -180,6 +181,19 @@ func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.Pe
 		}
 		obs.Filters = append(obs.Filters, r.Filters.Build(ctx, fam, obs.FilterSets, obs.FilterSources, baseline,
 			pr.Annotations[AnnotationAcceptFilter]))
+	}
+	// What we announce from our AS-SET is built the same way, with the
+	// port's IRR sources, and guarded against its pinned list.
+	if len(obs.ExportSets) > 0 {
+		for _, fam := range families(v.Sessions) {
+			var baseline *peeringv1.FilterStatus
+			if f := pr.Status.ExportFilters; f != nil {
+				baseline = map[int]*peeringv1.FilterStatus{4: f.IPv4, 6: f.IPv6}[fam]
+			}
+			f := r.Filters.Build(ctx, fam, obs.ExportSets, port.Spec.PeerDefaults.IRRSources, baseline, pr.Annotations[AnnotationAcceptFilter])
+			f.Message = "export " + f.Message
+			obs.ExportFilters = append(obs.ExportFilters, f)
+		}
 	}
 	return obs, nil
 }
@@ -287,7 +301,7 @@ func (r *PeeringRequestReconciler) pruneSuperseded(ctx context.Context, pr *peer
 	if done {
 		return
 	}
-	keep := slices.DeleteFunc([]string{pin.IPv4Filter, pin.IPv6Filter}, func(d string) bool { return d == "" })
+	keep := pinDigests(pin)
 	if err := r.Store.Prune(ctx, pr, keep...); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "failed to delete superseded PrefixLists; retried on the next reconcile")
 		return

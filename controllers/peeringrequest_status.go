@@ -67,6 +67,12 @@ type prObserved struct {
 	// FilterCorrupt says why the AS-SET field was ignored entirely ("":
 	// it was not).
 	FilterCorrupt string
+	// ExportSets are what the announce AS-SET names (exportSetsOf),
+	// ExportBadSets its tokens that are not names, ExportErr why it cannot
+	// be used; ExportFilters their expansions per family.
+	ExportSets, ExportBadSets []string
+	ExportErr                 error
+	ExportFilters             []familyFilter
 	// Now is the time of the reconcile.
 	Now time.Time
 }
@@ -82,6 +88,8 @@ type prStatus struct {
 	// Exports is status.exports.
 	Exports *peeringv1.Filters
 	Imports *peeringv1.ImportStatus
+	// ExportFilters is status.exportFilters.
+	ExportFilters *peeringv1.Filters
 	// WriteSessions: Sessions are the request's to write (before it is
 	// pinned). Once pinned, the Router controller writes status.sessions
 	// from what the router reports.
@@ -132,7 +140,11 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 		legacy = legacySessions(pr)
 	}
 	in := pinInput{Now: obs.Now, Approved: approved, Pinned: pr.Status.Config, Drift: pr.Status.Drift, Legacy: legacy,
-		Filters: obs.Filters, AcceptDrift: pr.Annotations[peeringv1.AnnotationAcceptDrift], AcceptedBy: pr.Annotations[webhook.AnnotationAcceptedBy]}
+		Filters: obs.Filters, AcceptDrift: pr.Annotations[peeringv1.AnnotationAcceptDrift], AcceptedBy: pr.Annotations[webhook.AnnotationAcceptedBy],
+		Exports: obs.ExportFilters}
+	// No AS-SET to announce is a human's setting; one that cannot be read
+	// (or an unknown Router or port) keeps what is pinned.
+	in.ExportsOff = obs.Router != nil && obs.IXPort != nil && len(obs.ExportSets) == 0 && obs.ExportErr == nil
 	switch {
 	case validated.Status == metav1.ConditionTrue || (obs.Validation != nil && !obs.Validation.OK()):
 		in.Validation = obs.Validation
@@ -145,6 +157,7 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	}
 	st.Pin = decidePin(in)
 	st.Filters = filtersStatus(pr, obs, st.Pin.Config)
+	st.ExportFilters = exportFiltersStatus(pr, obs, st.Pin.Config)
 
 	pinned := st.Pin.Config
 	switch {
@@ -279,10 +292,11 @@ func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 	}
 	var msgs []string
 	var bad *familyFilter
-	for i, f := range obs.Filters {
+	all := append(slices.Clone(obs.Filters), obs.ExportFilters...)
+	for i, f := range all {
 		msgs = append(msgs, f.Message)
 		if !f.OK && bad == nil {
-			bad = &obs.Filters[i]
+			bad = &all[i]
 		}
 	}
 	head := fmt.Sprintf("AS-SETs %s from %s", strings.Join(obs.FilterSets, " "), sourcesLabel(obs.FilterSources))
@@ -296,6 +310,12 @@ func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 		head += " (" + obs.FilterCorrupt + ")"
 	}
 	msg := head + ": " + strings.Join(msgs, "; ")
+	if len(obs.ExportSets) > 0 {
+		msg += fmt.Sprintf("; we announce %s too (the export lists above)", strings.Join(obs.ExportSets, " "))
+	}
+	if obs.ExportErr != nil {
+		msg += fmt.Sprintf("; the announce AS-SET cannot be used (%v): what is pinned stays", obs.ExportErr)
+	}
 	if bad != nil {
 		return conditions.False(t, bad.Reason, msg)
 	}
@@ -337,6 +357,48 @@ func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peeringv1.
 		// build time) stays, so an unchanged request is not rewritten.
 		if *cur == nil || (*cur).Digest != f.Candidate.Summary.Digest {
 			*cur = filterStatus(f.Candidate, obs.FilterSources)
+		}
+	}
+	if out.IPv4 == nil && out.IPv6 == nil {
+		return nil
+	}
+	return out
+}
+
+// exportFiltersStatus is status.exportFilters: per family the export list
+// from the announce AS-SET in use (pinned once approved), like
+// filtersStatus; none once no AS-SET is announced.
+func exportFiltersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peeringv1.PinnedConfig) *peeringv1.Filters {
+	if pin == nil && len(obs.ExportSets) == 0 && obs.ExportErr == nil {
+		return nil
+	}
+	out := &peeringv1.Filters{}
+	if pr.Status.ExportFilters != nil {
+		out = pr.Status.ExportFilters.DeepCopy()
+	}
+	for _, f := range obs.ExportFilters {
+		if f.Candidate == nil {
+			continue
+		}
+		uses := f.OK
+		if pin != nil {
+			uses = f.Candidate.Summary.Digest == map[int]string{4: pin.IPv4Export, 6: pin.IPv6Export}[f.Family]
+		}
+		cur := &out.IPv4
+		if f.Family == 6 {
+			cur = &out.IPv6
+		}
+		if uses && (*cur == nil || (*cur).Digest != f.Candidate.Summary.Digest) {
+			*cur = filterStatus(f.Candidate, obs.IXPort.Spec.PeerDefaults.IRRSources)
+		}
+	}
+	if pin != nil {
+		// What the pin no longer names is not in use.
+		if pin.IPv4Export == "" {
+			out.IPv4 = nil
+		}
+		if pin.IPv6Export == "" {
+			out.IPv6 = nil
 		}
 	}
 	if out.IPv4 == nil && out.IPv6 == nil {
@@ -520,14 +582,14 @@ func announceConditions(pr *peeringv1.PeeringRequest, obs prObserved, st *prStat
 	}
 	a4, a6 := announceFor(obs.Router, obs.IXPort, pr, false), announceFor(obs.Router, obs.IXPort, pr, true)
 	if obs.Router == nil || !obs.Router.Spec.RouteServer {
-		st.Exports = exportStatus(a4, a6, v4, v6)
+		st.Exports = exportStatus(a4, a6, v4, v6, st.ExportFilters)
 		st.Imports = importStatus(obs.Router, obs.IXPort, pr, obs.Now)
 	}
 	const t = peeringv1.PeeringRequestAnnouncing
 	if obs.Router == nil {
 		return conditions.Unknown(t, ReasonRouterMissing, "known once the IXPort's Router exists")
 	}
-	ok, reason, msg := announcingCondition(obs.Router, obs.IXPort, a4, a6, v4, v6)
+	ok, reason, msg := announcingCondition(obs.Router, obs.IXPort, a4, a6, v4, v6, st.ExportFilters)
 	if ok {
 		return conditions.True(t, reason, msg)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -48,6 +49,11 @@ type pinInput struct {
 	Sessions []peeringv1.PinnedSession
 	// Filters are the IRR outcomes per family.
 	Filters []familyFilter
+	// Exports are the outcomes of the announce AS-SET per family, judged
+	// like Filters; ExportsOff: a human configured none (or a request
+	// narrows to prefixes), so a pinned export list goes.
+	Exports    []familyFilter
+	ExportsOff bool
 	// AcceptDrift is the token a human accepted (annotation), AcceptedBy
 	// who (stamped by the admission webhook).
 	AcceptDrift, AcceptedBy string
@@ -160,8 +166,39 @@ func decidePin(in pinInput) pinResult {
 		}
 	}
 
+	nextX := map[int]string{4: cur.IPv4Export, 6: cur.IPv6Export}
+	if in.ExportsOff {
+		for fam, d := range nextX {
+			if d != "" {
+				updated = append(updated, fmt.Sprintf("IPv%d export list from the announce AS-SET removed", fam))
+			}
+		}
+		nextX = map[int]string{}
+	}
+	fullX := maps.Clone(nextX)
+	for _, f := range in.Exports {
+		if f.Candidate == nil {
+			continue // the IRR has not answered: keep what is pinned
+		}
+		d := f.Candidate.Summary.Digest
+		cands[d] = f.Candidate
+		fullX[f.Family] = d
+		switch {
+		case d == nextX[f.Family]:
+		case f.OK:
+			if nextX[f.Family] == "" {
+				widened = append(widened, fmt.Sprintf("IPv%d export list from %s added (%d prefixes)", f.Family, strings.Join(f.Sets, " "), f.Candidate.Summary.Prefixes))
+			} else {
+				updated = append(updated, fmt.Sprintf("IPv%d export list now %d prefixes in %d entries", f.Family, f.Candidate.Summary.Prefixes, f.Candidate.Summary.Entries))
+			}
+			nextX[f.Family] = d
+		default:
+			held = append(held, change{f.Reason, f.Message})
+		}
+	}
+
 	if len(held) > 0 {
-		fullCfg := pinnedConfig(full, fullF)
+		fullCfg := withExports(pinnedConfig(full, fullF), fullX)
 		token := driftToken(fullCfg.Digest, held)
 		if in.AcceptDrift == token {
 			fullCfg.Reason, fullCfg.Time = ReasonPinAccepted, metav1.NewTime(in.Now)
@@ -180,13 +217,13 @@ func decidePin(in pinInput) pinResult {
 			texts[i] = h.text
 		}
 		res := pinResult{Drift: &peeringv1.DriftStatus{Token: token, Since: since, Changes: texts}, DriftReason: held[0].reason}
-		cfg := pinnedConfig(next, nextF)
+		cfg := withExports(pinnedConfig(next, nextF), nextX)
 		cfg.Reason, cfg.Message = changeReason(widened, updated), strings.Join(append(widened, updated...), "; ")
 		cfg.Time = metav1.NewTime(in.Now)
 		res.Config, res.Save = keepIfSame(cur, cfg), toSave(cur, cfg, cands)
 		return res
 	}
-	cfg := pinnedConfig(next, nextF)
+	cfg := withExports(pinnedConfig(next, nextF), nextX)
 	cfg.Reason, cfg.Message = changeReason(widened, updated), strings.Join(append(widened, updated...), "; ")
 	cfg.Time = metav1.NewTime(in.Now)
 	return pinResult{Config: keepIfSame(cur, cfg), Save: toSave(cur, cfg, cands)}
@@ -222,7 +259,17 @@ func firstPin(in pinInput) pinResult {
 			return pinResult{}
 		}
 	}
-	cfg := pinnedConfig(sessions, filters)
+	// What we announce from the AS-SET is part of what is approved: the
+	// first pin waits for it like for the filters.
+	exports := map[int]string{}
+	for _, f := range in.Exports {
+		if !f.OK || f.Candidate == nil {
+			return pinResult{}
+		}
+		exports[f.Family] = f.Candidate.Summary.Digest
+		cands[f.Candidate.Summary.Digest] = f.Candidate
+	}
+	cfg := withExports(pinnedConfig(sessions, filters), exports)
 	cfg.Reason, cfg.Time = ReasonPinApproved, metav1.NewTime(in.Now)
 	cfg.Message = fmt.Sprintf("pinned at approval: %d session(s)", len(cfg.Sessions))
 	return pinResult{Config: cfg, Save: toSave(nil, cfg, cands)}
@@ -267,6 +314,18 @@ func pinnedConfig(sessions map[netip.Addr]peeringv1.PinnedSession, filters map[i
 	return cfg
 }
 
+// withExports sets the export lists' digests of cfg.
+func withExports(cfg *peeringv1.PinnedConfig, exports map[int]string) *peeringv1.PinnedConfig {
+	cfg.IPv4Export, cfg.IPv6Export = exports[4], exports[6]
+	cfg.Digest = configDigest(cfg)
+	return cfg
+}
+
+// pinDigests are every filter and export list a pin uses.
+func pinDigests(pin *peeringv1.PinnedConfig) []string {
+	return slices.DeleteFunc([]string{pin.IPv4Filter, pin.IPv6Filter, pin.IPv4Export, pin.IPv6Export}, func(d string) bool { return d == "" })
+}
+
 // configDigest identifies what a configuration pushes.
 func configDigest(c *peeringv1.PinnedConfig) string {
 	h := sha256.New()
@@ -274,6 +333,10 @@ func configDigest(c *peeringv1.PinnedConfig) string {
 		fmt.Fprintf(h, "%s %s %d\n", s.Address, s.Family, s.Limit)
 	}
 	fmt.Fprintf(h, "v4 %s\nv6 %s\n", c.IPv4Filter, c.IPv6Filter)
+	if c.IPv4Export != "" || c.IPv6Export != "" {
+		// Only then: a pin without exports keeps its digest.
+		fmt.Fprintf(h, "x4 %s\nx6 %s\n", c.IPv4Export, c.IPv6Export)
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:20]
 }
 
@@ -299,8 +362,8 @@ func keepIfSame(cur, next *peeringv1.PinnedConfig) *peeringv1.PinnedConfig {
 // toSave lists the filters next uses that cur does not.
 func toSave(cur, next *peeringv1.PinnedConfig, cands map[string]*policy.CachedFilter) []*policy.CachedFilter {
 	var out []*policy.CachedFilter
-	for _, d := range []string{next.IPv4Filter, next.IPv6Filter} {
-		if d == "" || (cur != nil && (d == cur.IPv4Filter || d == cur.IPv6Filter)) {
+	for _, d := range pinDigests(next) {
+		if cur != nil && slices.Contains(pinDigests(cur), d) {
 			continue
 		}
 		if f := cands[d]; f != nil {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/router"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -229,5 +231,106 @@ func TestDecidePinAccept(t *testing.T) {
 	acc = decidePin(shrink)
 	if acc.Config.IPv4Filter != f4shrunk.Summary.Digest || len(acc.Save) != 1 || acc.Drift != nil {
 		t.Fatalf("accepted filter = %+v", acc)
+	}
+}
+
+// The export list from the announce AS-SET is pinned like a filter: the
+// first pin waits for it; a grown list applies by itself, a shrunk one is
+// held until a human accepts it; a human taking the AS-SET away removes it;
+// an IRR outage changes nothing; a pin without exports keeps its digest.
+func TestDecidePinExports(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	v4 := "80.81.192.37"
+	f4 := testFilter(4, "192.0.2.0/24")
+	x := testFilter(4, "31.3.1.0/24", "31.3.2.0/24")
+	xGrown := testFilter(4, "31.3.1.0/24", "31.3.2.0/24", "31.3.3.0/24")
+	xShrunk := testFilter(4, "31.3.1.0/24")
+	ok := &validation.Result{IXName: "DE-CIX Frankfurt", PeerFound: true, Peer: validation.Peer{ASN: 8763}}
+	sessions := []peeringv1.PinnedSession{{Address: v4, Family: "ipv4", Limit: 100}}
+	built := func(f *policy.CachedFilter) familyFilter {
+		return familyFilter{Family: 4, Sets: []string{"AS-OURCUST"}, Candidate: f, OK: true}
+	}
+	held := familyFilter{Family: 4, Sets: []string{"AS-OURCUST"}, Candidate: xShrunk, Reason: policy.ReasonFilterShrink, Message: "export IPv4: 50% fewer"}
+	in := func(pinned *peeringv1.PinnedConfig, exports ...familyFilter) pinInput {
+		return pinInput{Now: now, Approved: true, Validation: ok, Sessions: sessions, Pinned: pinned, Filters: []familyFilter{built(f4)}, Exports: exports}
+	}
+
+	if res := decidePin(in(nil, familyFilter{Family: 4, Reason: ReasonIRRUnavailable, Retry: true})); res.Config != nil {
+		t.Fatalf("first pin without the export list: %+v", res.Config)
+	}
+	first := decidePin(in(nil, built(x)))
+	if first.Config == nil || first.Config.IPv4Export != x.Summary.Digest || len(first.Save) != 2 {
+		t.Fatalf("first pin: %+v (save %d)", first.Config, len(first.Save))
+	}
+	plain := decidePin(pinInput{Now: now, Approved: true, Validation: ok, Sessions: sessions, Filters: []familyFilter{built(f4)}})
+	if plain.Config.Digest == first.Config.Digest || configDigest(&peeringv1.PinnedConfig{Sessions: sessions, IPv4Filter: f4.Summary.Digest}) != plain.Config.Digest {
+		t.Error("a pin without exports must keep the digest it had before export lists existed")
+	}
+	pinned := first.Config
+
+	grown := decidePin(in(pinned, built(xGrown)))
+	if grown.Config.IPv4Export != xGrown.Summary.Digest || grown.Drift != nil || grown.Config.Reason != ReasonPinFilterUpdated {
+		t.Errorf("grown: %+v drift %+v", grown.Config, grown.Drift)
+	}
+	shrunk := decidePin(in(pinned, held))
+	if shrunk.Config != pinned || shrunk.Drift == nil || shrunk.DriftReason != policy.ReasonFilterShrink {
+		t.Errorf("shrunk: config %+v drift %+v", shrunk.Config, shrunk.Drift)
+	}
+	accept := in(pinned, held)
+	accept.AcceptDrift = shrunk.Drift.Token
+	if res := decidePin(accept); res.Config == nil || res.Config.IPv4Export != xShrunk.Summary.Digest || res.Config.Reason != ReasonPinAccepted {
+		t.Errorf("accepted: %+v", res.Config)
+	}
+	if res := decidePin(in(pinned, familyFilter{Family: 4, Reason: ReasonIRRUnavailable, Retry: true})); res.Config != pinned {
+		t.Errorf("IRR down: %+v", res.Config)
+	}
+	off := in(pinned)
+	off.ExportsOff = true
+	if res := decidePin(off); res.Config == nil || res.Config.IPv4Export != "" || res.Drift != nil {
+		t.Errorf("AS-SET taken away: %+v drift %+v", res.Config, res.Drift)
+	}
+}
+
+// The export's parts merge without duplicates: an announce prefix that
+// the AS-SET's list also has is one entry.
+func TestMergeEntries(t *testing.T) {
+	p := netip.MustParsePrefix
+	got := mergeEntries([]router.Entry{{Prefix: p("192.0.2.0/24"), Exact: true}},
+		[]router.Entry{{Prefix: p("192.0.2.0/24"), GE: 24, LE: 24}, {Prefix: p("31.3.0.0/16"), GE: 16, LE: 24}})
+	want := []router.Entry{{Prefix: p("192.0.2.0/24"), Exact: true}, {Prefix: p("31.3.0.0/16"), GE: 16, LE: 24}}
+	if !slices.Equal(got, want) {
+		t.Errorf("merged %+v, want %+v", got, want)
+	}
+}
+
+// The AS-SET to announce: the port's list over the Router's; none on a
+// route server or for a request that narrows to prefixes; a field that
+// names nothing is an error (what is pinned stays).
+func TestExportSetsOf(t *testing.T) {
+	rt := &peeringv1.Router{Spec: peeringv1.RouterSpec{Announce: &peeringv1.Announce{ASSet: "AS-RTR"}}}
+	port := &peeringv1.IXPort{Spec: peeringv1.IXPortSpec{Announce: &peeringv1.Announce{ASSet: "AS-PORT AS64500"}}}
+	bare := &peeringv1.IXPort{}
+	pr := &peeringv1.PeeringRequest{}
+	narrowed := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{Announce: &peeringv1.Announce{Prefixes: []string{"192.0.2.0/24"}}}}
+	rs := &peeringv1.Router{Spec: peeringv1.RouterSpec{RouteServer: true, Announce: &peeringv1.Announce{ASSet: "AS-RTR"}}}
+	bad := &peeringv1.Router{Spec: peeringv1.RouterSpec{Announce: &peeringv1.Announce{ASSet: "17 ; rm"}}}
+	for _, c := range []struct {
+		name string
+		rt   *peeringv1.Router
+		port *peeringv1.IXPort
+		pr   *peeringv1.PeeringRequest
+		want []string
+		err  bool
+	}{
+		{"the Router's", rt, bare, pr, []string{"AS-RTR"}, false},
+		{"the port's", rt, port, pr, []string{"AS-PORT", "AS64500"}, false},
+		{"narrowed", rt, port, narrowed, nil, false},
+		{"route server", rs, bare, pr, nil, false},
+		{"names nothing", bad, bare, pr, nil, true},
+	} {
+		got, _, err := exportSetsOf(c.rt, c.port, c.pr)
+		if !slices.Equal(got, c.want) || (err != nil) != c.err {
+			t.Errorf("%s: %v %v, want %v (error %t)", c.name, got, err, c.want, c.err)
+		}
 	}
 }

@@ -289,10 +289,7 @@ func (r *RouterReconciler) candidates(ctx context.Context, ports []peeringv1.IXP
 				c.Password, c.PasswordErr = r.secretValue(ctx, c.PR.Namespace, ref.Name, keyOr(ref.Key, "password"))
 			}
 			c.Filters, c.FilterErr = map[string][]router.Entry{}, map[string]error{}
-			for _, d := range []string{pin.IPv4Filter, pin.IPv6Filter} {
-				if d == "" {
-					continue
-				}
+			for _, d := range pinDigests(pin) {
 				es, err := r.Store.Get(ctx, c.PR.Namespace, c.PR.UID, d)
 				if err != nil {
 					c.FilterErr[d] = err

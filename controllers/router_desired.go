@@ -181,6 +181,16 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 				heldWhy = append(heldWhy, fmt.Sprintf("the pinned IPv%d filter %s cannot be read: %v", familyNumber(a), digest, c.FilterErr[digest]))
 				continue
 			}
+			export := exports[a.Is6()]
+			if xd := map[bool]string{false: pin.IPv4Export, true: pin.IPv6Export}[a.Is6()]; xd != "" {
+				fromSet, ok := c.Filters[xd]
+				if !ok {
+					heldAddrs = append(heldAddrs, a)
+					heldWhy = append(heldWhy, fmt.Sprintf("the pinned IPv%d export list %s cannot be read: %v", familyNumber(a), xd, c.FilterErr[xd]))
+					continue
+				}
+				export = mergeEntries(export, fromSet)
+			}
 			n := router.Neighbor{
 				Address: a, PeerASN: uint32(pr.Spec.PeerASN), Description: desc,
 				RouteServerClient: rt.Spec.RouteServer, Shutdown: shutdown, Drain: drain && !rt.Spec.RouteServer,
@@ -196,7 +206,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 				// An explicit export on every session: exactly what we
 				// announce, never a peer's route; and what we accept is
 				// marked as learned from a peer at this IX.
-				n.Export, n.Learned, n.IXID = exports[a.Is6()], router.LearnedPeer, ixID
+				n.Export, n.Learned, n.IXID = export, router.LearnedPeer, ixID
 				if pr.Spec.RouteServer {
 					n.Learned = router.LearnedRouteServer
 				}
@@ -284,6 +294,29 @@ func neighborDescription(pr *peeringv1.PeeringRequest) (string, error) {
 		}, pr.Status.Peer.Name)
 	}
 	return strings.TrimSpace(fmt.Sprintf("AS%d %s", pr.Spec.PeerASN, name)), nil
+}
+
+// mergeEntries is a and b without duplicates (the announce list's exact
+// prefixes may also be in the AS-SET's list), in a stable order.
+func mergeEntries(a, b []router.Entry) []router.Entry {
+	norm := func(e router.Entry) router.Entry {
+		if !e.Exact && e.GE == e.Prefix.Bits() && e.LE == e.Prefix.Bits() {
+			return router.Entry{Prefix: e.Prefix, Exact: true}
+		}
+		if e.Exact {
+			return router.Entry{Prefix: e.Prefix, Exact: true}
+		}
+		return e
+	}
+	seen := map[router.Entry]bool{}
+	var out []router.Entry
+	for _, e := range append(slices.Clone(a), b...) {
+		if e = norm(e); !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func toRouterEntries(es []irr.Entry) []router.Entry {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -283,5 +284,31 @@ func TestImportMarks(t *testing.T) {
 	n := want.Desired.Neighbors[0]
 	if n.LocalPref != 150 || !slices.Equal(n.Communities, []string{"64500:3100"}) || !n.IgnoreGracefulShutdown {
 		t.Errorf("neighbor marks: %+v", n)
+	}
+}
+
+// A pinned export list is added to the announce list on the neighbor; one
+// that cannot be read holds the neighbor as it runs (never pushed with
+// less than it announces).
+func TestDesiredForExportList(t *testing.T) {
+	rt := &peeringv1.Router{ObjectMeta: metav1.ObjectMeta{Name: "edge1"}, Spec: peeringv1.RouterSpec{LocalASN: 64500, RouterID: "192.0.2.1",
+		Announce: &peeringv1.Announce{Prefixes: []string{"198.51.100.0/24"}, ASSet: "AS-OURCUST"}}}
+	pr := pinnedRequest("x", time.Now(), "80.81.192.1")
+	pr.Status.Config = withExports(pr.Status.Config, map[int]string{4: "sha256:x4"})
+	c := withFilters(pr)
+	c.Filters["sha256:x4"] = []router.Entry{{Prefix: netip.MustParsePrefix("31.3.0.0/16"), GE: 16, LE: 24}}
+	res := desiredFor(rt, []candidate{c}, time.Now())
+	if len(res.Desired.Neighbors) != 1 {
+		t.Fatalf("desired: %+v", res)
+	}
+	want := []router.Entry{{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Exact: true}, {Prefix: netip.MustParsePrefix("31.3.0.0/16"), GE: 16, LE: 24}}
+	if got := res.Desired.Neighbors[0].Export; !slices.Equal(got, want) {
+		t.Errorf("export %+v, want %+v", got, want)
+	}
+	delete(c.Filters, "sha256:x4")
+	c.FilterErr = map[string]error{"sha256:x4": fmt.Errorf("PrefixList gone")}
+	res = desiredFor(rt, []candidate{c}, time.Now())
+	if len(res.Desired.Neighbors) != 0 || len(res.Desired.Held) != 1 || res.Outcomes[0].Reason != ReasonFilterUnavailable || !strings.Contains(res.Outcomes[0].Message, "export list") {
+		t.Errorf("unreadable export list: %+v", res)
 	}
 }

@@ -71,6 +71,18 @@ type Announce struct {
 	// +listType=set
 	// +optional
 	Prefixes []string `json:"prefixes,omitempty"`
+	// ASSet is our AS-SET (or AS<n>) whose IRR route objects we announce
+	// too, e.g. our customers' routes: expanded per family like an import
+	// filter (the IXPort's IRR sources; bogons and too-specific prefixes
+	// out; aggregated), pinned per request and guarded like one: an empty
+	// answer or a shrink beyond --filter-max-shrink is held for a human
+	// (DriftHeld), so an IRR edit never withdraws our routes from a peer
+	// by itself. Only on a Router or an IXPort: a request narrows to
+	// prefixes.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:cntrl:]]')",message="asSet must not contain control characters"
+	// +optional
+	ASSet string `json:"asSet,omitempty"`
 }
 
 // ImportPolicy sets what we mark on the routes we accept from peers, so the

@@ -99,7 +99,8 @@ type PeeringRequestSpec struct {
 
 	// Announce narrows what these sessions announce to the listed
 	// prefixes of the IXPort's (or Router's) announce list; a prefix not
-	// in that list is not announced.
+	// in that list is not announced, and neither is the list's AS-SET.
+	// +kubebuilder:validation:XValidation:rule="!has(self.asSet)",message="spec.announce narrows to prefixes; an AS-SET to announce is set on the IXPort or the Router"
 	// +optional
 	Announce *Announce `json:"announce,omitempty"`
 
@@ -303,6 +304,13 @@ type PinnedConfig struct {
 	IPv4Filter string `json:"ipv4Filter,omitempty"`
 	// +optional
 	IPv6Filter string `json:"ipv6Filter,omitempty"`
+	// IPv4Export and IPv6Export are the digests of the export lists built
+	// from the announce AS-SET (none without one), in the PrefixLists too;
+	// the announce prefixes are added to them.
+	// +optional
+	IPv4Export string `json:"ipv4Export,omitempty"`
+	// +optional
+	IPv6Export string `json:"ipv6Export,omitempty"`
 	// Digest identifies this configuration; status.applied.configDigest
 	// equals it once the router has it.
 	Digest string `json:"digest"`
@@ -408,6 +416,10 @@ type PeeringRequestStatus struct {
 	// prefixes of the export policy and its digest).
 	// +optional
 	Exports *Filters `json:"exports,omitempty"`
+	// ExportFilters are the export lists built from the announce AS-SET,
+	// per family: the pinned ones once approved (like status.filters).
+	// +optional
+	ExportFilters *Filters `json:"exportFilters,omitempty"`
 	// Imports is what the sessions mark on the routes they accept (not on
 	// a route server's clients, whose routes are relayed as they came).
 	// +optional

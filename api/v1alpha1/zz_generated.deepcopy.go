@@ -649,6 +649,11 @@ func (in *PeeringRequestStatus) DeepCopyInto(out *PeeringRequestStatus) {
 		*out = new(Filters)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ExportFilters != nil {
+		in, out := &in.ExportFilters, &out.ExportFilters
+		*out = new(Filters)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Imports != nil {
 		in, out := &in.Imports, &out.Imports
 		*out = new(ImportStatus)
