@@ -123,6 +123,28 @@ func TestAdmission(t *testing.T) {
 			[]string{"spec.ix.peeringdbID"}},
 		{"IXPort with a lower-case IRR source", mutatePort(validIXPort("p-src"), func(p *peeringv1.IXPort) { p.Spec.PeerDefaults.IRRSources = []string{"ripe"} }),
 			[]string{"spec.peerDefaults.irrSources[0]"}},
+		{"a route server's drain", mutateRouter(validRouter("r-rsdrain"), func(r *peeringv1.Router) { r.Spec.RouteServer, r.Spec.Drain = true, &peeringv1.Drain{} }),
+			[]string{"a route server is not drained"}},
+		{"an RTR server with a space", mutateRouter(validRouter("r-rtr"), func(r *peeringv1.Router) {
+			r.Spec.RPKI = &peeringv1.RPKI{Servers: []peeringv1.RTRServer{{Address: "rtr 1", Port: 323}}}
+		}), []string{"spec.rpki.servers[0].address", "IP address or a lower-case DNS name"}},
+		{"an RTR server without a port", mutateRouter(validRouter("r-rtrport"), func(r *peeringv1.Router) {
+			r.Spec.RPKI = &peeringv1.RPKI{Servers: []peeringv1.RTRServer{{Address: "192.0.2.53"}}}
+		}), []string{"spec.rpki.servers[0].port"}},
+		{"a request announcing an AS-SET", mutate(validRequest("ann-asset"), func(p *peeringv1.PeeringRequest) {
+			p.Spec.Announce = &peeringv1.Announce{ASSet: "AS-FOO"}
+		}), []string{"spec.announce", "on the IXPort or the Router"}},
+		{"a well-formed import policy", mutatePort(validIXPort("p-import"), func(p *peeringv1.IXPort) {
+			lp := int64(200)
+			p.Spec.Import = &peeringv1.ImportPolicy{LocalPreference: &lp, Communities: []string{"64500:100", "64500:1:31"}}
+		}), nil},
+		{"an import community that is not one", mutatePort(validIXPort("p-comm"), func(p *peeringv1.IXPort) {
+			p.Spec.Import = &peeringv1.ImportPolicy{Communities: []string{"no-export"}}
+		}), []string{"spec.import.communities[0]"}},
+		{"a local preference of 0", mutatePort(validIXPort("p-lp0"), func(p *peeringv1.IXPort) {
+			lp := int64(0)
+			p.Spec.Import = &peeringv1.ImportPolicy{LocalPreference: &lp}
+		}), []string{"spec.import.localPreference"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
