@@ -431,6 +431,12 @@ func pushKey(pr *peeringv1.PeeringRequest) string {
 	if p := pr.Status.Peer; p != nil {
 		b.WriteString("|" + p.Name)
 	}
+	if lp := pr.Spec.LocalPreference; lp != nil {
+		fmt.Fprintf(&b, "|lp %d", *lp)
+	}
+	if a := pr.Spec.Announce; a != nil {
+		fmt.Fprintf(&b, "|announce %q", a.Prefixes)
+	}
 	return b.String()
 }
 

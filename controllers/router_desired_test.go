@@ -312,3 +312,32 @@ func TestDesiredForExportList(t *testing.T) {
 		t.Errorf("unreadable export list: %+v", res)
 	}
 }
+
+// What a human changes live on a request wakes its Router (the push key
+// changes); what the Router controller writes itself does not.
+func TestPushKey(t *testing.T) {
+	base := pinnedRequest("k", time.Now(), "80.81.192.1")
+	lp := int64(300)
+	for _, c := range []struct {
+		name   string
+		change func(*peeringv1.PeeringRequest)
+		wakes  bool
+	}{
+		{"shutdown", func(p *peeringv1.PeeringRequest) { p.Spec.Shutdown = true }, true},
+		{"drain", func(p *peeringv1.PeeringRequest) { p.Spec.Drain = &peeringv1.Drain{} }, true},
+		{"local preference", func(p *peeringv1.PeeringRequest) { p.Spec.LocalPreference = &lp }, true},
+		{"announce narrowed", func(p *peeringv1.PeeringRequest) {
+			p.Spec.Announce = &peeringv1.Announce{Prefixes: []string{"192.0.2.0/24"}}
+		}, true},
+		{"a new pin", func(p *peeringv1.PeeringRequest) { p.Status.Config = withExports(p.Status.Config, map[int]string{4: "sha256:x"}) }, true},
+		{"sessions reported", func(p *peeringv1.PeeringRequest) {
+			p.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.1", State: "Established"}}
+		}, false},
+	} {
+		pr := base.DeepCopy()
+		c.change(pr)
+		if got := pushKey(pr) != pushKey(base); got != c.wakes {
+			t.Errorf("%s: wakes the Router %t, want %t", c.name, got, c.wakes)
+		}
+	}
+}
