@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -57,6 +58,9 @@ type RouterReconciler struct {
 	MinApplyInterval time.Duration
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
+	// Workers reconcile different routers at once (controller-runtime
+	// never runs one key twice at once); default 1.
+	Workers int
 
 	mu        sync.Mutex
 	lastApply map[string]time.Time
@@ -400,6 +404,7 @@ func (r *RouterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return pushKey(e.ObjectOld.(*peeringv1.PeeringRequest)) != pushKey(e.ObjectNew.(*peeringv1.PeeringRequest))
 			}})).
 		Named("router").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 

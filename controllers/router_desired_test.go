@@ -329,7 +329,9 @@ func TestPushKey(t *testing.T) {
 		{"announce narrowed", func(p *peeringv1.PeeringRequest) {
 			p.Spec.Announce = &peeringv1.Announce{Prefixes: []string{"192.0.2.0/24"}}
 		}, true},
-		{"a new pin", func(p *peeringv1.PeeringRequest) { p.Status.Config = withExports(p.Status.Config, map[int]string{4: "sha256:x"}) }, true},
+		{"a new pin", func(p *peeringv1.PeeringRequest) {
+			p.Status.Config = withExports(p.Status.Config, map[int]string{4: "sha256:x"})
+		}, true},
 		{"sessions reported", func(p *peeringv1.PeeringRequest) {
 			p.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.1", State: "Established"}}
 		}, false},

@@ -29,6 +29,10 @@ type Options struct {
 	Drivers drivers.Opener
 	// MinApplyInterval collapses bursts of changes into one apply per router.
 	MinApplyInterval time.Duration
+	// RouterWorkers is how many routers are reconciled at once (default
+	// 4): a slow or unreachable router holds up one worker, not the fleet.
+	// One router is never reconciled twice at once.
+	RouterWorkers int
 	// RetryInterval is how soon an object waiting on PeeringDB is retried.
 	RetryInterval time.Duration
 	// ResyncInterval re-validates settled objects against the refreshed
@@ -36,12 +40,18 @@ type Options struct {
 	ResyncInterval time.Duration
 }
 
+// DefaultRouterWorkers is Options.RouterWorkers' default.
+const DefaultRouterWorkers = 4
+
 func (o *Options) defaults() {
 	if o.RouterProbeInterval == 0 {
 		o.RouterProbeInterval = 30 * time.Second
 	}
 	if o.MinApplyInterval == 0 {
 		o.MinApplyInterval = 2 * time.Second
+	}
+	if o.RouterWorkers <= 0 {
+		o.RouterWorkers = DefaultRouterWorkers
 	}
 	if o.RetryInterval == 0 {
 		o.RetryInterval = 30 * time.Second
@@ -100,7 +110,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Port: rt.Spec.DefaultPort(), RouteServer: rt.Spec.RouteServer}, creds)
 	})
 	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Store: opts.Store, Drivers: opts.Drivers,
-		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval}).SetupWithManager(mgr); err != nil {
+		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval, Workers: opts.RouterWorkers}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}
 	if err := (&IXPortReconciler{Client: mgr.GetClient(), Reporter: rep, PeeringDB: opts.PeeringDB,

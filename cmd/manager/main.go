@@ -66,6 +66,7 @@ func run() error {
 		maxLen4       int
 		maxLen6       int
 		minApply      time.Duration
+		routerWorkers int
 		drv           drivers.Options
 		whHost        string
 		whPort        int
@@ -84,6 +85,7 @@ func run() error {
 	flag.StringVar(&leaseNS, "leader-elect-namespace", "", "Namespace of the leader-election Lease (default: the Pod's namespace; required outside a cluster).")
 	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
 	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
+	flag.IntVar(&routerWorkers, "router-workers", controllers.DefaultRouterWorkers, "Routers reconciled at once: a slow or unreachable router holds up one worker, not the others (one router is never reconciled twice at once).")
 	enableDrivers := flag.String("enable-drivers", strings.Join(drivers.Proven, ","), "Router drivers to use (comma-separated, of "+strings.Join(drivers.All, ",")+"). junos, iosxr and eos are tested against recorded sessions only: enable them deliberately. Routers of other drivers are only probed.")
 	flag.BoolVar(&drv.GoBGPPassive, "gobgp-passive-neighbors", false, "Configure GoBGP neighbors passive (the peers dial in). For labs with peers on loopback.")
 	flag.DurationVar(&drv.GoBGPConnectRetry, "gobgp-connect-retry", 0, "GoBGP connect-retry timer for neighbors (0: GoBGP's 120s).")
@@ -172,7 +174,7 @@ func run() error {
 			Limits: policy.Limits{MaxLen4: maxLen4, MaxLen6: maxLen6}, MaxShrink: maxShrink,
 		},
 		Store:               controllers.PrefixListStore{Store: filterstore.New(mgr.GetClient(), mgr.GetAPIReader())},
-		RouterProbeInterval: probeInterval,
+		RouterProbeInterval: probeInterval, RouterWorkers: routerWorkers,
 		PeeringDB: &controllers.PeeringDBSource{
 			Cache: peeringdb.NewCache(pdbClient, peeringdb.CacheOptions{Path: pdbCacheFile,
 				Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb-cache")))}),
