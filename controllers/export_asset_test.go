@@ -16,7 +16,6 @@ import (
 	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
-	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/policy"
 )
 
@@ -41,20 +40,11 @@ func TestExportASSetEndToEnd(t *testing.T) {
 	g.Expect(irrSrv.Replace(irrtest.DefaultFixture(), rpsl(customers...))).To(Succeed())
 	t.Cleanup(func() { _ = irrSrv.Replace(irrtest.DefaultFixture()) })
 
-	rt := bgptest.StartGoBGPD(t, bgptest.Config{Name: "ours", ASN: 64500,
-		ListenAddr: netip.MustParseAddr("127.0.0.1"), RouterID: netip.MustParseAddr("192.0.2.1")})
+	rt, o, peer := gobgpdLab(t, "")
 	for _, p := range append([]string{ours, stranger}, customers...) {
 		g.Expect(rt.Announce(ctx, bgptest.Route{Prefix: netip.MustParsePrefix(p)})).To(Succeed())
 	}
-	o := newObjects(t, "127.0.0.1", int32(rt.Config.GRPCPort))
-	o.router.Spec.Driver, o.router.Spec.CredentialsSecretRef, o.router.Spec.RouteServer = peeringv1.DriverGoBGP, nil, false
 	o.router.Spec.Announce = &peeringv1.Announce{Prefixes: []string{ours}, ASSet: "AS-OURCUST"}
-	o.port.Spec.IX.PeeringDBID = pdbtest.LabIXID
-	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "127.0.0.1/24", ""
-	o.request.Spec.Addresses = nil // DENIC's lab port, 127.0.0.11
-	denic := pdbtest.LabPorts[0]
-	peer := bgptest.StartPeer(t, bgptest.PeerConfig{Name: "denic", Addr: denic.Addr, ASN: denic.ASN, RouteServer: rt.Endpoint(),
-		Routes: []bgptest.Route{{Prefix: netip.MustParsePrefix("4.44.128.0/18")}}})
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	"github.com/peering-operator/peering-operator/internal/bgptest"
+	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
 
 const timeout = 20 * time.Second
@@ -175,4 +178,28 @@ func closedPort(t *testing.T) int32 {
 	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return int32(p)
+}
+
+// gobgpdLab is our gobgpd as an ordinary router at the lab IX (loopback),
+// with objects for a request to DENIC's lab port and that peer running
+// (announcing 4.44.128.0/18); suffix keeps several labs in one test apart.
+// The objects are not created yet.
+func gobgpdLab(t *testing.T, suffix string) (ours *bgptest.Speaker, o objects, peer *bgptest.Speaker) {
+	t.Helper()
+	ours = bgptest.StartGoBGPD(t, bgptest.Config{Name: "ours" + suffix, ASN: 64500,
+		ListenAddr: netip.MustParseAddr("127.0.0.1"), RouterID: netip.MustParseAddr("192.0.2.1")})
+	o = newObjects(t, "127.0.0.1", int32(ours.Config.GRPCPort))
+	o.router.Name += suffix
+	o.port.Name += suffix
+	o.port.Spec.RouterRef.Name = o.router.Name
+	o.request.Name += suffix
+	o.request.Spec.IXPortRef.Name = o.port.Name
+	o.router.Spec.Driver, o.router.Spec.CredentialsSecretRef, o.router.Spec.RouteServer = peeringv1.DriverGoBGP, nil, false
+	o.port.Spec.IX.PeeringDBID = pdbtest.LabIXID
+	o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "127.0.0.1/24", ""
+	o.request.Spec.Addresses = nil // DENIC's lab port, 127.0.0.11
+	denic := pdbtest.LabPorts[0]
+	peer = bgptest.StartPeer(t, bgptest.PeerConfig{Name: "denic" + suffix, Addr: denic.Addr, ASN: denic.ASN, RouteServer: ours.Endpoint(),
+		Routes: []bgptest.Route{{Prefix: netip.MustParsePrefix("4.44.128.0/18")}}})
+	return ours, o, peer
 }

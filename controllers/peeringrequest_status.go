@@ -334,35 +334,11 @@ func sourcesLabel(src []string) string {
 // not show here but in FiltersReady and DriftHeld), else the latest one the
 // guard passed. What the status said stays when the IRR has not answered.
 func filtersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peeringv1.PinnedConfig) *peeringv1.Filters {
-	out := &peeringv1.Filters{}
-	if pr.Status.Filters != nil {
-		out = pr.Status.Filters.DeepCopy()
+	var pinned map[int]string
+	if pin != nil {
+		pinned = map[int]string{4: pin.IPv4Filter, 6: pin.IPv6Filter}
 	}
-	for _, f := range obs.Filters {
-		if f.Candidate == nil {
-			continue
-		}
-		uses := f.OK
-		if pin != nil {
-			uses = f.Candidate.Summary.Digest == map[int]string{4: pin.IPv4Filter, 6: pin.IPv6Filter}[f.Family]
-		}
-		if !uses {
-			continue
-		}
-		cur := &out.IPv4
-		if f.Family == 6 {
-			cur = &out.IPv6
-		}
-		// A rebuild to the same filter is no news: the status (and its
-		// build time) stays, so an unchanged request is not rewritten.
-		if *cur == nil || (*cur).Digest != f.Candidate.Summary.Digest {
-			*cur = filterStatus(f.Candidate, obs.FilterSources)
-		}
-	}
-	if out.IPv4 == nil && out.IPv6 == nil {
-		return nil
-	}
-	return out
+	return inUse(pr.Status.Filters, obs.Filters, pinned, obs.FilterSources)
 }
 
 // exportFiltersStatus is status.exportFilters: per family the export list
@@ -372,32 +348,49 @@ func exportFiltersStatus(pr *peeringv1.PeeringRequest, obs prObserved, pin *peer
 	if pin == nil && len(obs.ExportSets) == 0 && obs.ExportErr == nil {
 		return nil
 	}
-	out := &peeringv1.Filters{}
-	if pr.Status.ExportFilters != nil {
-		out = pr.Status.ExportFilters.DeepCopy()
+	var pinned map[int]string
+	if pin != nil {
+		pinned = map[int]string{4: pin.IPv4Export, 6: pin.IPv6Export}
 	}
-	for _, f := range obs.ExportFilters {
-		if f.Candidate == nil {
-			continue
-		}
+	var sources []string
+	if obs.IXPort != nil {
+		sources = obs.IXPort.Spec.PeerDefaults.IRRSources
+	}
+	return inUse(pr.Status.ExportFilters, obs.ExportFilters, pinned, sources)
+}
+
+// inUse is the status of the filters in use per family: those pinned
+// (pinned, by family; nil before a pin: those the guard passed). What the
+// status said stays while the IRR has not answered, and a rebuild to the
+// same filter is no news: the status (and its build time) stays, so an
+// unchanged request is not rewritten. A family the pin names nothing for
+// has none.
+func inUse(was *peeringv1.Filters, fs []familyFilter, pinned map[int]string, sources []string) *peeringv1.Filters {
+	out := &peeringv1.Filters{}
+	if was != nil {
+		out = was.DeepCopy()
+	}
+	for _, f := range fs {
 		uses := f.OK
-		if pin != nil {
-			uses = f.Candidate.Summary.Digest == map[int]string{4: pin.IPv4Export, 6: pin.IPv6Export}[f.Family]
+		if pinned != nil {
+			uses = f.Candidate != nil && f.Candidate.Summary.Digest == pinned[f.Family]
+		}
+		if !uses || f.Candidate == nil {
+			continue
 		}
 		cur := &out.IPv4
 		if f.Family == 6 {
 			cur = &out.IPv6
 		}
-		if uses && (*cur == nil || (*cur).Digest != f.Candidate.Summary.Digest) {
-			*cur = filterStatus(f.Candidate, obs.IXPort.Spec.PeerDefaults.IRRSources)
+		if *cur == nil || (*cur).Digest != f.Candidate.Summary.Digest {
+			*cur = filterStatus(f.Candidate, sources)
 		}
 	}
-	if pin != nil {
-		// What the pin no longer names is not in use.
-		if pin.IPv4Export == "" {
+	if pinned != nil {
+		if pinned[4] == "" {
 			out.IPv4 = nil
 		}
-		if pin.IPv6Export == "" {
+		if pinned[6] == "" {
 			out.IPv6 = nil
 		}
 	}

@@ -142,60 +142,46 @@ func decidePin(in pinInput) pinResult {
 	}
 
 	nextF := map[int]string{4: cur.IPv4Filter, 6: cur.IPv6Filter}
-	fullF := map[int]string{4: cur.IPv4Filter, 6: cur.IPv6Filter}
+	fullF := maps.Clone(nextF)
 	cands := map[string]*policy.CachedFilter{}
 	var updated []string
-	for _, f := range in.Filters {
-		if f.Candidate == nil {
-			continue // the IRR has not answered: keep what is pinned
-		}
-		d := f.Candidate.Summary.Digest
-		cands[d] = f.Candidate
-		fullF[f.Family] = d
-		switch {
-		case d == nextF[f.Family]:
-		case f.OK:
-			if nextF[f.Family] == "" {
-				widened = append(widened, fmt.Sprintf("IPv%d filter added (%d prefixes)", f.Family, f.Candidate.Summary.Prefixes))
-			} else {
-				updated = append(updated, fmt.Sprintf("IPv%d filter now %d prefixes in %d entries", f.Family, f.Candidate.Summary.Prefixes, f.Candidate.Summary.Entries))
+	take := func(fs []familyFilter, next, full map[int]string, what func(familyFilter) string) {
+		for _, f := range fs {
+			if f.Candidate == nil {
+				continue // the IRR has not answered: keep what is pinned
 			}
-			nextF[f.Family] = d
-		default:
-			held = append(held, change{f.Reason, f.Message})
+			d := f.Candidate.Summary.Digest
+			cands[d] = f.Candidate
+			full[f.Family] = d
+			switch {
+			case d == next[f.Family]:
+			case f.OK:
+				if next[f.Family] == "" {
+					widened = append(widened, fmt.Sprintf("%s added (%d prefixes)", what(f), f.Candidate.Summary.Prefixes))
+				} else {
+					updated = append(updated, fmt.Sprintf("%s now %d prefixes in %d entries", what(f), f.Candidate.Summary.Prefixes, f.Candidate.Summary.Entries))
+				}
+				next[f.Family] = d
+			default:
+				held = append(held, change{f.Reason, f.Message})
+			}
 		}
 	}
+	take(in.Filters, nextF, fullF, func(f familyFilter) string { return fmt.Sprintf("IPv%d filter", f.Family) })
 
 	nextX := map[int]string{4: cur.IPv4Export, 6: cur.IPv6Export}
 	if in.ExportsOff {
-		for fam, d := range nextX {
-			if d != "" {
+		for _, fam := range []int{4, 6} {
+			if nextX[fam] != "" {
 				updated = append(updated, fmt.Sprintf("IPv%d export list from the announce AS-SET removed", fam))
 			}
 		}
 		nextX = map[int]string{}
 	}
 	fullX := maps.Clone(nextX)
-	for _, f := range in.Exports {
-		if f.Candidate == nil {
-			continue // the IRR has not answered: keep what is pinned
-		}
-		d := f.Candidate.Summary.Digest
-		cands[d] = f.Candidate
-		fullX[f.Family] = d
-		switch {
-		case d == nextX[f.Family]:
-		case f.OK:
-			if nextX[f.Family] == "" {
-				widened = append(widened, fmt.Sprintf("IPv%d export list from %s added (%d prefixes)", f.Family, strings.Join(f.Sets, " "), f.Candidate.Summary.Prefixes))
-			} else {
-				updated = append(updated, fmt.Sprintf("IPv%d export list now %d prefixes in %d entries", f.Family, f.Candidate.Summary.Prefixes, f.Candidate.Summary.Entries))
-			}
-			nextX[f.Family] = d
-		default:
-			held = append(held, change{f.Reason, f.Message})
-		}
-	}
+	take(in.Exports, nextX, fullX, func(f familyFilter) string {
+		return fmt.Sprintf("IPv%d export list from %s", f.Family, strings.Join(f.Sets, " "))
+	})
 
 	if len(held) > 0 {
 		fullCfg := withExports(pinnedConfig(full, fullF), fullX)

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"testing"
 
@@ -13,8 +12,6 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/controllers"
-	"github.com/peering-operator/peering-operator/internal/bgptest"
-	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
 
 // A router that accepts TCP and never answers SSH (each attempt holds a
@@ -56,22 +53,7 @@ func TestSlowRouterDoesNotHoldUpTheOthers(t *testing.T) {
 
 	var reqs []*peeringv1.PeeringRequest
 	for i := range 3 {
-		rt := bgptest.StartGoBGPD(t, bgptest.Config{Name: fmt.Sprintf("ours%d", i), ASN: 64500,
-			ListenAddr: netip.MustParseAddr("127.0.0.1"), RouterID: netip.MustParseAddr("192.0.2.1")})
-		o := newObjects(t, "127.0.0.1", int32(rt.Config.GRPCPort))
-		suffix := fmt.Sprintf("-%d", i)
-		o.router.Name += suffix
-		o.port.Name += suffix
-		o.port.Spec.RouterRef.Name = o.router.Name
-		o.request.Name += suffix
-		o.request.Spec.IXPortRef.Name = o.port.Name
-		o.router.Spec.Driver, o.router.Spec.CredentialsSecretRef, o.router.Spec.RouteServer = peeringv1.DriverGoBGP, nil, false
-		o.port.Spec.IX.PeeringDBID = pdbtest.LabIXID
-		o.port.Spec.IPv4Address, o.port.Spec.IPv6Address = "127.0.0.1/24", ""
-		o.request.Spec.Addresses = nil // DENIC's lab port, 127.0.0.11
-		denic := pdbtest.LabPorts[0]
-		bgptest.StartPeer(t, bgptest.PeerConfig{Name: "denic" + suffix, Addr: denic.Addr, ASN: denic.ASN, RouteServer: rt.Endpoint(),
-			Routes: []bgptest.Route{{Prefix: netip.MustParsePrefix("4.44.128.0/18")}}})
+		_, o, _ := gobgpdLab(t, fmt.Sprintf("-%d", i))
 		create(t, o.router)
 		create(t, o.port)
 		create(t, o.request)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -58,19 +59,7 @@ func TestLiveDrain(t *testing.T) {
 		}
 		return strings.Contains(theirs.Paths[0].Community.String, "graceful-shutdown"), ours.Paths[0].LocPrf, ""
 	}
-	// FRR's own count of the sessions this neighbor had (its uptime is
-	// whole seconds and would jitter).
-	sessions := func() (established, dropped int) {
-		var m map[string]struct {
-			Established int `json:"connectionsEstablished"`
-			Dropped     int `json:"connectionsDropped"`
-		}
-		out := vtysh(t, r, "show bgp neighbors "+p.addr.String()+" json")
-		if err := json.Unmarshal([]byte(out), &m); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return m[p.addr.String()].Established, m[p.addr.String()].Dropped
-	}
+	sessions := func() (established, dropped int) { return sessionCounts(t, r, p.addr) }
 	eventually(t, 60*time.Second, func() string {
 		s, msg := stateOf(t, d, p.addr)
 		if msg == "" && s.State != "Established" {
@@ -118,6 +107,21 @@ func TestLiveDrain(t *testing.T) {
 	if run := vtysh(t, r, "show running-config"); strings.Contains(run, "graceful-shutdown") || strings.Contains(run, "local-preference") {
 		t.Errorf("undrain left drain lines:\n%s", run)
 	}
+}
+
+// sessionCounts is FRR's own count of the sessions a neighbor had (its
+// uptime is whole seconds and would jitter).
+func sessionCounts(t *testing.T, r *frrtest.Router, a netip.Addr) (established, dropped int) {
+	t.Helper()
+	var m map[string]struct {
+		Established int `json:"connectionsEstablished"`
+		Dropped     int `json:"connectionsDropped"`
+	}
+	out := vtysh(t, r, "show bgp neighbors "+a.String()+" json")
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return m[a.String()].Established, m[a.String()].Dropped
 }
 
 func prefText(p *int) string {

@@ -86,17 +86,7 @@ func TestLiveImportMarks(t *testing.T) {
 			t.Fatalf("%s, converged: %+v %v", what, res, err)
 		}
 	}
-	sessions := func() (established, dropped int) {
-		var m map[string]struct {
-			Established int `json:"connectionsEstablished"`
-			Dropped     int `json:"connectionsDropped"`
-		}
-		out := vtysh(t, r, "show bgp neighbors "+p.addr.String()+" json")
-		if err := json.Unmarshal([]byte(out), &m); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return m[p.addr.String()].Established, m[p.addr.String()].Dropped
-	}
+	sessions := func() (established, dropped int) { return sessionCounts(t, r, p.addr) }
 
 	apply("marks")
 	learned := router.LearnedCommunity(65000, router.LearnedPeer, liveIXID)

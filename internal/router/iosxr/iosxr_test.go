@@ -414,31 +414,11 @@ func TestRenderDrain(t *testing.T) {
 	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
 }
 
-// importSample has the import attributes: 192.0.2.2 at local preference
-// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
-// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
-// session. (A route-server client takes none of them, and this driver
-// refuses route-server clients anyway.)
-func importSample() router.Desired {
-	pfx := netip.MustParsePrefix
-	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
-	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
-		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}},
-		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 150, IgnoreGracefulShutdown: true},
-		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
-		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
-			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
-	}}
-}
-
 // The import attributes are set in the accepting branch: communities,
 // then the local preference (a drain's 0 instead of LocalPref), then 0
 // for a route carrying GRACEFUL_SHUTDOWN (the last assignment wins).
 func TestRenderImport(t *testing.T) {
-	s := importSample()
+	s := clitest.ImportSample()
 	out, err := New(cli.Config{}).Render(s)
 	if err != nil {
 		t.Fatal(err)
@@ -465,9 +445,9 @@ func TestRenderImport(t *testing.T) {
 // A new local preference rewrites the route-policy (RPL is replaced
 // whole) and nothing of the neighbor.
 func TestImportLocalPrefInPlace(t *testing.T) {
-	out, _ := New(cli.Config{}).Render(importSample())
+	out, _ := New(cli.Config{}).Render(clitest.ImportSample())
 	have := parse(string(out)).objs
-	s := importSample()
+	s := clitest.ImportSample()
 	s.Neighbors[0].LocalPref = 250
 	want, pw := wanted(s)
 	lines, a, u, r := plan(65000, want, have, pw)

@@ -477,31 +477,11 @@ func TestRenderDrain(t *testing.T) {
 	clitest.DrainGolden(t, *update, New(cli.Config{}).Render)
 }
 
-// importSample has the import attributes: 192.0.2.2 at local preference
-// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
-// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
-// session. (A route-server client takes none of them, and this driver
-// refuses route-server clients anyway.)
-func importSample() router.Desired {
-	pfx := netip.MustParsePrefix
-	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
-	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
-		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}},
-		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 150, IgnoreGracefulShutdown: true},
-		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
-			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
-		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
-			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
-	}}
-}
-
 // The import attributes: local preference and GRACEFUL_SHUTDOWN in terms
 // that only modify, before the accepting term, whose drain 0 comes last;
 // informational communities added there.
 func TestRenderImport(t *testing.T) {
-	s := importSample()
+	s := clitest.ImportSample()
 	out, err := New(cli.Config{}).Render(s)
 	if err != nil {
 		t.Fatal(err)
@@ -546,9 +526,9 @@ func TestRenderImport(t *testing.T) {
 // A new local preference is set over the old value, in place: deleting it
 // first would empty the term, and Junos would put it back last.
 func TestImportLocalPrefInPlace(t *testing.T) {
-	out, _ := New(cli.Config{}).Render(importSample())
+	out, _ := New(cli.Config{}).Render(clitest.ImportSample())
 	have, _ := parse(string(out))
-	s := importSample()
+	s := clitest.ImportSample()
 	s.Neighbors[0].LocalPref = 250
 	want, pw := wanted(s)
 	lines, a, u, r := plan(want, have, pw)
@@ -588,9 +568,9 @@ func TestImportUpgrade(t *testing.T) {
 // Attributes going away: the GSHUT term goes whole, and so do the
 // communities no policy adds or matches any more.
 func TestImportRemoved(t *testing.T) {
-	out, _ := New(cli.Config{}).Render(importSample())
+	out, _ := New(cli.Config{}).Render(clitest.ImportSample())
 	have, _ := parse(string(out))
-	s := importSample()
+	s := clitest.ImportSample()
 	s.Neighbors[0].Communities = nil
 	s.Neighbors[0].IgnoreGracefulShutdown = true
 	want, pw := wanted(s)

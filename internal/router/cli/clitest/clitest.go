@@ -334,3 +334,23 @@ func DrainGolden(t *testing.T, update bool, render func(router.Desired) ([]byte,
 		}
 	}
 }
+
+// ImportSample has the import attributes: 192.0.2.2 at local preference
+// 200 with two informational communities, honouring GRACEFUL_SHUTDOWN;
+// 192.0.2.3 ignoring it; 192.0.2.4 drained; 2001:db8::3 a route server's
+// session. (A route-server client takes none of them, and the CLI drivers
+// refuse route-server clients anyway.)
+func ImportSample() router.Desired {
+	pfx, addr := netip.MustParsePrefix, netip.MustParseAddr
+	v4 := []router.Entry{{Prefix: pfx("203.0.113.0/24"), Exact: true}}
+	return router.Desired{LocalASN: 65000, RouterID: addr("192.0.2.1"), Neighbors: []router.Neighbor{
+		{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "peers/as65001", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 200, Communities: []string{"64500:1:31", "64500:100"}},
+		{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "peers/as65003", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 150, IgnoreGracefulShutdown: true},
+		{Address: addr("192.0.2.4"), PeerASN: 65004, Owner: "peers/as65004", Import: v4, Learned: router.LearnedPeer, IXID: 1234,
+			LocalPref: 300, Communities: []string{"64500:100"}, Drain: true},
+		{Address: addr("2001:db8::3"), PeerASN: 6695, Owner: "peers/as6695", Learned: router.LearnedRouteServer, IXID: 1234,
+			Import: []router.Entry{{Prefix: pfx("2001:db8:f000::/36"), GE: 36, LE: 48}}, LocalPref: 100},
+	}}
+}
