@@ -127,6 +127,7 @@ func (s *PeeringDBSource) load(ctx context.Context, done chan struct{}) {
 // the cache every RefreshInterval until ctx ends. It runs on every replica,
 // so a standby that becomes leader validates from a warm cache.
 func (s *PeeringDBSource) Start(ctx context.Context) error {
+	exportPeeringDBMetrics(s.Cache)
 	log := ctrl.Log.WithName("peeringdb")
 	if err := s.warm(ctx); err != nil {
 		log.Error(err, "loading PeeringDB ahead of need failed; requests load it on demand")

@@ -106,6 +106,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	pr.Status.Config = st.Pin.Config
 	pr.Status.Drift = st.Pin.Drift
 	exportDriftMetric(pr, st.Pin)
+	exportRequestMetrics(pr)
 	r.pruneSuperseded(ctx, pr)
 	if ready := meta.FindStatusCondition(pr.Status.Conditions, peeringv1.ConditionReady); ready != nil {
 		log.V(1).Info("reconciled", "ready", ready.Reason, "pinned", st.Pin.Config != nil)

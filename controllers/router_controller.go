@@ -64,6 +64,31 @@ type RouterReconciler struct {
 
 	mu        sync.Mutex
 	lastApply map[string]time.Time
+	devices   map[string]*sync.Mutex
+}
+
+// deviceKey names the device a Router configures.
+func deviceKey(rt *peeringv1.Router) string {
+	return fmt.Sprintf("%s|%s|%d", rt.Spec.Driver, rt.Spec.Address, rt.Spec.DefaultPort())
+}
+
+// lockDevice serialises the reconciles of Routers that name the same
+// device (driver, address, port); controller-runtime serialises only the
+// same Router.
+func (r *RouterReconciler) lockDevice(rt *peeringv1.Router) func() {
+	key := deviceKey(rt)
+	r.mu.Lock()
+	if r.devices == nil {
+		r.devices = map[string]*sync.Mutex{}
+	}
+	m := r.devices[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		r.devices[key] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // +kubebuilder:rbac:groups=peering.dev,resources=routers,verbs=get;list;watch;update;patch
@@ -125,6 +150,10 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		obs.Stage, obs.Message = ReasonDriverUnavailable, fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
 		return poll, nil
 	}
+	// Two Routers naming one device (a mistake, or one Router replaced by
+	// another) never talk to it at once.
+	unlock := r.lockDevice(rt)
+	defer unlock()
 	creds, err := r.credentials(ctx, rt)
 	if err != nil {
 		obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonCredentialsError, err.Error())
@@ -221,7 +250,7 @@ func (r *RouterReconciler) reportRequests(ctx context.Context, rt *peeringv1.Rou
 		}
 		rep := requestReport(rt.Name, pr, o, byAddr, applied, now)
 		if rep.Sessions != nil {
-			exportSessionMetrics(rt.Name, pr.Namespace+"/"+pr.Name, int64(pr.Spec.PeerASN), rep.Sessions)
+			exportSessionMetrics(rt, c, now, rep.Sessions)
 		}
 		if !rep.Changed {
 			continue

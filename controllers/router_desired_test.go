@@ -343,3 +343,23 @@ func TestPushKey(t *testing.T) {
 		}
 	}
 }
+
+// Routers naming the same device are reconciled one at a time; others
+// are not held up.
+func TestLockDevice(t *testing.T) {
+	r := &RouterReconciler{}
+	mk := func(name, addr string) *peeringv1.Router {
+		return &peeringv1.Router{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: peeringv1.RouterSpec{Driver: peeringv1.DriverFRR, Address: addr}}
+	}
+	unlock := r.lockDevice(mk("old", "192.0.2.1"))
+	same := r.devices[deviceKey(mk("new", "192.0.2.1"))]
+	if same == nil || same.TryLock() {
+		t.Fatal("a second Router for the device could take it while the first holds it")
+	}
+	r.lockDevice(mk("b", "192.0.2.9"))() // another device: taken at once
+	unlock()
+	if !same.TryLock() {
+		t.Fatal("the device stays locked after the first Router let go")
+	}
+	same.Unlock()
+}

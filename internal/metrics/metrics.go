@@ -3,6 +3,13 @@
 package metrics
 
 import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -66,11 +73,145 @@ var (
 		Name: "peering_router_neighbor_changes_total",
 		Help: "Neighbors added, updated or removed on a router.",
 	}, []string{"router", "change"})
+
+	// SessionAdminDown tells the sessions a human shut down from the ones
+	// that failed: both are Idle in peering_session_state.
+	SessionAdminDown = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_session_admin_down",
+		Help: "1 while the session is administratively down on purpose (spec.shutdown, or a drain past its shutdownAfter), else 0.",
+	}, []string{"router", "request", "peer_asn", "address"})
+	// MaxPrefixTripped: after a trip the router flushes the peer's routes,
+	// so accepted >= limit is never seen; the router's own word is used.
+	MaxPrefixTripped = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_session_max_prefix_tripped",
+		Help: "1 while the router holds the session down because its max-prefix limit tripped (until cleared or restarted), else 0.",
+	}, []string{"router", "request", "peer_asn", "address"})
+	// RequestInfo maps a request to its IXPort, so session series can be
+	// summed per IX without an ixport label on each of them.
+	RequestInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_request_info",
+		Help: "1 for each request the Router controller reports sessions of, with its router and IXPort.",
+	}, []string{"request", "peer_asn", "router", "ixport"})
+	// PendingApprovalSince is the creation time of undecided requests, so
+	// an alert can say how long a peer has been waiting.
+	PendingApprovalSince = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_request_pending_approval_since_seconds",
+		Help: "Creation time (Unix seconds) of a request that is neither approved nor denied; absent once decided.",
+	}, []string{"request", "peer_asn", "ixport"})
+	// FilterHeld covers the guard's holds before a request is pinned;
+	// once pinned the same hold is peering_request_drift_held.
+	FilterHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "peering_request_filter_held",
+		Help: "1 while the filter guard holds a new filter of a request that is not pinned yet, for a human to accept.",
+	}, []string{"request", "peer_asn", "reason"})
 )
 
+// PeeringDBStatus is the PeeringDB cache's health as a scrape reports it.
+type PeeringDBStatus struct {
+	// LastSuccess is when the last successful sync started (zero: none).
+	LastSuccess time.Time
+	// Stale: the last sync failed; the previous data is served.
+	Stale bool
+}
+
+var (
+	peeringDBStatus      atomic.Pointer[func() PeeringDBStatus]
+	peeringDBLastSuccess = prometheus.NewDesc("peering_peeringdb_last_success_timestamp_seconds",
+		"When the last successful PeeringDB sync started (Unix seconds); absent before the first.", nil, nil)
+	peeringDBStale = prometheus.NewDesc("peering_peeringdb_stale",
+		"1 while the last PeeringDB sync failed and the cache serves older data, else 0.", nil, nil)
+)
+
+// SetPeeringDBStatus makes every scrape read the cache's health through fn:
+// a gauge set after each refresh would not show a refresher that stopped.
+func SetPeeringDBStatus(fn func() PeeringDBStatus) { peeringDBStatus.Store(&fn) }
+
+// peeringDBCollector reports the PeeringDB cache, once a source is set.
+type peeringDBCollector struct{}
+
+func (peeringDBCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- peeringDBLastSuccess
+	ch <- peeringDBStale
+}
+
+func (peeringDBCollector) Collect(ch chan<- prometheus.Metric) {
+	fn := peeringDBStatus.Load()
+	if fn == nil {
+		return
+	}
+	st := (*fn)()
+	stale := 0.0
+	if st.Stale {
+		stale = 1
+	}
+	ch <- prometheus.MustNewConstMetric(peeringDBStale, prometheus.GaugeValue, stale)
+	if !st.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(peeringDBLastSuccess, prometheus.GaugeValue, float64(st.LastSuccess.UnixMilli())/1e3)
+	}
+}
+
+// collectors is everything this package registers; Series reads it.
+var collectors = []prometheus.Collector{SessionUp, SessionState, PrefixesReceived, PrefixesAccepted, PrefixLimit,
+	ApplyDuration, ApplyErrors, NeighborChanges, DriftHeld, NeighborsHeld, StoredFilters,
+	SessionAdminDown, MaxPrefixTripped, RequestInfo, PendingApprovalSince, FilterHeld, peeringDBCollector{}}
+
 func init() {
-	crmetrics.Registry.MustRegister(SessionUp, SessionState, PrefixesReceived, PrefixesAccepted, PrefixLimit,
-		ApplyDuration, ApplyErrors, NeighborChanges, DriftHeld, NeighborsHeld, StoredFilters)
+	crmetrics.Registry.MustRegister(collectors...)
+}
+
+// descParts reads a Desc's name and variable labels: client_golang has no
+// accessors, but String shows both (Series panics when it no longer does).
+var descParts = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*").*variableLabels: \{([^{}]*)\}\}$`)
+
+// Series maps each series name the operator exports (a histogram's as
+// _bucket, _sum and _count) to its label names, for checking alert rules,
+// their tests and dashboards against. It panics on a Desc it cannot read,
+// so a change of client_golang cannot make such a check pass on nothing.
+func Series() map[string][]string {
+	out := map[string][]string{}
+	for _, c := range collectors {
+		ch := make(chan *prometheus.Desc, 16)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			m := descParts.FindStringSubmatch(d.String())
+			if m == nil {
+				panic("metrics: cannot read the name and labels of " + d.String())
+			}
+			name, err := strconv.Unquote(m[1])
+			if err != nil {
+				panic("metrics: cannot read the name of " + d.String())
+			}
+			var labels []string
+			for _, l := range strings.Split(m[2], ",") {
+				if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
+					labels = append(labels, l)
+				}
+			}
+			sort.Strings(labels)
+			switch c.(type) {
+			case *prometheus.HistogramVec, prometheus.Histogram:
+				out[name+"_bucket"] = sortedWith(labels, "le")
+				out[name+"_sum"], out[name+"_count"] = labels, labels
+			default:
+				out[name] = labels
+			}
+		}
+	}
+	return out
+}
+
+func sortedWith(l []string, more string) []string {
+	out := append(append([]string(nil), l...), more)
+	sort.Strings(out)
+	return out
+}
+
+// IsMaxPrefixTrip tells a session the router holds down after its
+// max-prefix limit tripped: every driver words that LastError
+// "maximum prefix limit N exceeded..." (their state tests pin it).
+func IsMaxPrefixTrip(state, lastError string) bool {
+	return state != "Established" && strings.HasPrefix(lastError, "maximum prefix limit ")
 }
 
 // BGP FSM states, for SessionState.
