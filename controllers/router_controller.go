@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"net"
 	"net/netip"
 	"sort"
@@ -409,7 +409,7 @@ func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return d*8/10 + time.Duration(rand.Int64N(int64(d*4/10)+1))
+	return wait.Jitter(d*8/10, 0.5)
 }
 
 // SetupWithManager registers the controller: an IXPort or PeeringRequest

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	kptr "k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -212,7 +213,7 @@ func ixNetworks(c *peeringdb.Cache, ixID int) ([]candidate, int) {
 			continue
 		}
 		byASN[p.ASN] = &candidate{net: n, rsPeer: p.IsRSPeer, traffic: trafficLevel(n.InfoTraffic),
-			prefixes: deref(n.InfoPrefixes4) + deref(n.InfoPrefixes6), ixService: rsASNs[p.ASN] || isIXService(n)}
+			prefixes: kptr.Deref(n.InfoPrefixes4, 0) + kptr.Deref(n.InfoPrefixes6, 0), ixService: rsASNs[p.ASN] || isIXService(n)}
 		order = append(order, p.ASN)
 	}
 	out := make([]candidate, 0, len(order))
@@ -283,13 +284,6 @@ func trafficLevel(s string) int64 {
 		return -1
 	}
 	return n * mult
-}
-
-func deref(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func csvOpt(p *int64) string {

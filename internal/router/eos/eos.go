@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -371,7 +372,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	for _, l := range cli.HeldComments("!", des.Held) {
 		b.WriteString(l + "\n")
 	}
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		if strings.HasPrefix(k, "neighbor ") {
 			continue
 		}
@@ -397,7 +398,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 		fmt.Fprintf(&b, "   %s\n      %s\n   !\n", originValidation, ebgpLocal)
 	}
 	afs := map[string][]string{}
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		a, ok := strings.CutPrefix(k, "neighbor ")
 		if !ok {
 			continue
@@ -410,7 +411,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 			fmt.Fprintf(&b, "   neighbor %s %s\n", a, reveal(l, pw[k]))
 		}
 	}
-	for _, af := range sortedKeys(afs) {
+	for _, af := range slices.Sorted(maps.Keys(afs)) {
 		fmt.Fprintf(&b, "   !\n   %s\n", af)
 		for _, l := range afs[af] {
 			fmt.Fprintf(&b, "      %s\n", l)
@@ -449,15 +450,6 @@ func filterLines(key string, body []string) []string {
 		out = append(out, "exit")
 	}
 	return out
-}
-
-func sortedKeys[V any](o map[string]V) []string {
-	k := make([]string, 0, len(o))
-	for s := range o {
-		k = append(k, s)
-	}
-	slices.Sort(k)
-	return k
 }
 
 type running struct {

@@ -2,9 +2,9 @@ package frr
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -375,7 +375,7 @@ func (c *config) render() []byte {
 		}
 		b.WriteString("exit\n")
 	}
-	for _, k := range sortedKeys(c.plists) {
+	for _, k := range slices.Sorted(maps.Keys(c.plists)) {
 		pl := c.plists[k]
 		for _, e := range pl.entries {
 			fmt.Fprintf(&b, "%s seq %d %s\n", pl.cmd(), e.seq, e.key())
@@ -385,14 +385,14 @@ func (c *config) render() []byte {
 		cmd   string
 		lists map[string]*asPathList
 	}{{asPathCmd, c.aspaths}, {lcListCmd, c.lclists}, {cListCmd, c.clists}} {
-		for _, k := range sortedKeys(l.lists) {
+		for _, k := range slices.Sorted(maps.Keys(l.lists)) {
 			al := l.lists[k]
 			for _, seq := range sortedSeqs(al.entries) {
 				fmt.Fprintf(&b, "%s%s seq %d %s\n", l.cmd, al.name, seq, al.entries[seq])
 			}
 		}
 	}
-	for _, k := range sortedKeys(c.rmaps) {
+	for _, k := range slices.Sorted(maps.Keys(c.rmaps)) {
 		rm := c.rmaps[k]
 		for _, e := range rm.entries {
 			fmt.Fprintf(&b, "route-map %s %s %d\n", rm.name, e.action, e.seq)
@@ -470,15 +470,6 @@ func (c *config) addrs() []netip.Addr {
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
 
 func sortedSeqs(m map[int64]string) []int64 {

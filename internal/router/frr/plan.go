@@ -2,6 +2,7 @@ package frr
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func makePlan(want, have *config) (*plan, error) {
 		cmd        string
 		want, have map[string]*asPathList
 	}{{asPathCmd, want.aspaths, have.aspaths}, {lcListCmd, want.lclists, have.lclists}, {cListCmd, want.clists, have.clists}} {
-		for _, k := range sortedKeys(l.want) {
+		for _, k := range slices.Sorted(maps.Keys(l.want)) {
 			adds, removes := diffASPath(l.cmd, l.want[k], l.have[k])
 			for _, x := range adds {
 				e.at(nodeConfig, x)
@@ -161,7 +162,7 @@ func makePlan(want, have *config) (*plan, error) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(want.plists) {
+	for _, k := range slices.Sorted(maps.Keys(want.plists)) {
 		wp, hp := want.plists[k], have.plists[k]
 		adds, removes := diffPrefixList(wp, hp)
 		for _, l := range adds {
@@ -174,7 +175,7 @@ func makePlan(want, have *config) (*plan, error) {
 			touched[addrOfObject(wp.name)] = true
 		}
 	}
-	for _, k := range sortedKeys(want.rmaps) {
+	for _, k := range slices.Sorted(maps.Keys(want.rmaps)) {
 		if fixRouteMap(e, want.rmaps[k], have.rmaps[k]) {
 			touched[addrOfObject(k)] = true
 		}
@@ -224,19 +225,19 @@ func makePlan(want, have *config) (*plan, error) {
 		}
 		orphans[name] = true
 	}
-	for _, k := range sortedKeys(have.rmaps) {
+	for _, k := range slices.Sorted(maps.Keys(have.rmaps)) {
 		if strings.HasPrefix(k, cli.ObjectPrefix) && want.rmaps[k] == nil {
 			e.at(nodeConfig, "no route-map "+k)
 			orphan(k)
 		}
 	}
-	for _, k := range sortedKeys(have.plists) {
+	for _, k := range slices.Sorted(maps.Keys(have.plists)) {
 		if hp := have.plists[k]; strings.HasPrefix(hp.name, cli.ObjectPrefix) && want.plists[k] == nil {
 			e.at(nodeConfig, "no "+k)
 			orphan(hp.name)
 		}
 	}
-	for _, k := range sortedKeys(have.aspaths) {
+	for _, k := range slices.Sorted(maps.Keys(have.aspaths)) {
 		if strings.HasPrefix(k, cli.ObjectPrefix) && want.aspaths[k] == nil {
 			e.at(nodeConfig, "no "+asPathCmd+k)
 			if addrOfObject(k).IsValid() {
@@ -248,7 +249,7 @@ func makePlan(want, have *config) (*plan, error) {
 		cmd        string
 		want, have map[string]*asPathList
 	}{{lcListCmd, want.lclists, have.lclists}, {cListCmd, want.clists, have.clists}} {
-		for _, k := range sortedKeys(l.have) {
+		for _, k := range slices.Sorted(maps.Keys(l.have)) {
 			if strings.HasPrefix(k, cli.ObjectPrefix) && l.want[k] == nil {
 				e.at(nodeConfig, "no "+l.cmd+k)
 			}

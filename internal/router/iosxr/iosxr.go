@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -313,7 +314,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 	for _, l := range cli.HeldComments("!!", des.Held) {
 		b.WriteString(l + "\n")
 	}
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		kind, name, _ := strings.Cut(k, " ")
 		switch kind {
 		case "as-path-set", "large-community-set", "prefix-set", "route-policy":
@@ -333,7 +334,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 			fmt.Fprintf(&b, " %s\n  %s\n !\n", af, validationLine)
 		}
 	}
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		if !strings.HasPrefix(k, "neighbor ") {
 			continue
 		}
@@ -387,15 +388,6 @@ func reveal(l, pw string) string {
 		return "password clear " + pw
 	}
 	return l
-}
-
-func sortedKeys(o cli.Objects) []string {
-	k := make([]string, 0, len(o))
-	for s := range o {
-		k = append(k, s)
-	}
-	slices.Sort(k)
-	return k
 }
 
 // running is what parse reads from the router.
@@ -525,7 +517,7 @@ func plan(asn uint32, want, have cli.Objects, pw map[string]string) (lines []str
 	changes := cli.DiffObjects(want, have)
 	// A route-policy is a program: the same lines in another order are
 	// another policy.
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if h, ok := have[k]; ok && strings.HasPrefix(k, "route-policy ") && !slices.Equal(want[k], h) &&
 			!slices.ContainsFunc(changes, func(c cli.Change) bool { return c.Key == k }) {
 			changes = append(changes, cli.Change{Key: k})

@@ -12,6 +12,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -376,7 +377,7 @@ func (d *Driver) Render(des router.Desired) ([]byte, error) {
 			fmt.Fprintln(&b, l)
 		}
 	}
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		for _, l := range objs[k] {
 			fmt.Fprintln(&b, reveal(l, pw[k]))
 		}
@@ -389,15 +390,6 @@ func reveal(line, pw string) string {
 		return strings.TrimSuffix(line, secretMark) + `"` + pw + `"`
 	}
 	return line
-}
-
-func sortedKeys(o cli.Objects) []string {
-	k := make([]string, 0, len(o))
-	for s := range o {
-		k = append(k, s)
-	}
-	slices.Sort(k)
-	return k
 }
 
 // parse reads "display set" output: the owned objects, and the neighbor
