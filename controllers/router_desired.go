@@ -280,7 +280,9 @@ const stateNotConfigured = "NotConfigured"
 func neighborDescription(pr *peeringv1.PeeringRequest) (string, error) {
 	if d := pr.Spec.Description; d != "" {
 		if err := router.SafeText(d, 200); err != nil {
-			return "", fmt.Errorf("spec.description cannot be rendered into a router configuration: %v; use printable ASCII without quotes or ;|#!\\{}$<>`", err)
+			// Admission refuses such text since the CRD carries the rule;
+			// an object stored before that still stops here.
+			return "", fmt.Errorf("spec.description cannot be rendered into a router configuration: %v", err)
 		}
 		return d, nil
 	}

@@ -76,10 +76,10 @@ type PeeringRequestSpec struct {
 	// +optional
 	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
 
-	// Description is rendered into the router's neighbor description.
-	// Printable characters only.
+	// Description is rendered into the router's neighbor description:
+	// router-safe text only (RouterSafeTextPattern, the same rule).
 	// +kubebuilder:validation:MaxLength=200
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:cntrl:]]')",message="description must not contain control characters such as newlines or tabs"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[] %&(-:=?-[^_a-z~]*$')",message="description must be printable ASCII without quotes, backquotes, backslashes or any of ; | # ! { } $ < > (router CLIs treat them specially)"
 	// +optional
 	Description string `json:"description,omitempty"`
 

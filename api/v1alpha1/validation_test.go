@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -63,7 +66,7 @@ func validRequest(name string) *peeringv1.PeeringRequest {
 			IXPortRef:   peeringv1.LocalObjectReference{Name: "decix-fra"},
 			Addresses:   []string{"80.81.192.100", "2001:7f8::3417:0:1"},
 			IRRASSet:    "RIPE::AS-CLOUDFLARE AS13335:AS-CF",
-			Description: "Cloudflare — DE-CIX FRA",
+			Description: "Cloudflare - DE-CIX FRA",
 		},
 	}
 }
@@ -98,7 +101,24 @@ func TestAdmission(t *testing.T) {
 			p.Spec.Addresses = []string{"80.81.192.100", "80.81.192.100"}
 		}), []string{"spec.addresses[1]", "Duplicate value"}},
 		{"description with a newline", mutate(validRequest("desc-nl"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer\nshutdown" }),
-			[]string{"spec.description", "control characters"}},
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"a description a router can take", mutate(validRequest("desc-ok"), func(p *peeringv1.PeeringRequest) {
+			p.Spec.Description = "AS13335 Cloudflare, Inc. [DE-CIX FRA] (v4+v6) 100% ~ok @noc ^_^ a=b:c/d?"
+		}), nil},
+		{"description with a semicolon", mutate(validRequest("desc-hostile-0"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer; no neighbor 192.0.2.1" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with a pipe", mutate(validRequest("desc-hostile-1"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer | include" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with an exclamation mark", mutate(validRequest("desc-hostile-2"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer!" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with a double quote", mutate(validRequest("desc-hostile-3"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer \"x\"" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with a bidi override", mutate(validRequest("desc-hostile-4"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer \u202e1.2.3.4" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with a dollar", mutate(validRequest("desc-hostile-5"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "peer $HOME" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
+		{"description with a non-ASCII letter", mutate(validRequest("desc-hostile-6"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = "Zürich IX" }),
+			[]string{"spec.description", peeringv1.RouterSafeTextMessage}},
 		{"description too long", mutate(validRequest("desc-long"), func(p *peeringv1.PeeringRequest) { p.Spec.Description = strings.Repeat("x", 201) }),
 			[]string{"spec.description", "200"}},
 		{"AS-SET with a semicolon", mutate(validRequest("asset"), func(p *peeringv1.PeeringRequest) { p.Spec.IRRASSet = "AS-FOO;reload" }),
@@ -208,4 +228,26 @@ func mutateRouter(r *peeringv1.Router, f func(*peeringv1.Router)) client.Object 
 func mutatePort(p *peeringv1.IXPort, f func(*peeringv1.IXPort)) client.Object {
 	f(p)
 	return p
+}
+
+// TestRouterSafeTextInCRD: the generated CRD carries RouterSafeTextPattern
+// and its message on spec.description, so the API server, the drivers and
+// `kubectl peering validate` apply one rule (a marker edited alone fails).
+func TestRouterSafeTextInCRD(t *testing.T) {
+	raw, err := os.ReadFile("../../config/crd/bases/peering.dev_peeringrequests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal(raw, &crd); err != nil {
+		t.Fatal(err)
+	}
+	desc := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["description"]
+	want := apiextensionsv1.ValidationRule{
+		Rule:    "self.matches('" + peeringv1.RouterSafeTextPattern + "')",
+		Message: "description " + peeringv1.RouterSafeTextMessage,
+	}
+	if !slices.Contains(desc.XValidations, want) {
+		t.Errorf("spec.description's rules in the CRD are %+v, want %+v among them: edit the marker to match api/v1alpha1/text.go and run make manifests", desc.XValidations, want)
+	}
 }

@@ -4,23 +4,24 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 )
 
-// unsafeDescription are the characters kept out of descriptions: quotes and
-// shell/template metacharacters. A description ends up in a router's CLI;
-// the drivers validate it again, but a file that already passes is one less
-// surprise for whoever applies it.
-const unsafeDescription = "\"'`;|#!\\{}$<>"
+// routerSafe is the API's one definition of text a router can take; a
+// generated description keeps to it so the file passes admission.
+var routerSafe = regexp.MustCompile(peeringv1.RouterSafeTextPattern)
 
 // safeDescription turns a PeeringDB name into a neighbor description:
 // accents are dropped (Telefónica → Telefonica), anything that is not
-// printable ASCII or is in unsafeDescription goes, runs of spaces become
+// router-safe (peeringv1.RouterSafeTextPattern) goes, runs of spaces become
 // one, and the result is cut to the CRD's 200 characters.
 func safeDescription(s string) string {
 	var b strings.Builder
@@ -32,7 +33,7 @@ func safeDescription(s string) string {
 		case r == ' ' || unicode.IsSpace(r):
 			space = b.Len() > 0
 			continue
-		case r < 0x21 || r > 0x7e || strings.ContainsRune(unsafeDescription, r):
+		case !routerSafe.MatchString(string(r)):
 			continue
 		}
 		if space {

@@ -15,7 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 )
 
 // Entry is one prefix-list entry: Prefix matched exactly, or with a length
@@ -420,22 +421,25 @@ func (e Entry) validate(v4 bool) error {
 	return nil
 }
 
-// SafeText accepts printable ASCII except characters that CLIs treat
-// specially (quotes, ;, |, #, !, backslash, braces); anything else is refused,
-// not escaped, so a value means the same on every platform.
+// routerSafeText is the API's one definition of router-safe text.
+var routerSafeText = regexp.MustCompile(peeringv1.RouterSafeTextPattern)
+
+// SafeText accepts the text peeringv1.RouterSafeTextPattern allows (the
+// rule the CRD enforces at admission) and at most max bytes; anything else
+// is refused, not escaped, so a value means the same on every platform.
 func SafeText(s string, max int) error {
 	if len(s) > max {
 		return fmt.Errorf("longer than %d characters", max)
 	}
+	if routerSafeText.MatchString(s) {
+		return nil
+	}
 	for _, r := range s {
-		switch {
-		case r > unicode.MaxASCII || r < ' ' || r == 0x7f:
-			return fmt.Errorf("character %q is not printable ASCII", r)
-		case strings.ContainsRune("\"'`;|#!\\{}$<>", r):
-			return fmt.Errorf("character %q is not allowed", r)
+		if !routerSafeText.MatchString(string(r)) {
+			return fmt.Errorf("character %q is not allowed: text %s", r, peeringv1.RouterSafeTextMessage)
 		}
 	}
-	return nil
+	return nil // not reached: a string of allowed characters matches
 }
 
 // Credentials log in to a router over SSH.

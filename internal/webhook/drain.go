@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -28,11 +29,11 @@ type DrainStamper struct {
 // Handle stamps, keeps or removes the annotation. The object is read as
 // unstructured so that the patch touches nothing but the annotation.
 func (m *DrainStamper) Handle(_ context.Context, req admission.Request) admission.Response {
-	obj, hasDrain, err := drainOfRaw(req.Object.Raw)
+	obj, hasDrain, err := drainOfRaw(req.Object)
 	if err != nil || obj == nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the %s: %v", req.Kind.Kind, err))
 	}
-	old, oldDrain, err := drainOfRaw(req.OldObject.Raw)
+	old, oldDrain, err := drainOfRaw(req.OldObject)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old %s: %v", req.Kind.Kind, err))
 	}
@@ -57,12 +58,12 @@ func (m *DrainStamper) Handle(_ context.Context, req admission.Request) admissio
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
 }
 
-func drainOfRaw(raw []byte) (*unstructured.Unstructured, bool, error) {
-	if len(raw) == 0 {
+func drainOfRaw(raw runtime.RawExtension) (*unstructured.Unstructured, bool, error) {
+	if len(raw.Raw) == 0 {
 		return nil, false, nil
 	}
 	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
+	if err := decoder.DecodeRaw(raw, u); err != nil {
 		return nil, false, err
 	}
 	d, found, err := unstructured.NestedFieldNoCopy(u.Object, "spec", "drain")

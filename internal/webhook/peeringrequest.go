@@ -26,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -68,12 +70,19 @@ func Register(mgr manager.Manager) {
 	srv.Register(DrainStampPath, &ctrlwebhook.Admission{Handler: &DrainStamper{}})
 }
 
-func decode(raw []byte) (*peeringv1.PeeringRequest, error) {
-	if len(raw) == 0 {
+// decoder reads admission requests with the peering.dev types.
+var decoder = func() admission.Decoder {
+	s := runtime.NewScheme()
+	utilruntime.Must(peeringv1.AddToScheme(s))
+	return admission.NewDecoder(s)
+}()
+
+func decode(raw runtime.RawExtension) (*peeringv1.PeeringRequest, error) {
+	if len(raw.Raw) == 0 {
 		return nil, nil
 	}
 	pr := &peeringv1.PeeringRequest{}
-	if err := json.Unmarshal(raw, pr); err != nil {
+	if err := decoder.DecodeRaw(raw, pr); err != nil {
 		return nil, err
 	}
 	return pr, nil
@@ -81,11 +90,11 @@ func decode(raw []byte) (*peeringv1.PeeringRequest, error) {
 
 // Handle validates one request.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	pr, err := decode(req.Object.Raw)
+	pr, err := decode(req.Object)
 	if err != nil || pr == nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the PeeringRequest: %v", err))
 	}
-	old, err := decode(req.OldObject.Raw)
+	old, err := decode(req.OldObject)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old PeeringRequest: %v", err))
 	}
@@ -232,11 +241,16 @@ func (v *Validator) may(ctx context.Context, req admission.Request, pr *peeringv
 // Handle stamps the requester on create and records a decision in
 // status.approval.
 func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Response {
-	pr, err := decode(req.Object.Raw)
+	pr, err := decode(req.Object)
 	if err != nil || pr == nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the PeeringRequest: %v", err))
+		// The API server checks the CRD's schema after the mutating
+		// webhooks: it names the field and what is wrong (peerASN:
+		// "13335" "must be of type integer"), Go's decoder would not. The
+		// object is refused there, or by the validating webhook, which
+		// runs after the schema and cannot decode it either.
+		return admission.Allowed("")
 	}
-	old, err := decode(req.OldObject.Raw)
+	old, err := decode(req.OldObject)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old PeeringRequest: %v", err))
 	}
