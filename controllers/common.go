@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -118,16 +119,12 @@ func kstatus(ready conditions.Set, stalled, progressing bool) []conditions.Set {
 	return []conditions.Set{ready, rec, st}
 }
 
-// every runs fn every d until ctx ends.
+// every runs fn every d until ctx ends, the first time after d (the
+// callers have just done the work once): apimachinery's timer loop, never
+// ending on its own.
 func every(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
+	_ = wait.PollUntilContextCancel(ctx, d, false, func(context.Context) (bool, error) {
+		fn()
+		return false, nil
+	})
 }

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -702,21 +703,15 @@ func (s *Store) Start(ctx context.Context) error {
 		every = DefaultRefreshInterval
 	}
 	logger := log.FromContext(ctx).WithName("filterstore")
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		if err := s.Warm(ctx); err != nil && ctx.Err() == nil {
 			logger.Error(err, "Some stored filters could not be loaded; the next refresh retries")
 		}
 		if n := s.Sweep(); n > 0 {
 			logger.V(1).Info("Dropped unused filters from memory", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	}, every)
+	return nil
 }
 
 // NeedLeaderElection is false: a standby keeps its memory warm too.

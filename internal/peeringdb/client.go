@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/peering-operator/peering-operator/internal/version"
 )
@@ -569,6 +569,7 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 	u := c.base + path + "?" + q.Encode()
 	qdesc := describeQuery(q)
 	malformed := 0
+	bo := retryBackoff(c.opts.Backoff, c.opts.MaxBackoff)
 	for attempt := 1; ; attempt++ {
 		// PeeringDB asked for a pause longer than we wait inside a call:
 		// fail without sending anything until it is over.
@@ -627,17 +628,17 @@ func (c *Client) do(ctx context.Context, obj, path string, q url.Values, decode 
 		if !ae.retry || attempt > c.opts.MaxRetries || max(ae.retryAfter, ae.hold) > c.opts.MaxRetryAfter || malformed > 1 {
 			return fail
 		}
-		delay := backoff(attempt, c.opts.Backoff, c.opts.MaxBackoff)
+		delay := bo.Step()
 		switch {
 		case ae.retryAfter > 0:
 			// Honour it exactly, plus a little jitter so that concurrent
 			// callers do not all fire at the same instant.
-			delay = ae.retryAfter + rand.N(ae.retryAfter/10+1)
+			delay = wait.Jitter(ae.retryAfter, 0.1)
 		case ae.hold > 0:
 			// Never before the hold ends: a retry inside the replay
 			// window would restart it.
 			hold := fail.Until.Sub(now)
-			delay = max(delay, hold+rand.N(hold/10+1))
+			delay = max(delay, wait.Jitter(hold, 0.1))
 		}
 		// Deadlines run on the real clock, whatever c.now says.
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {

@@ -1,11 +1,13 @@
 package peeringdb
 
 import (
-	"math/rand/v2"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
@@ -33,22 +35,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// backoff is the delay before retry number attempt (1-based): exponential
-// from base, capped at max, with "equal jitter" (half fixed, half random)
-// so that many operators restarting together do not retry in lockstep.
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	if base <= 0 {
-		return 0
-	}
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+// retryBackoff is the delay before each retry: exponential from base,
+// capped at max, with "equal jitter" (half fixed, half random: half the
+// delay, jittered by up to 100 %) so that many operators restarting
+// together do not retry in lockstep.
+func retryBackoff(base, max time.Duration) *wait.Backoff {
+	return &wait.Backoff{Duration: base / 2, Factor: 2, Jitter: 1, Cap: max / 2, Steps: math.MaxInt32}
 }
 
 // retryableStatus reports the HTTP statuses worth retrying: rate limit and

@@ -30,15 +30,12 @@ func TestParseRetryAfter(t *testing.T) {
 
 func TestBackoffBoundsAndGrowth(t *testing.T) {
 	base, max := 100*time.Millisecond, 1*time.Second
-	for attempt := 1; attempt <= 8; attempt++ {
-		full := base << (attempt - 1)
-		if full > max {
-			full = max
-		}
-		for range 50 {
-			d := backoff(attempt, base, max)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", attempt, d, full/2, full)
+	for range 50 {
+		bo := retryBackoff(base, max)
+		for attempt := 1; attempt <= 8; attempt++ {
+			full := min(base<<(attempt-1), max)
+			if d := bo.Step(); d < full/2 || d > full {
+				t.Fatalf("retry %d waits %v, want in [%v, %v]", attempt, d, full/2, full)
 			}
 		}
 	}
