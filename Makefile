@@ -20,7 +20,7 @@ dev: controlplane gobgpd build ## Run everything locally: API server, CRDs, oper
 	go run ./hack/devenv
 
 .PHONY: test
-test: controlplane gobgpd verify-generated vet test-go ## Every test, against a real API server.
+test: controlplane gobgpd helm-check verify-generated vet test-go ## Every test, against a real API server.
 
 ##@ Development
 
@@ -35,6 +35,7 @@ dev-down: ## Stop what `make dev` started (by pid), if it is still running.
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the Go types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
+	hack/helm/sync.sh
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
@@ -75,6 +76,22 @@ build: ## Build the manager and the kubectl plugin (kubectl-peering) into bin/.
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in $$KUBECONFIG.
 	go run -ldflags "$(LDFLAGS)" ./cmd/manager
+
+.PHONY: helm
+helm: ## Build Helm (the version in hack/helm/go.mod) into bin/ from its Go module.
+	hack/helm/build.sh
+
+.PHONY: helm-sync
+helm-sync: ## Copy the CRDs, RBAC, webhooks, alert rules and dashboard of config/ into the Helm chart.
+	hack/helm/sync.sh
+
+.PHONY: helm-check
+helm-check: helm ## helm lint --strict and helm template of the chart (default and self-signed values), and its drift test against config/.
+	$(BIN)/helm lint --strict config/helm/peering-operator
+	$(BIN)/helm lint --strict config/helm/peering-operator -f config/helm/peering-operator/ci/selfsigned-values.yaml
+	$(BIN)/helm template peering-operator config/helm/peering-operator -n peering-operator-system --include-crds >$(BIN)/helm-default.yaml
+	$(BIN)/helm template peering-operator config/helm/peering-operator -n peering-operator-system --include-crds -f config/helm/peering-operator/ci/selfsigned-values.yaml >$(BIN)/helm-selfsigned.yaml
+	HELM=$(BIN)/helm go test -count=1 ./hack/helmcheck/
 
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, kubectl and etcd from their Go modules into bin/ (cached per version).
