@@ -28,6 +28,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
@@ -45,8 +46,9 @@ var valueSets = []struct {
 	name, file  string
 	certManager bool
 	monitoring  bool
+	defaults    bool // the chart's own values: the manager as config/manager runs it
 }{
-	{name: "default", certManager: true},
+	{name: "default", certManager: true, defaults: true},
 	{name: "selfsigned", file: "ci/selfsigned-values.yaml", monitoring: true},
 }
 
@@ -294,6 +296,9 @@ func TestRender(t *testing.T) {
 			checkCRDs(t, r)
 			checkRBAC(t, r)
 			dep := checkDeployment(t, r)
+			if vs.defaults {
+				checkManagerDefaults(t, r, dep)
+			}
 			checkWebhooks(t, r, dep, vs.certManager)
 			checkMonitoring(t, r, vs.monitoring)
 		})
@@ -436,6 +441,63 @@ func checkDeployment(t *testing.T, r render) *appsv1.Deployment {
 	return &d
 }
 
+// checkManagerDefaults: with its default values the chart runs the manager
+// as config/manager does: its flags, replicas, rollout, spread, probes,
+// security contexts, resources and disruption budget.
+func checkManagerDefaults(t *testing.T, r render, d *appsv1.Deployment) {
+	var want appsv1.Deployment
+	var wantPDB policyv1.PodDisruptionBudget
+	for _, o := range decodeFile(t, "config/manager/manager.yaml") {
+		if kind(o) == "Deployment" {
+			strict(t, o, &want)
+		}
+	}
+	strict(t, decodeFile(t, "config/manager/pdb.yaml")[0], &wantPDB)
+	ws, gs := want.Spec, d.Spec
+	wc, gc := ws.Template.Spec.Containers[0], gs.Template.Spec.Containers[0]
+	for _, a := range wc.Args {
+		if !slices.Contains(gc.Args, a) {
+			t.Errorf("config/manager passes %s, the chart does not", a)
+		}
+	}
+	same := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s differs from config/manager\n%s", what, diff(got, want))
+		}
+	}
+	same("replicas", gs.Replicas, ws.Replicas)
+	same("strategy", gs.Strategy, ws.Strategy)
+	same("terminationGracePeriodSeconds", gs.Template.Spec.TerminationGracePeriodSeconds, ws.Template.Spec.TerminationGracePeriodSeconds)
+	same("pod securityContext", gs.Template.Spec.SecurityContext, ws.Template.Spec.SecurityContext)
+	same("container securityContext", gc.SecurityContext, wc.SecurityContext)
+	same("resources", gc.Resources, wc.Resources)
+	same("command", gc.Command, wc.Command)
+	// The selectors differ by design (the chart adds its release's labels).
+	spread := func(cs []corev1.TopologySpreadConstraint) []corev1.TopologySpreadConstraint {
+		out := slices.Clone(cs)
+		for i := range out {
+			out[i].LabelSelector = nil
+		}
+		return out
+	}
+	same("topologySpreadConstraints", spread(gs.Template.Spec.TopologySpreadConstraints), spread(ws.Template.Spec.TopologySpreadConstraints))
+	// Probes by path and timing; the chart names the port.
+	probe := func(p *corev1.Probe) *corev1.Probe {
+		if p == nil {
+			return nil
+		}
+		c := p.DeepCopy()
+		c.HTTPGet.Port = intstr.IntOrString{}
+		return c
+	}
+	same("livenessProbe", probe(gc.LivenessProbe), probe(wc.LivenessProbe))
+	same("readinessProbe", probe(gc.ReadinessProbe), probe(wc.ReadinessProbe))
+	var pdb policyv1.PodDisruptionBudget
+	strict(t, r.get(t, "PodDisruptionBudget", fullname+"-controller-manager"), &pdb)
+	same("PodDisruptionBudget minAvailable", pdb.Spec.MinAvailable, wantPDB.Spec.MinAvailable)
+}
+
 func selects(sel, labels map[string]string) bool {
 	for k, v := range sel {
 		if labels[k] != v {
@@ -475,6 +537,11 @@ func checkWebhooks(t *testing.T, r render, d *appsv1.Deployment, certManager boo
 	for _, v := range d.Spec.Template.Spec.Volumes {
 		if v.Name == "webhook-certs" && v.Secret != nil {
 			secret = v.Secret.SecretName
+		}
+	}
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if m.Name == "webhook-certs" && !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--webhook-cert-dir="+m.MountPath) {
+			t.Errorf("the webhook certificate is mounted at %s, not in --webhook-cert-dir", m.MountPath)
 		}
 	}
 	dnsName := svc.Name + "." + ns + ".svc"
