@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,12 +18,12 @@ import (
 )
 
 type acceptOptions struct {
-	kube   kubeFlags
+	kube   *kubeFlags
 	dryRun bool
 }
 
-func newAcceptCmd(s streams) *cobra.Command {
-	o := acceptOptions{}
+func newAcceptCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := acceptOptions{kube: k}
 	cmd := &cobra.Command{
 		Use:   "accept NAME",
 		Short: "Apply a change from PeeringDB or the IRR that the operator holds for a human",
@@ -39,13 +40,13 @@ is held again and needs its own accept. Accepting needs the same permission
 as approving: verb "approve" on the request's IXPort.`,
 		Example: `  kubectl peering accept as8763-decix-fra
   kubectl peering accept as8763-decix-fra --dry-run   # show what would be accepted`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: k.completeRequests,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be accepted, change nothing")
-	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
 	return cmd
 }
 
@@ -80,7 +81,7 @@ func toAccept(pr *peeringv1.PeeringRequest) acceptance {
 	return a
 }
 
-func (o *acceptOptions) run(ctx context.Context, s streams, name string) error {
+func (o *acceptOptions) run(ctx context.Context, s genericiooptions.IOStreams, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,12 +31,12 @@ var (
 )
 
 type decisionOptions struct {
-	kube   kubeFlags
+	kube   *kubeFlags
 	reason string
 }
 
-func newApproveCmd(s streams) *cobra.Command {
-	return newDecisionCmd(s, approveDecision, `Approve a PeeringRequest, as a NOC engineer: the operator configures its
+func newApproveCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	return newDecisionCmd(s, k, approveDecision, `Approve a PeeringRequest, as a NOC engineer: the operator configures its
 sessions once the request is also validated against PeeringDB. Nothing is
 pushed to a router before both.
 
@@ -52,8 +53,8 @@ and create it again.`,
   kubectl peering approve as8763-decix-fra -n peers --reason "per peering agreement"`)
 }
 
-func newDenyCmd(s streams) *cobra.Command {
-	return newDecisionCmd(s, denyDecision, `Deny a PeeringRequest: it sets the condition Denied=True on the request's status
+func newDenyCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	return newDecisionCmd(s, k, denyDecision, `Deny a PeeringRequest: it sets the condition Denied=True on the request's status
 (reason Denied, message = --reason). A denied request is never configured; its
 state becomes Denied and stays so until it is deleted.
 
@@ -63,14 +64,15 @@ approved request, delete the request.`,
 		`  kubectl peering deny as64496-decix-fra --reason "not at the IX yet, ask again after the port is live"`)
 }
 
-func newDecisionCmd(s streams, d decision, long, example string) *cobra.Command {
-	o := decisionOptions{}
+func newDecisionCmd(s genericiooptions.IOStreams, k *kubeFlags, d decision, long, example string) *cobra.Command {
+	o := decisionOptions{kube: k}
 	cmd := &cobra.Command{
-		Use:     d.verb + " NAME --reason TEXT",
-		Short:   strings.ToUpper(d.verb[:1]) + d.verb[1:] + " a PeeringRequest (the decision is recorded and final)",
-		Long:    long,
-		Example: example,
-		Args:    cobra.ExactArgs(1),
+		Use:               d.verb + " NAME --reason TEXT",
+		Short:             strings.ToUpper(d.verb[:1]) + d.verb[1:] + " a PeeringRequest (the decision is recorded and final)",
+		Long:              long,
+		Example:           example,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: k.completeRequests,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, d, args[0])
 		},
@@ -78,14 +80,13 @@ func newDecisionCmd(s streams, d decision, long, example string) *cobra.Command 
 	f := cmd.Flags()
 	f.StringVar(&o.reason, "reason", "", "why, for the record (a ticket, a policy); required")
 	_ = cmd.MarkFlagRequired("reason")
-	o.kube.add(f, "the namespace (default: the context's namespace)")
 	return cmd
 }
 
 // errDecided: someone decided first. Not retried.
 var errDecided = errors.New("already decided")
 
-func (o *decisionOptions) run(ctx context.Context, s streams, d decision, name string) error {
+func (o *decisionOptions) run(ctx context.Context, s genericiooptions.IOStreams, d decision, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	kptr "k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,15 +19,15 @@ import (
 )
 
 type candidatesOptions struct {
-	kube      kubeFlags
+	kube      *kubeFlags
 	pdb       pdbFlags
 	ixPort    string
 	minPolicy string
 	output    string
 }
 
-func newCandidatesCmd(s streams) *cobra.Command {
-	o := candidatesOptions{}
+func newCandidatesCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := candidatesOptions{kube: k}
 	cmd := &cobra.Command{
 		Use:   "candidates --ix-port NAME",
 		Short: "List networks at an IXPort's IX that we do not peer with yet (the hit list)",
@@ -44,7 +45,10 @@ most prefixes (IPv4 + IPv6), then ASN. The IX's own route servers and route
 collectors are left out (named on stderr).
 
 --min-policy open lists only Open networks, selective adds Selective ones,
-any (the default) lists every policy, Restrictive and No included.`,
+any (the default) lists every policy, Restrictive and No included.
+
+-o csv prints the list for a spreadsheet, -o json|yaml a CandidateList
+(kubectl.peering.dev/v1alpha1); the summary goes to stderr either way.`,
 		Example: `  kubectl peering candidates --ix-port decix-fra
   kubectl peering candidates --ix-port decix-fra --min-policy open -o csv > decix-fra.csv`,
 		Args: cobra.NoArgs,
@@ -55,11 +59,25 @@ any (the default) lists every policy, Restrictive and No included.`,
 	f := cmd.Flags()
 	f.StringVar(&o.ixPort, "ix-port", "", "our IXPort (kubectl get ixports)")
 	f.StringVar(&o.minPolicy, "min-policy", "any", "open, selective or any")
-	f.StringVarP(&o.output, "output", "o", "table", "table or csv")
+	addOutputFlag(cmd, &o.output, "output format: csv, json or yaml (default: the table)", candidateFormats...)
+	_ = cmd.RegisterFlagCompletionFunc("ix-port", k.completeIXPorts)
 	_ = cmd.MarkFlagRequired("ix-port")
-	o.kube.add(f, "")
 	o.pdb.add(f)
 	return cmd
+}
+
+// candidateFormats are candidates' -o formats; "" and "table" are the table.
+var candidateFormats = []string{"", "csv", "json", "yaml", "table"}
+
+// candidateRow is one candidate in -o json|yaml.
+type candidateRow struct {
+	ASN       uint32 `json:"asn"`
+	Name      string `json:"name"`
+	Policy    string `json:"policy,omitempty"`
+	Prefixes4 *int64 `json:"prefixes4,omitempty"`
+	Prefixes6 *int64 `json:"prefixes6,omitempty"`
+	Traffic   string `json:"traffic,omitempty"`
+	RSPeer    bool   `json:"rsPeer"`
 }
 
 // candidate is one network at the IX.
@@ -89,7 +107,7 @@ func policyRank(p string) int {
 	return 4 // not stated
 }
 
-func (o *candidatesOptions) run(ctx context.Context, s streams) error {
+func (o *candidatesOptions) run(ctx context.Context, s genericiooptions.IOStreams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -98,8 +116,8 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 	if !ok {
 		return fmt.Errorf("--min-policy %q: want open, selective or any", o.minPolicy)
 	}
-	if o.output != "table" && o.output != "csv" {
-		return fmt.Errorf("-o %q: want table or csv", o.output)
+	if err := checkOutput(o.output, candidateFormats...); err != nil {
+		return err
 	}
 	c, err := o.kube.client()
 	if err != nil {
@@ -113,7 +131,7 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.pdb.open(s.Err)
+	src, err := o.pdb.open(s.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -144,7 +162,17 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 	}
 	sortCandidates(list)
 
-	if o.output == "csv" {
+	switch o.output {
+	case "json", "yaml":
+		l := &listOf[candidateRow]{Items: []candidateRow{}}
+		for _, cd := range list {
+			l.Items = append(l.Items, candidateRow{ASN: cd.net.ASN, Name: cd.net.Name, Policy: cd.net.PolicyGeneral,
+				Prefixes4: cd.net.InfoPrefixes4, Prefixes6: cd.net.InfoPrefixes6, Traffic: cd.net.InfoTraffic, RSPeer: cd.rsPeer})
+		}
+		if err := printObject(s.Out, o.output, "CandidateList", l); err != nil {
+			return err
+		}
+	case "csv":
 		w := csv.NewWriter(s.Out)
 		_ = w.Write([]string{"asn", "name", "policy", "prefixes4", "prefixes6", "traffic", "rs_peer"})
 		for _, cd := range list {
@@ -155,7 +183,10 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 		if err := w.Error(); err != nil {
 			return err
 		}
-	} else if len(list) > 0 {
+	default:
+		if len(list) == 0 {
+			break
+		}
 		t := newTable(s.Out, "ASN", "NAME", "POLICY", "PREFIXES4", "PREFIXES6", "TRAFFIC", "RS-PEER")
 		for _, cd := range list {
 			t.row(strconv.FormatUint(uint64(cd.net.ASN), 10), truncate(printable(cd.net.Name), 40), orDash(cd.net.PolicyGeneral),
@@ -165,8 +196,8 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 			return err
 		}
 	}
-	// The summary goes to stderr so that -o csv stays a clean file.
-	fmt.Fprintf(s.Err, "%s (PeeringDB ix %d): %d networks; %d candidates", printable(ix.Name), port.ixID, len(all), len(list))
+	// The summary goes to stderr so that -o csv|json|yaml stays a clean file.
+	fmt.Fprintf(s.ErrOut, "%s (PeeringDB ix %d): %d networks; %d candidates", printable(ix.Name), port.ixID, len(all), len(list))
 	var left []string
 	if requested > 0 {
 		left = append(left, fmt.Sprintf("%d with a PeeringRequest on %s", requested, o.ixPort))
@@ -181,11 +212,11 @@ func (o *candidatesOptions) run(ctx context.Context, s streams) error {
 		left = append(left, fmt.Sprintf("%d below --min-policy %s", policy, o.minPolicy))
 	}
 	if len(left) > 0 {
-		fmt.Fprintf(s.Err, " (left out: %s)", strings.Join(left, ", "))
+		fmt.Fprintf(s.ErrOut, " (left out: %s)", strings.Join(left, ", "))
 	}
-	fmt.Fprintln(s.Err)
+	fmt.Fprintln(s.ErrOut)
 	if unknown > 0 {
-		fmt.Fprintf(s.Err, "%d ASNs with a port at the IX have no network record in PeeringDB and are not listed\n", unknown)
+		fmt.Fprintf(s.ErrOut, "%d ASNs with a port at the IX have no network record in PeeringDB and are not listed\n", unknown)
 	}
 	return nil
 }

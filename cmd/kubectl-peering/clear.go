@@ -8,20 +8,21 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 )
 
 type clearOptions struct {
-	kube    kubeFlags
+	kube    *kubeFlags
 	soft    bool
 	wait    time.Duration
 	refresh time.Duration
 }
 
-func newClearCmd(s streams) *cobra.Command {
-	o := clearOptions{refresh: time.Second}
+func newClearCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := clearOptions{kube: k, refresh: time.Second}
 	cmd := &cobra.Command{
 		Use:   "clear NAME [--soft]",
 		Short: "Restart a PeeringRequest's sessions on the router (e.g. after a max-prefix trip)",
@@ -35,18 +36,18 @@ status.lastClear and an event. Clearing is an audited act: it needs verb
 "clear" on the request's IXPort (the peering-approver ClusterRole has it).`,
 		Example: `  kubectl peering clear as8763-decix-fra
   kubectl peering clear as8763-decix-fra --soft --wait 1m`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: k.completeRequests,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&o.soft, "soft", false, "re-read the routes through the import policy, do not reset the sessions")
 	cmd.Flags().DurationVar(&o.wait, "wait", 0, "wait this long for the operator to report the clear (0: do not wait)")
-	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
 	return cmd
 }
 
-func (o *clearOptions) run(ctx context.Context, s streams, name string) error {
+func (o *clearOptions) run(ctx context.Context, s genericiooptions.IOStreams, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -75,11 +75,11 @@ func TestNewRefusesANetworkNotAtTheIX(t *testing.T) {
 	}
 }
 
-// --ix-id works without a cluster; -o writes a file that validate passes.
+// --ix-id works without a cluster; --output-file writes a file that validate passes.
 func TestNewOfflineFromTheClusterToAFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "peers", "decix-fra", "9119.yaml")
-	a := args([]string{"new", "--asn", "9119", "--ix-port", "decix-fra", "--ix-id", "31", "-o", file,
+	a := args([]string{"new", "--asn", "9119", "--ix-port", "decix-fra", "--ix-id", "31", "--output-file", file,
 		"--kubeconfig", filepath.Join(dir, "no-such-kubeconfig")}, pdbFlagsFor(t))
 	_, errOut, err := run(t, a...)
 	if err != nil {

@@ -11,19 +11,20 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 )
 
 type drainOptions struct {
-	kube          kubeFlags
+	kube          *kubeFlags
 	shutdownAfter time.Duration
 	undrain       bool
 }
 
-func newDrainCmd(s streams) *cobra.Command {
-	o := drainOptions{}
+func newDrainCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := drainOptions{kube: k}
 	cmd := &cobra.Command{
 		Use:   "drain NAME|ixport/NAME|router/NAME [--shutdown-after 10m]",
 		Short: "Gracefully shut down the sessions of a PeeringRequest, an IXPort or a Router (RFC 8326)",
@@ -46,18 +47,18 @@ when the shutdown is due.`,
   kubectl peering drain as8763-decix-fra --shutdown-after 0s   # drained, kept up
   kubectl peering undrain as8763-decix-fra
   kubectl peering drain router/edge1 --shutdown-after 15m   # the router's maintenance`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: k.completeDrainTargets,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
 		},
 	}
 	cmd.Flags().DurationVar(&o.shutdownAfter, "shutdown-after", peeringv1.DefaultDrainShutdownAfter, "how long the sessions stay up drained before the shutdown (0s: until undrained)")
-	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
 	return cmd
 }
 
-func newUndrainCmd(s streams) *cobra.Command {
-	o := drainOptions{undrain: true}
+func newUndrainCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := drainOptions{kube: k, undrain: true}
 	cmd := &cobra.Command{
 		Use:   "undrain NAME|ixport/NAME|router/NAME",
 		Short: "End a graceful shutdown: sessions up, announcements untagged",
@@ -65,16 +66,16 @@ func newUndrainCmd(s streams) *cobra.Command {
 spec.shutdown is set) and what we announce and accept is no longer marked.`,
 		Example: `  kubectl peering undrain as8763-decix-fra
   kubectl peering undrain router/edge1`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: k.completeDrainTargets,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
 		},
 	}
-	o.kube.add(cmd.Flags(), "the namespace (default: the context's namespace)")
 	return cmd
 }
 
-func (o *drainOptions) run(ctx context.Context, s streams, name string) error {
+func (o *drainOptions) run(ctx context.Context, s genericiooptions.IOStreams, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

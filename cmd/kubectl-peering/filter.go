@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/policy"
@@ -25,7 +26,7 @@ type filterOptions struct {
 	stats         bool
 }
 
-func newFilterCmd(_ streams) *cobra.Command {
+func newFilterCmd(_ genericiooptions.IOStreams, _ *kubeFlags) *cobra.Command {
 	o := filterOptions{}
 	cmd := &cobra.Command{
 		Use:   "filter AS-SET|ASN...",

@@ -3,16 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	kptr "k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -33,61 +35,64 @@ var newKubeClient = func(cfg *rest.Config) (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
-// kubeFlags are kubectl's connection flags. k8s.io/cli-runtime is not in
-// the module graph, so they are built on client-go's clientcmd, with the
-// same names and the same precedence (flag, then $KUBECONFIG, then
-// ~/.kube/config).
+// kube is the cluster connection every command shares: kubectl's own
+// connection flags (cli-runtime's ConfigFlags) on the root command, so they
+// work before or after the verb and mean what they mean to kubectl.
 type kubeFlags struct {
-	kubeconfig    string
-	context       string
-	namespace     string
-	allNamespaces bool
-	timeout       time.Duration
+	flags *genericclioptions.ConfigFlags
 }
 
-// add registers the flags; nsUsage describes -n, "" for commands that
-// work on cluster-scoped objects or across namespaces only.
-func (k *kubeFlags) add(f *pflag.FlagSet, nsUsage string) {
-	f.StringVar(&k.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	f.StringVar(&k.context, "context", "", "the kubeconfig context to use")
-	if nsUsage != "" {
-		f.StringVarP(&k.namespace, "namespace", "n", "", nsUsage)
-	}
-	f.DurationVar(&k.timeout, "request-timeout", 30*time.Second, "longest wait for one answer from the API server")
+func newKube() *kubeFlags {
+	f := genericclioptions.NewConfigFlags(false)
+	// A person is waiting: kubectl's default is no timeout at all.
+	f.Timeout = kptr.To("30s")
+	// The client does its own discovery; a disk cache flag would do nothing.
+	f.CacheDir = nil
+	return &kubeFlags{flags: f}
 }
 
-// addAllNamespaces adds -A for the commands that can list across namespaces.
-func (k *kubeFlags) addAllNamespaces(f *pflag.FlagSet, usage string) {
-	f.BoolVarP(&k.allNamespaces, "all-namespaces", "A", false, usage)
-}
+func (k *kubeFlags) addFlags(f *pflag.FlagSet) { k.flags.AddFlags(f) }
 
-func (k *kubeFlags) clientConfig() clientcmd.ClientConfig {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = k.kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: k.context}
-	if k.namespace != "" {
-		overrides.Context.Namespace = k.namespace
-	}
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-}
+// namespace is -n as given, "" when not given (not the context's).
+func (k *kubeFlags) namespace() string { return kptr.Deref(k.flags.Namespace, "") }
 
 // ns is the namespace to work in: -n, else the context's, else "default".
 func (k *kubeFlags) ns() (string, error) {
-	ns, _, err := k.clientConfig().Namespace()
+	ns, _, err := k.flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return "", fmt.Errorf("cannot read the kubeconfig: %w", err)
 	}
 	return ns, nil
 }
 
-// client connects to the cluster of the current (or --context) context.
-func (k *kubeFlags) client() (client.Client, error) {
-	cfg, err := k.clientConfig().ClientConfig()
+// restConfig is the connection of the current (or --context) context with
+// every flag applied.
+func (k *kubeFlags) restConfig() (*rest.Config, error) {
+	// Without any kubeconfig clientcmd quietly points at localhost:8080;
+	// say what is missing instead (in a pod the in-cluster config applies).
+	if kptr.Deref(k.flags.APIServer, "") == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		raw, err := k.flags.ToRawKubeConfigLoader().RawConfig()
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the kubeconfig: %w", err)
+		}
+		if len(raw.Clusters) == 0 {
+			return nil, errors.New("no cluster configured: no kubeconfig at --kubeconfig, $KUBECONFIG or ~/.kube/config, and no --server")
+		}
+	}
+	cfg, err := k.flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to the cluster: %w", err)
 	}
 	cfg.UserAgent = "kubectl-peering/" + version.Version
-	cfg.Timeout = k.timeout
+	return cfg, nil
+}
+
+// client connects to the cluster.
+func (k *kubeFlags) client() (client.Client, error) {
+	cfg, err := k.restConfig()
+	if err != nil {
+		return nil, err
+	}
 	c, err := newKubeClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to the cluster at %s: %w", cfg.Host, err)
@@ -107,8 +112,17 @@ func kubeErr(err error) error {
 	}
 	var st apierrors.APIStatus
 	if errors.As(err, &st) {
+		s := st.Status()
+		// Discovery (which group serves peering.dev) gets no message with
+		// a refusal: most often an impersonation the user may not make.
+		if s.Message == "" || s.Message == "unknown" {
+			if s.Code == http.StatusForbidden {
+				return fmt.Errorf("the API server refused the request (403 Forbidden) without saying why; with --as or --as-group, your own user must be allowed to impersonate them (kubectl auth can-i impersonate users/NAME): %w", err)
+			}
+			return fmt.Errorf("the API server answered %d %s without saying why: %w", s.Code, s.Reason, err)
+		}
 		// The API server's or the webhook's own words, unchanged.
-		return errors.New(st.Status().Message)
+		return errors.New(s.Message)
 	}
 	return err
 }

@@ -3,23 +3,24 @@
 // `kubectl peering COMMAND`.
 //
 // Each subcommand lives in its own file with a constructor
-// func(streams) *cobra.Command, listed in subcommands below.
+// func(genericiooptions.IOStreams, *kubeFlags) *cobra.Command, listed in
+// subcommands below. kubectl's connection flags are on the root command.
 package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/peering-operator/peering-operator/internal/version"
 )
 
 // subcommands are the plugin's commands, one file each, in the order of a
 // peer's life: add it, check it, decide, watch, find the next ones.
-var subcommands = []func(streams) *cobra.Command{
+var subcommands = []func(genericiooptions.IOStreams, *kubeFlags) *cobra.Command{
 	newNewCmd,
 	newValidateCmd,
 	newApproveCmd,
@@ -38,21 +39,15 @@ var subcommands = []func(streams) *cobra.Command{
 // times and cache ages in golden files do not move.
 var now = time.Now
 
-// streams are where a command reads and writes, so tests can capture them.
-type streams struct {
-	In       io.Reader
-	Out, Err io.Writer
-}
-
 func main() {
-	s := streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	s := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	if err := newRootCmd(s).Execute(); err != nil {
-		fmt.Fprintln(s.Err, "error:", err)
+		fmt.Fprintln(s.ErrOut, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func newRootCmd(s streams) *cobra.Command {
+func newRootCmd(s genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kubectl-peering",
 		Short: "Manage BGP peering with peering-operator",
@@ -66,13 +61,17 @@ data behind them (PeeringDB, IRR).`,
 		SilenceUsage:  true, // a failed run prints the error, not the usage
 		SilenceErrors: true, // main prints it, once
 	}
-	// kubectl plugins get no shell completion from a "completion" command.
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's "completion SHELL" serves kubectl-peering run by its own
+	// name; `kubectl peering` completes through kubectl_complete-peering,
+	// which calls the hidden __complete command.
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
-	root.SetErr(s.Err)
+	root.SetErr(s.ErrOut)
+	k := newKube()
+	k.addFlags(root.PersistentFlags())
+	k.registerCompletions(root)
 	for _, sub := range subcommands {
-		root.AddCommand(sub(s))
+		root.AddCommand(sub(s, k))
 	}
 	return root
 }

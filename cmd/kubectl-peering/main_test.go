@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
 )
 
@@ -18,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	root := newRootCmd(streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	root := newRootCmd(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	root.SetArgs(args)
 	err := root.Execute()
 	return out.String(), errOut.String(), err

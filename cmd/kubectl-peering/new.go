@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -25,19 +26,20 @@ import (
 )
 
 type newOptions struct {
-	kube      kubeFlags
+	kube      *kubeFlags
 	pdb       pdbFlags
 	asn       string
 	ixPort    string
 	ixID      int
-	output    string
+	output    string // -o: only yaml; a path there gets an error naming --output-file
+	file      string
 	overwrite bool
 	// routeServers: write the requests for the IX's route servers.
 	routeServers bool
 }
 
-func newNewCmd(s streams) *cobra.Command {
-	o := newOptions{}
+func newNewCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := newOptions{kube: k}
 	cmd := &cobra.Command{
 		Use:   "new (--asn N | --route-servers) --ix-port NAME",
 		Short: "Write a ready PeeringRequest for a network, pre-filled from PeeringDB",
@@ -61,16 +63,18 @@ type is "Route Server"), each with spec.routeServer: true: no first-AS check,
 and an import filter of any non-bogon prefix rather than the route server's
 AS-SET. The documents are separated by "---".
 
-The IXPort is read from the cluster. Without a cluster, give its PeeringDB IX
-id with --ix-id (the limits then use the operator's default headroom).
+-n NAMESPACE writes metadata.namespace; without it the request has none (the
+GitOps tool decides). The IXPort is read from the cluster. Without a cluster,
+give its PeeringDB IX id with --ix-id (the limits then use the operator's
+default headroom).
 
 Nothing is written when the network has no port on that IX in PeeringDB, when
 PeeringDB does not know the AS, or when the request could never work (the peer
 refuses route servers and the port is a route server).`,
 		Example: `  kubectl peering new --asn 8763 --ix-port decix-fra
-  kubectl peering new --asn 13335 --ix-port decix-fra -o peers/decix-fra/13335.yaml
+  kubectl peering new --asn 13335 --ix-port decix-fra --output-file peers/decix-fra/13335.yaml
   kubectl peering new --asn 13335 --ix-port decix-fra --ix-id 31 --offline
-  kubectl peering new --route-servers --ix-port decix-fra -o peers/decix-fra/route-servers.yaml`,
+  kubectl peering new --route-servers --ix-port decix-fra --output-file peers/decix-fra/route-servers.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), s)
@@ -80,13 +84,14 @@ refuses route servers and the port is a route server).`,
 	f.StringVar(&o.asn, "asn", "", "AS number of the network to peer with (13335 or AS13335)")
 	f.StringVar(&o.ixPort, "ix-port", "", "name of our IXPort to peer on (kubectl get ixports)")
 	f.IntVar(&o.ixID, "ix-id", 0, "PeeringDB id of the IXPort's IX; skips reading the IXPort from the cluster")
-	f.StringVarP(&o.output, "output-file", "o", "", "write the YAML to this file instead of standard output")
+	f.StringVar(&o.file, "output-file", "", "write the YAML to this file instead of standard output")
+	addOutputFlag(cmd, &o.output, "output format: yaml, the request with its comments (to write a file: --output-file)", "yaml")
+	_ = cmd.RegisterFlagCompletionFunc("ix-port", k.completeIXPorts)
 	f.BoolVar(&o.overwrite, "overwrite", false, "replace the --output-file if it exists")
 	f.BoolVar(&o.routeServers, "route-servers", false, "write the requests for the IX's route servers (from PeeringDB) instead of one --asn")
 	cmd.MarkFlagsMutuallyExclusive("asn", "route-servers")
 	cmd.MarkFlagsOneRequired("asn", "route-servers")
 	_ = cmd.MarkFlagRequired("ix-port")
-	o.kube.add(f, "namespace to write into metadata.namespace (default: none, the GitOps tool decides)")
 	o.pdb.add(f)
 	return cmd
 }
@@ -102,7 +107,7 @@ type portInfo struct {
 	localASN    uint32
 }
 
-func (o *newOptions) run(ctx context.Context, s streams) error {
+func (o *newOptions) run(ctx context.Context, s genericiooptions.IOStreams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -117,9 +122,12 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 	if errs := k8svalidation.IsDNS1123Subdomain(o.ixPort); len(errs) > 0 {
 		return fmt.Errorf("--ix-port %q is not an object name: %s", o.ixPort, strings.Join(errs, "; "))
 	}
-	if o.output != "" && !o.overwrite {
-		if _, err := os.Stat(o.output); err == nil {
-			return fmt.Errorf("%s exists; pass --overwrite to replace it", o.output)
+	if err := checkOutput(o.output, "yaml"); err != nil {
+		return err
+	}
+	if o.file != "" && !o.overwrite {
+		if _, err := os.Stat(o.file); err == nil {
+			return fmt.Errorf("%s exists; pass --overwrite to replace it", o.file)
 		}
 	}
 
@@ -134,7 +142,7 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 			return err
 		}
 	}
-	src, err := o.pdb.open(s.Err)
+	src, err := o.pdb.open(s.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -146,23 +154,23 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 	} else if out, err = o.request(ctx, s, src, port, kc, asn, false); err != nil {
 		return err
 	}
-	if o.output == "" {
+	if o.file == "" {
 		_, err := s.Out.Write(out)
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(o.output), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(o.file), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.output, out, 0o644); err != nil {
+	if err := os.WriteFile(o.file, out, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Err, "wrote %s\n", o.output)
+	fmt.Fprintf(s.ErrOut, "wrote %s\n", o.file)
 	return nil
 }
 
 // request checks one network against PeeringDB and renders its request;
 // rs marks it as the IX's route server.
-func (o *newOptions) request(ctx context.Context, s streams, src *pdbSource, port portInfo, kc client.Client, asn uint32, rs bool) ([]byte, error) {
+func (o *newOptions) request(ctx context.Context, s genericiooptions.IOStreams, src *pdbSource, port portInfo, kc client.Client, asn uint32, rs bool) ([]byte, error) {
 	if port.localASN == asn {
 		return nil, fmt.Errorf("AS%d is our own AS (localASN of the IXPort's Router); no request written", asn)
 	}
@@ -173,7 +181,7 @@ func (o *newOptions) request(ctx context.Context, s streams, src *pdbSource, por
 	v := validation.ValidateRequest(src.cache, validation.Request{IXID: port.ixID, PeerASN: asn, RouteServer: port.routeServer})
 	if v.Final() || !v.PeerFound {
 		hint := ""
-		if v.Reason() == validation.ReasonNotAtIX && kc != nil {
+		if v.Reason() == peeringv1.ReasonNotAtIX && kc != nil {
 			hint = fmt.Sprintf(" (kubectl peering candidates --ix-port %s lists the networks that are)", o.ixPort)
 		}
 		return nil, fmt.Errorf("no request written: %s%s", v.Message(), hint)
@@ -181,22 +189,22 @@ func (o *newOptions) request(ctx context.Context, s streams, src *pdbSource, por
 	for _, f := range v.Failures {
 		// Held, not final: the request is valid but waits (policy No, port
 		// down, no address yet). Say so; the file is still useful.
-		fmt.Fprintf(s.Err, "warning: %s: %s\n", f.Reason, f.Message)
+		fmt.Fprintf(s.ErrOut, "warning: %s: %s\n", f.Reason, f.Message)
 	}
 	if port.fromPort && !port.routerKnown {
-		fmt.Fprintf(s.Err, "warning: the IXPort's Router does not exist; the route-server checks were not run\n")
+		fmt.Fprintf(s.ErrOut, "warning: the IXPort's Router does not exist; the route-server checks were not run\n")
 	}
 	if kc != nil {
-		warnExisting(ctx, kc, s.Err, asn, o.ixPort)
+		warnExisting(ctx, kc, s.ErrOut, asn, o.ixPort)
 	}
 
-	return renderNew(newRequest{Name: requestName(asn, o.ixPort), Namespace: o.kube.namespace, Port: port, ASN: asn, V: v, RouteServer: rs}), nil
+	return renderNew(newRequest{Name: requestName(asn, o.ixPort), Namespace: o.kube.namespace(), Port: port, ASN: asn, V: v, RouteServer: rs}), nil
 }
 
 // routeServerRequests renders a request for each route server of the IX:
 // the IX LAN's rs_asn and every network at the IX whose PeeringDB type is
 // "Route Server" (an IX with several route-server ASNs lists them so).
-func (o *newOptions) routeServerRequests(ctx context.Context, s streams, src *pdbSource, port portInfo, kc client.Client) ([]byte, error) {
+func (o *newOptions) routeServerRequests(ctx context.Context, s genericiooptions.IOStreams, src *pdbSource, port portInfo, kc client.Client) ([]byte, error) {
 	if port.routeServer {
 		return nil, fmt.Errorf("IXPort %s is on our route server: it does not peer with the IX's route servers", port.name)
 	}
@@ -221,7 +229,7 @@ func (o *newOptions) routeServerRequests(ctx context.Context, s streams, src *pd
 	for _, asn := range slices.Sorted(maps.Keys(rs)) {
 		doc, err := o.request(ctx, s, src, port, kc, asn, true)
 		if err != nil {
-			fmt.Fprintf(s.Err, "warning: route server AS%d: %v\n", asn, err)
+			fmt.Fprintf(s.ErrOut, "warning: route server AS%d: %v\n", asn, err)
 			continue
 		}
 		out = append(out, doc)

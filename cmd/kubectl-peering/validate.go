@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -17,15 +18,15 @@ import (
 )
 
 type validateOptions struct {
-	kube    kubeFlags
+	kube    *kubeFlags
 	pdb     pdbFlags
 	files   []string
 	ixPorts []string
 	output  string
 }
 
-func newValidateCmd(s streams) *cobra.Command {
-	o := validateOptions{}
+func newValidateCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
+	o := validateOptions{kube: k}
 	cmd := &cobra.Command{
 		Use:   "validate -f DIR|FILE...",
 		Short: "Check PeeringRequest files before merge, with the operator's own checks",
@@ -47,7 +48,7 @@ the files given with --ix-ports, else from the cluster.
 
 Prints one line per request (OK) or per problem (error, warning) with file
 and line, and exits with status 1 when anything is an error, so a CI job
-fails. --output github prints GitHub Actions annotations instead, which show
+fails. -o github prints GitHub Actions annotations instead, which show
 up on the pull request's lines.
 
 --offline reads PeeringDB only from the cache file and never asks the
@@ -55,7 +56,7 @@ cluster: for CI runners without network, with a cache file committed to the
 repository or restored from the CI cache.`,
 		Example: `  kubectl peering validate -f peers/
   kubectl peering validate -f peers/decix-fra/13335.yaml --ix-ports ixports/
-  kubectl peering validate -f peers/ --output github --offline --cache .peeringdb/cache.json.gz`,
+  kubectl peering validate -f peers/ -o github --offline --cache .peeringdb/cache.json.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), s)
@@ -64,9 +65,8 @@ repository or restored from the CI cache.`,
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "files or directories with PeeringRequests (repeatable)")
 	f.StringSliceVar(&o.ixPorts, "ix-ports", nil, "files or directories with the IXPorts (and Routers) the requests use")
-	f.StringVar(&o.output, "output", "text", "report format: text, or github for GitHub Actions annotations")
+	addOutputFlag(cmd, &o.output, "output format: text, or github for GitHub Actions annotations", "text", "github")
 	_ = cmd.MarkFlagRequired("filename")
-	o.kube.add(f, "")
 	o.pdb.add(f)
 	return cmd
 }
@@ -87,12 +87,12 @@ type portRef struct {
 	router string // Router name, for ports read from files (looked up once)
 }
 
-func (o *validateOptions) run(ctx context.Context, s streams) error {
+func (o *validateOptions) run(ctx context.Context, s genericiooptions.IOStreams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.output != "text" && o.output != "github" {
-		return fmt.Errorf("--output %q: want text or github", o.output)
+	if err := checkOutput(o.output, "text", "github"); err != nil {
+		return err
 	}
 	files, err := yamlFiles(o.files)
 	if err != nil {
@@ -154,7 +154,7 @@ func (o *validateOptions) run(ctx context.Context, s streams) error {
 
 	checkDuplicates(reqs)
 	o.resolvePorts(ctx, reqs, ports, routers)
-	if err := o.validatePeeringDB(ctx, s.Err, reqs); err != nil {
+	if err := o.validatePeeringDB(ctx, s.ErrOut, reqs); err != nil {
 		return err
 	}
 	return report(s.Out, o.output, fileFindings, reqs)
@@ -311,7 +311,7 @@ func (o *validateOptions) validatePeeringDB(ctx context.Context, warn io.Writer,
 		}
 		if err := src.ensure(ctx, id, asns...); err != nil {
 			for _, r := range byIX[id] {
-				r.fail(lineOf(r.doc.node, r.doc.line, "spec", "ixPortRef"), validation.ReasonPeeringDBUnavailable,
+				r.fail(lineOf(r.doc.node, r.doc.line, "spec", "ixPortRef"), peeringv1.ReasonPeeringDBUnavailable,
 					fmt.Sprintf("cannot check against PeeringDB: %v", err))
 			}
 			continue
@@ -328,7 +328,7 @@ func (o *validateOptions) validatePeeringDB(ctx context.Context, warn io.Writer,
 			r.result = &res
 			for _, f := range res.Failures {
 				msg := f.Message
-				if o.pdb.offline && f.Reason == validation.ReasonNetworkNotFound {
+				if o.pdb.offline && f.Reason == peeringv1.ReasonNetworkNotFound {
 					// A snapshot knows the networks at its IXs, not every network.
 					msg += " (--offline: the cache file knows only networks at its IXs and those looked up online before)"
 				}
@@ -355,9 +355,9 @@ func failureLine(r *request, f validation.Failure) int {
 		}
 	}
 	switch f.Reason {
-	case validation.ReasonIXNotFound, validation.ReasonNeverViaRouteServers, validation.ReasonPeeringDBUnavailable:
+	case peeringv1.ReasonIXNotFound, peeringv1.ReasonNeverViaRouteServers, peeringv1.ReasonPeeringDBUnavailable:
 		return lineOf(n, def, "spec", "ixPortRef", "name")
-	case validation.ReasonAddressMismatch, validation.ReasonAddressOutsideLAN:
+	case peeringv1.ReasonAddressMismatch, peeringv1.ReasonAddressOutsideLAN:
 		return lineOf(n, def, "spec", "addresses")
 	}
 	return lineOf(n, def, "spec", "peerASN")
