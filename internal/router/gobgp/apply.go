@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -1057,6 +1058,7 @@ func (d *Driver) revalidate(m *model, r *running, p *plan) {
 // txn runs writes and remembers how to undo them.
 type txn struct {
 	d    *Driver
+	mu   sync.Mutex // guards undo: writes run in parallel (txn.parallel)
 	undo []undoStep
 }
 
@@ -1073,16 +1075,69 @@ type undoStep struct {
 func (t *txn) do(ctx context.Context, what string, call, undo func(context.Context) error) error {
 	i := -1
 	if undo != nil {
+		t.mu.Lock()
 		t.undo = append(t.undo, undoStep{what: what, fn: undo})
 		i = len(t.undo) - 1
+		t.mu.Unlock()
 	}
 	if err := call(ctx); err != nil {
 		if i >= 0 {
+			t.mu.Lock()
 			t.undo[i].failed = true
+			t.mu.Unlock()
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// parallel runs step(0..n-1), independent writes, with up to
+// Options.MaxInFlight at once: gobgpd applies them one by one, but the
+// round trips overlap. After the first error nothing more starts; the
+// writes in flight finish (their undos are recorded) and that error is
+// returned. It returns only when all have ended, so the undo log of a
+// phase ends before the next phase starts and rollback keeps the order
+// between phases (e.g. a neighbor is deleted before its policy).
+func (t *txn) parallel(ctx context.Context, n int, step func(context.Context, int) error) error {
+	k := t.d.opts.MaxInFlight
+	if k <= 1 || n <= 1 {
+		for i := range n {
+			if err := step(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, k)
+	for i := range n {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := step(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 func (t *txn) rollback(ctx context.Context) error {
@@ -1177,10 +1232,8 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 	if err := t.editSet(ctx, asPathSet(bogonASNSet, p.bogonDel), asPathSet(bogonASNSet, p.bogonAdd), true); err != nil {
 		return err
 	}
-	for _, n := range p.adds {
-		if err := t.createFilter(ctx, n); err != nil {
-			return err
-		}
+	if err := t.createFilters(ctx, p.adds); err != nil {
+		return err
 	}
 	// 4. Filter changes in place, set by set (see editSet). The bogon
 	// switch rejects routes when it matches, the other two keep them.
@@ -1244,8 +1297,10 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 	}
-	// 6. Neighbors: new ones (their filter exists now), changed ones.
-	for _, n := range p.adds {
+	// 6. Neighbors: new ones (their filters exist now: createFilters has
+	// returned), changed ones.
+	if err := t.parallel(ctx, len(p.adds), func(ctx context.Context, i int) error {
+		n := p.adds[i]
 		a := n.addr
 		if err := t.do(ctx, "add neighbor "+a.String(), func(ctx context.Context) error {
 			_, err := c.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(a, n.id, n.spec)})
@@ -1257,6 +1312,9 @@ func (t *txn) execute(ctx context.Context, m *model, r *running, p *plan) error 
 			return err
 		}
 		t.d.sessions.added(a)
+		return nil
+	}); err != nil {
+		return err
 	}
 	for _, u := range p.updates {
 		a, id := u.n.addr, u.n.id
@@ -1702,9 +1760,9 @@ func (t *txn) setGlobal(ctx context.Context, dir api.PolicyDirection, names []st
 	}, undo)
 }
 
-// createFilter creates the neighbor's sets, then its policy.
-func (t *txn) createFilter(ctx context.Context, n nbModel) error {
-	c := t.d.client
+// filterSets are a new neighbor's defined sets: its import filter's, and
+// for an ordinary neighbor its neighbor set, gshut switch and export set.
+func filterSets(n nbModel) []*api.DefinedSet {
 	sets := []*api.DefinedSet{
 		{DefinedType: api.DefinedType_PREFIX, Name: prefixSetName(n.id), Prefixes: apiPrefixes(n.prefixes)},
 		{DefinedType: api.DefinedType_PREFIX, Name: bogonSwitchName(n.id), Prefixes: apiPrefixes(n.bogonSwitch)},
@@ -1712,43 +1770,40 @@ func (t *txn) createFilter(ctx context.Context, n nbModel) error {
 	}
 	if !n.spec.rsClient {
 		sets = append(sets, &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: neighborSetName(n.id), List: []string{n.neighborSetMember()}},
-			&api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: gshutSwitchName(n.id), List: n.gshutSwitch})
+			&api.DefinedSet{DefinedType: api.DefinedType_COMMUNITY, Name: gshutSwitchName(n.id), List: n.gshutSwitch},
+			&api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: exportSetName(n.id), Prefixes: apiPrefixes(n.exports)})
 	}
-	for _, ds := range sets {
-		if err := t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
+	return sets
+}
+
+// createFilters creates the filters of new neighbors: every set first,
+// then every policy (import, and export for an ordinary neighbor), each
+// phase in parallel; a policy only names sets of the phase before or
+// shared sets made earlier.
+func (t *txn) createFilters(ctx context.Context, adds []nbModel) error {
+	c := t.d.client
+	var sets []*api.DefinedSet
+	var pols []*api.Policy
+	for _, n := range adds {
+		sets = append(sets, filterSets(n)...)
+		pols = append(pols, apiPolicy(n))
+		if !n.spec.rsClient {
+			pols = append(pols, apiExportPolicy(n))
+		}
+	}
+	if err := t.parallel(ctx, len(sets), func(ctx context.Context, i int) error {
+		ds := sets[i]
+		return t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
 			_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ds})
 			return err
 		}, func(ctx context.Context) error {
 			_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.DefinedType, Name: ds.Name}, All: true})
 			return err
-		}); err != nil {
-			return err
-		}
-	}
-	if err := t.addPolicy(ctx, apiPolicy(n)); err != nil {
-		return err
-	}
-	if n.spec.rsClient {
-		return nil
-	}
-	return t.createExport(ctx, n)
-}
-
-// createExport creates an ordinary neighbor's export set, then its export
-// policy (the neighbor set exists: the import policy uses it too).
-func (t *txn) createExport(ctx context.Context, n nbModel) error {
-	c := t.d.client
-	ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: exportSetName(n.id), Prefixes: apiPrefixes(n.exports)}
-	if err := t.do(ctx, "add defined set "+ds.Name, func(ctx context.Context) error {
-		_, err := c.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: ds})
-		return err
-	}, func(ctx context.Context) error {
-		_, err := c.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: &api.DefinedSet{DefinedType: ds.DefinedType, Name: ds.Name}, All: true})
-		return err
+		})
 	}); err != nil {
 		return err
 	}
-	return t.addPolicy(ctx, apiExportPolicy(n))
+	return t.parallel(ctx, len(pols), func(ctx context.Context, i int) error { return t.addPolicy(ctx, pols[i]) })
 }
 
 func (t *txn) addPolicy(ctx context.Context, pol *api.Policy) error {

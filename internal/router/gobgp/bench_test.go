@@ -63,15 +63,64 @@ func cpuOf(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
 }
 
-// BenchmarkApply2000 configures 2,000 neighbors on one gobgpd: a raw
-// AddPeer loop (the floor: one call per neighbor, no filters), the
-// driver's Apply (prefix set, policy and neighbor per peer, after reading
-// the running state), and a resync with nothing changed (0 writes). Run
-// with -benchtime=1x.
+// addPeerFloor adds des's neighbors to a fresh gobgpd with bare AddPeer
+// calls (no filter, limit only), inFlight at a time, and returns how long
+// that took: the floor the driver is measured against.
+func addPeerFloor(b *testing.B, des router.Desired, inFlight int) time.Duration {
+	ctx := context.Background()
+	rs, err := bgptest.Start(ctx, bgptest.Config{Name: "rs", ASN: rsASN, ListenAddr: rsAddr, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rs.Stop()
+	add := func(n router.Neighbor) error {
+		fam := apiFamily(false)
+		_, err := rs.API.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+			Conf:        &api.PeerConf{NeighborAddress: n.Address.String(), PeerAsn: n.PeerASN, Description: n.Description},
+			Transport:   &api.Transport{PassiveMode: true},
+			RouteServer: &api.RouteServer{RouteServerClient: true},
+			AfiSafis: []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true},
+				PrefixLimits: &api.PrefixLimit{Family: fam, MaxPrefixes: n.MaxPrefixes}}},
+		}})
+		return err
+	}
+	start := time.Now()
+	if inFlight == 1 {
+		for _, n := range des.Neighbors {
+			if err := add(n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	sem := make(chan struct{}, inFlight)
+	errs := make(chan error, len(des.Neighbors))
+	for _, n := range des.Neighbors {
+		sem <- struct{}{}
+		go func() {
+			errs <- add(n)
+			<-sem
+		}()
+	}
+	for range des.Neighbors {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// BenchmarkApply2000 configures 2,000 neighbors on one gobgpd: raw
+// AddPeer loops (the floors: one call per neighbor, no filters, one at a
+// time and 8 in flight), the driver's Apply (sets, policy and neighbor per
+// peer, after reading the running state; 8 writes in flight, and one at a
+// time for comparison), and a resync with nothing changed (0 writes). Each
+// driver run is paired with both floors measured just before it, on fresh
+// gobgpd processes: x-floor is against the sequential loop (the goal's
+// ratio), x-parfloor against the parallel one. Run with -benchtime=1x.
 func BenchmarkApply2000(b *testing.B) {
 	des := bench2000()
 	ctx := context.Background()
-	var floor time.Duration
 	fresh := func(b *testing.B) *bgptest.Speaker {
 		b.StopTimer()
 		defer b.StartTimer()
@@ -81,55 +130,56 @@ func BenchmarkApply2000(b *testing.B) {
 		}
 		return rs
 	}
-	b.Run("raw-addpeer", func(b *testing.B) {
-		for range b.N {
-			rs := fresh(b)
-			start := time.Now()
-			for _, n := range des.Neighbors {
-				fam := apiFamily(false)
-				_, err := rs.API.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-					Conf:        &api.PeerConf{NeighborAddress: n.Address.String(), PeerAsn: n.PeerASN, Description: n.Description},
-					Transport:   &api.Transport{PassiveMode: true},
-					RouteServer: &api.RouteServer{RouteServerClient: true},
-					AfiSafis: []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true},
-						PrefixLimits: &api.PrefixLimit{Family: fam, MaxPrefixes: n.MaxPrefixes}}},
-				}})
+	for _, f := range []struct {
+		name     string
+		inFlight int
+	}{{"raw-addpeer", 1}, {"raw-addpeer-parallel", 8}} {
+		b.Run(f.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				floor := addPeerFloor(b, des, f.inFlight)
+				b.StartTimer()
+				b.ReportMetric(float64(floor)/float64(b.N), "ns/op")
+				b.ReportMetric(1, "writes/nb")
+			}
+		})
+	}
+	for _, v := range []struct {
+		name     string
+		inFlight int
+	}{{"driver", 0}, {"driver-1inflight", 1}} {
+		b.Run(v.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				floor, parFloor := addPeerFloor(b, des, 1), addPeerFloor(b, des, 8)
+				b.StartTimer()
+				rs := fresh(b)
+				d, err := New(ctx, Options{Address: rs.GRPCAddr(), RouteServer: true, Passive: true, MaxInFlight: v.inFlight})
 				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			floor = time.Since(start)
-			b.StopTimer()
-			rs.Stop()
-			b.StartTimer()
-		}
-	})
-	b.Run("driver", func(b *testing.B) {
-		for range b.N {
-			rs := fresh(b)
-			d, err := New(ctx, Options{Address: rs.GRPCAddr(), RouteServer: true, Passive: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			cpu0, gcpu0 := cpuSelf(), cpuOf(rs.PID())
-			start := time.Now()
-			res, err := d.Apply(ctx, des)
-			elapsed := time.Since(start)
-			if err != nil || res.Added != 2000 {
-				b.Fatalf("Apply: %+v %v", res, err)
-			}
-			b.ReportMetric(float64(d.Writes()), "writes")
-			b.ReportMetric(float64(cpuSelf()-cpu0)/1e6, "op-cpu-ms")
-			b.ReportMetric(float64(cpuOf(rs.PID())-gcpu0)/1e6, "gobgpd-cpu-ms")
-			if floor > 0 {
+				cpu0, gcpu0 := cpuSelf(), cpuOf(rs.PID())
+				start := time.Now()
+				res, err := d.Apply(ctx, des)
+				elapsed := time.Since(start)
+				if err != nil || res.Added != 2000 {
+					b.Fatalf("Apply: %+v %v", res, err)
+				}
+				b.ReportMetric(float64(d.Writes()), "writes")
+				b.ReportMetric(float64(d.Writes())/float64(len(des.Neighbors)), "writes/nb")
+				b.ReportMetric(float64(cpuSelf()-cpu0)/1e6, "op-cpu-ms")
+				b.ReportMetric(float64(cpuOf(rs.PID())-gcpu0)/1e6, "gobgpd-cpu-ms")
 				b.ReportMetric(float64(elapsed)/float64(floor), "x-floor")
+				b.ReportMetric(float64(elapsed)/float64(parFloor), "x-parfloor")
+				b.ReportMetric(float64(floor.Milliseconds()), "floor-ms")
+				b.ReportMetric(float64(parFloor.Milliseconds()), "parfloor-ms")
+				b.StopTimer()
+				d.Close()
+				rs.Stop()
+				b.StartTimer()
 			}
-			b.StopTimer()
-			d.Close()
-			rs.Stop()
-			b.StartTimer()
-		}
-	})
+		})
+	}
 	b.Run("resync-nochange", func(b *testing.B) {
 		for range b.N {
 			rs := fresh(b)

@@ -67,6 +67,11 @@ type Options struct {
 	// Desired's AS and router ID (ListenPort 0: 179, -1: do not listen).
 	ListenPort      int32
 	ListenAddresses []string
+	// MaxInFlight bounds the writes of one phase of an Apply that run at
+	// once (new neighbors' sets, policies, neighbors; 0: 8, 1: one at a
+	// time). gobgpd applies them in turn; in flight together, their round
+	// trips overlap.
+	MaxInFlight int
 	// DisableWatch turns off the background WatchEvent stream that notes
 	// session transitions as they happen (used for LastError); without it
 	// they are only noticed when State is called.
@@ -108,6 +113,9 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 8
 	}
 	d := &Driver{opts: o, sessions: newSessionTracker()}
 	dial := []grpc.DialOption{

@@ -259,6 +259,9 @@ func (d *Driver) watch(ctx context.Context) {
 	backoff := time.Second
 	for {
 		stream, err := d.client.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}})
+		// seen: each neighbor's last state on this stream, which starts
+		// with every existing neighbor's (INIT events).
+		seen := map[string]api.PeerState_SessionState{}
 		for err == nil {
 			var ev *api.WatchEventResponse
 			if ev, err = stream.Recv(); err != nil {
@@ -266,16 +269,23 @@ func (d *Driver) watch(ctx context.Context) {
 			}
 			backoff = time.Second
 			pe := ev.GetPeer()
-			if pe == nil || pe.Type != api.WatchEventResponse_PeerEvent_STATE {
+			if pe == nil || (pe.Type != api.WatchEventResponse_PeerEvent_STATE && pe.Type != api.WatchEventResponse_PeerEvent_INIT) {
+				continue
+			}
+			addr := pe.GetPeer().GetState().GetNeighborAddress()
+			st, prev := pe.GetPeer().GetState().GetSessionState(), seen[addr]
+			seen[addr] = st
+			if pe.Type != api.WatchEventResponse_PeerEvent_STATE {
 				continue
 			}
 			// Only transitions into or out of Established, or back to Idle
-			// (where a NOTIFICATION leads), can change the last error;
-			// Idle->Active and the like are skipped (2,000 new passive
-			// neighbors make 2,000 of those).
-			addr := pe.GetPeer().GetState().GetNeighborAddress()
-			switch st := pe.GetPeer().GetState().GetSessionState(); {
-			case st == api.PeerState_ESTABLISHED, st == api.PeerState_IDLE, d.sessions.wasEstablished(addr):
+			// after an OPEN was sent (only then can a NOTIFICATION lead
+			// there), can change the last error. Idle->Active is skipped,
+			// and so is the Idle gobgpd announces a new neighbor with (no
+			// state seen before): each read is a ListPeer that costs
+			// gobgpd a walk over every neighbor.
+			switch {
+			case st == api.PeerState_ESTABLISHED, st == api.PeerState_IDLE && prev >= api.PeerState_OPENSENT, d.sessions.wasEstablished(addr):
 				d.observeOne(ctx, addr)
 			}
 		}
