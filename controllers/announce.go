@@ -14,13 +14,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/policy"
 )
 
-// Reasons of the Announcing condition.
-const (
-	ReasonAnnouncing        = "Announcing"
-	ReasonNothingToAnnounce = "NothingToAnnounce"
-	ReasonRouteServerRelays = "RouteServerRelays"
-)
-
 // announcement is what a request's sessions announce in one family.
 type announcement struct {
 	// Prefixes announced, in order.
@@ -159,7 +152,7 @@ func combinedDigest(static, set string) string {
 // is worth a warning (the peering carries no traffic from us).
 func announcingCondition(rt *peeringv1.Router, port *peeringv1.IXPort, a4, a6 announcement, v4, v6 bool, fromSet *peeringv1.Filters) (status bool, reason, msg string) {
 	if rt != nil && rt.Spec.RouteServer {
-		return true, ReasonRouteServerRelays, fmt.Sprintf("Router %q is a route server: its clients get what the other clients send, filtered on import", rt.Name)
+		return true, peeringv1.ReasonRouteServerRelays, fmt.Sprintf("Router %q is a route server: its clients get what the other clients send, filtered on import", rt.Name)
 	}
 	var parts, ignored []string
 	n := 0
@@ -203,7 +196,7 @@ func announcingCondition(rt *peeringv1.Router, port *peeringv1.IXPort, a4, a6 an
 		if port != nil {
 			where = fmt.Sprintf("IXPort %q's or Router %q's spec.announce", port.Name, port.Spec.RouterRef.Name)
 		}
-		return false, ReasonNothingToAnnounce, "the export policy denies everything: nothing is listed in " + where + ", so the peer gets no route from us" + suffix
+		return false, peeringv1.ReasonNothingToAnnounce, "the export policy denies everything: nothing is listed in " + where + ", so the peer gets no route from us" + suffix
 	}
-	return true, ReasonAnnouncing, "exactly these are announced, nothing learned from a peer: " + strings.Join(parts, "; ") + suffix
+	return true, peeringv1.ReasonAnnouncing, "exactly these are announced, nothing learned from a peer: " + strings.Join(parts, "; ") + suffix
 }

@@ -47,12 +47,12 @@ func TestAnnounceFor(t *testing.T) {
 		})
 	}
 	ok, reason, _ := announcingCondition(rt, port, announcement{}, announcement{}, true, false, nil)
-	if ok || reason != ReasonNothingToAnnounce {
+	if ok || reason != peeringv1.ReasonNothingToAnnounce {
 		t.Errorf("nothing to announce: %v %s", ok, reason)
 	}
 	rs := rt.DeepCopy()
 	rs.Spec.RouteServer = true
-	if ok, reason, _ := announcingCondition(rs, port, announcement{}, announcement{}, true, false, nil); !ok || reason != ReasonRouteServerRelays {
+	if ok, reason, _ := announcingCondition(rs, port, announcement{}, announcement{}, true, false, nil); !ok || reason != peeringv1.ReasonRouteServerRelays {
 		t.Errorf("route server: %v %s", ok, reason)
 	}
 }

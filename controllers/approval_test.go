@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 	"github.com/peering-operator/peering-operator/internal/webhook"
@@ -103,7 +102,7 @@ func TestApprovalIsAnAuthorisedAct(t *testing.T) {
 	g.Expect(gitopsC.Create(ctx, l.request)).To(Succeed())
 	t.Cleanup(func() { _ = k8s.Delete(ctx, l.request) })
 	g.Expect(getPR(g, l.request).Spec.Requester.Username).To(Equal(gitops))
-	expectCondition(t, l.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, l.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	// Neither the GitOps account nor a NOC user without the permission can approve.
 	g.Expect(apierrors.IsForbidden(decide(gitopsC, l.request, "Approved"))).To(BeTrue(), "the GitOps account may not write the status")
@@ -114,7 +113,7 @@ func TestApprovalIsAnAuthorisedAct(t *testing.T) {
 	g.Expect(decide(aliceC, l.request, "Approved")).To(Succeed())
 	pr := getPR(g, l.request)
 	g.Expect(pr.Status.Approval.User).To(Equal(alice))
-	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 
 	// The decision is final, and cannot be rewritten by anyone. (The
 	// operator writes the status too: a write that lost the race to it is
@@ -162,7 +161,7 @@ func TestAutoApproval(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request) // DENIC: policy Open
-	c := expectCondition(t, o.request, "Approved", metav1.ConditionTrue, controllers.ReasonAutoApproved)
+	c := expectCondition(t, o.request, "Approved", metav1.ConditionTrue, peeringv1.ReasonAutoApproved)
 	g := NewWithT(t)
 	g.Expect(c.Message).To(ContainSubstring("AutoOpen"))
 	g.Eventually(func(g Gomega) { g.Expect(getPR(g, o.request).Status.Approval.User).NotTo(BeEmpty()) }, timeout).Should(Succeed())
@@ -171,7 +170,7 @@ func TestAutoApproval(t *testing.T) {
 	selective.ObjectMeta = metav1.ObjectMeta{Name: o.request.Name + "-google", Namespace: "default"}
 	selective.Spec.PeerASN, selective.Spec.Addresses = 15169, nil // Google: Selective
 	create(t, selective)
-	expectCondition(t, selective, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, selective, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 	// Several rounds of the request controller do not approve it.
 	afterReconciles(t, "peeringrequest", 4)
 	g.Expect(conditionOf(g, selective, "Approved")).To(BeNil())

@@ -23,27 +23,10 @@ import (
 	"github.com/peering-operator/peering-operator/internal/conditions"
 )
 
-// Finalizers the operator puts on its objects.
-const (
-	// FinalizerNeighborCleanup keeps a PeeringRequest until its neighbors are
-	// removed from the router.
-	FinalizerNeighborCleanup = "peering.dev/neighbor-cleanup"
-	// FinalizerInUse keeps an IXPort or Router while other objects use it,
-	// like Kubernetes' pvc-protection.
-	FinalizerInUse = "peering.dev/in-use-protection"
-)
-
 // Field indexes for finding dependants.
 const (
 	indexIXPortRef = "spec.ixPortRef.name"
 	indexRouterRef = "spec.routerRef.name"
-)
-
-// Ready reasons shared by the kinds.
-const (
-	ReasonDeletionWaits  = "DeletionBlocked"
-	ReasonNotReconciling = "Idle"
-	ReasonNotStalled     = "NotStalled"
 )
 
 // ensureFinalizer adds f to obj and patches it when missing.
@@ -108,8 +91,8 @@ func finishReconcile(ctx context.Context, c client.Client, rep conditions.Report
 // condition: a final failure is Stalled, a wait on something that resolves
 // by itself is Reconciling, and Ready=True or a wait on a human is neither.
 func kstatus(ready conditions.Set, stalled, progressing bool) []conditions.Set {
-	rec := conditions.False(peeringv1.ConditionReconciling, ReasonNotReconciling, "")
-	st := conditions.False(peeringv1.ConditionStalled, ReasonNotStalled, "")
+	rec := conditions.False(peeringv1.ConditionReconciling, peeringv1.ReasonNotReconciling, "")
+	st := conditions.False(peeringv1.ConditionStalled, peeringv1.ReasonNotStalled, "")
 	switch {
 	case stalled:
 		st = conditions.True(peeringv1.ConditionStalled, ready.Reason, ready.Message)

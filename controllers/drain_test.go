@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/router"
 )
@@ -35,7 +34,7 @@ func TestDrainEndToEnd(t *testing.T) {
 	create(t, o.port)
 	create(t, o.request)
 	approve(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 
 	// ourRoute is our prefix as the peer holds it (nil: it has none).
 	ourRoute := func(g Gomega) *bgptest.Route {
@@ -81,12 +80,12 @@ func TestDrainEndToEnd(t *testing.T) {
 	setDrain(`{"shutdownAfter":"1s"}`)
 	g.Expect(getPR(g, o.request).Annotations[peeringv1.AnnotationDrainSince]).To(Equal(since), "the start of a drain cannot move")
 	g.Eventually(sessionState, timeout).ShouldNot(Equal(api.PeerState_ESTABLISHED))
-	expectCondition(t, o.request, "Established", metav1.ConditionFalse, controllers.ReasonDrained)
+	expectCondition(t, o.request, "Established", metav1.ConditionFalse, peeringv1.ReasonDrained)
 
 	// Undrain: up again, unmarked, the stamp gone.
 	setDrain(`null`)
 	g.Expect(getPR(g, o.request).Annotations).NotTo(HaveKey(peeringv1.AnnotationDrainSince))
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	g.Eventually(func(g Gomega) {
 		r := ourRoute(g)
 		g.Expect(r).NotTo(BeNil())
@@ -116,14 +115,14 @@ func TestDrainEndToEnd(t *testing.T) {
 	drainObj(o.port, `{"shutdownAfter":"1s"}`)
 	g.Expect(o.port.Annotations).To(HaveKey(peeringv1.AnnotationDrainSince), "the webhook stamps an IXPort's drain")
 	g.Eventually(sessionState, timeout).ShouldNot(Equal(api.PeerState_ESTABLISHED))
-	expectCondition(t, o.request, "Established", metav1.ConditionFalse, controllers.ReasonDrained)
+	expectCondition(t, o.request, "Established", metav1.ConditionFalse, peeringv1.ReasonDrained)
 	g.Expect(conditionOf(g, o.request, "Established").Message).To(ContainSubstring("kubectl peering undrain ixport/" + o.port.Name))
 
 	// Both undrained: up and unmarked.
 	drainObj(o.port, `null`)
 	drainObj(o.router, `null`)
 	g.Expect(o.router.Annotations).NotTo(HaveKey(peeringv1.AnnotationDrainSince))
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	g.Eventually(func(g Gomega) {
 		r := ourRoute(g)
 		g.Expect(r).NotTo(BeNil())

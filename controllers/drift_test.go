@@ -17,13 +17,11 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/frrtest"
 	"github.com/peering-operator/peering-operator/internal/metrics"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
-	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
 // driftCase is a change a third party makes in PeeringDB under a live
@@ -68,32 +66,32 @@ func driftCases(addr, moved netip.Addr) []driftCase {
 	}
 	const netID = 270 // DENIC's net id in the sample
 	return []driftCase{
-		{name: "policy No", reason: validation.ReasonPeerPolicyNo,
+		{name: "policy No", reason: peeringv1.ReasonPeerPolicyNo,
 			change: func(t *testing.T, _ int, _ netip.Addr) func() {
 				n, _ := pdbSource.Cache.Network(asn)
 				return update(t, peeringdb.ObjNetwork, netID, map[string]any{"policy_general": "No"}, map[string]any{"policy_general": n.PolicyGeneral})
 			}},
-		{name: "network deleted", reason: validation.ReasonNetworkNotFound,
+		{name: "network deleted", reason: peeringv1.ReasonNetworkNotFound,
 			change: func(t *testing.T, _ int, _ netip.Addr) func() {
 				return update(t, peeringdb.ObjNetwork, netID, map[string]any{"status": peeringdb.StatusDeleted}, map[string]any{"status": "ok"})
 			}},
-		{name: "port not operational", reason: validation.ReasonNotOperational,
+		{name: "port not operational", reason: peeringv1.ReasonNotOperational,
 			change: func(t *testing.T, ix int, _ netip.Addr) func() {
 				return update(t, peeringdb.ObjNetIXLAN, nix(t, ix).ID, map[string]any{"operational": false}, map[string]any{"operational": true})
 			}},
-		{name: "address renumbered", reason: controllers.ReasonAddressRemoved, afterAccept: []string{moved.String()}, adds: true,
+		{name: "address renumbered", reason: peeringv1.ReasonAddressRemoved, afterAccept: []string{moved.String()}, adds: true,
 			change: func(t *testing.T, ix int, addr netip.Addr) func() {
 				return update(t, peeringdb.ObjNetIXLAN, nix(t, ix).ID, map[string]any{"ipaddr4": moved.String()}, map[string]any{"ipaddr4": addr.String()})
 			}},
-		{name: "port deleted", reason: validation.ReasonNotAtIX,
+		{name: "port deleted", reason: peeringv1.ReasonNotAtIX,
 			change: func(t *testing.T, ix int, _ netip.Addr) func() {
 				return update(t, peeringdb.ObjNetIXLAN, nix(t, ix).ID, map[string]any{"status": peeringdb.StatusDeleted}, map[string]any{"status": "ok"})
 			}},
-		{name: "IX deleted", reason: validation.ReasonIXNotFound,
+		{name: "IX deleted", reason: peeringv1.ReasonIXNotFound,
 			change: func(t *testing.T, ix int, _ netip.Addr) func() {
 				return update(t, peeringdb.ObjIX, ix, map[string]any{"status": peeringdb.StatusDeleted}, map[string]any{"status": "ok"})
 			}},
-		{name: "lower limit", reason: controllers.ReasonLimitLowered, limit: 127, afterAccept: []string{addr.String()}, // ⌈(10+100)×1.15⌉
+		{name: "lower limit", reason: peeringv1.ReasonLimitLowered, limit: 127, afterAccept: []string{addr.String()}, // ⌈(10+100)×1.15⌉
 			change: func(t *testing.T, _ int, addr netip.Addr) func() {
 				n, _ := pdbSource.Cache.Network(asn)
 				return update(t, peeringdb.ObjNetwork, netID, map[string]any{"info_prefixes4": 10}, map[string]any{"info_prefixes4": *n.InfoPrefixes4})
@@ -167,7 +165,7 @@ func accept(t *testing.T, pr *peeringv1.PeeringRequest) string {
 // then accepts it.
 func runDriftCase(t *testing.T, tc driftCase, r liveRouter, pr *peeringv1.PeeringRequest, ix int, addr netip.Addr) {
 	g := NewWithT(t)
-	expectCondition(t, pr, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, pr, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	removedBefore := r.removals()
 	_, _, limitBefore := r.has(g, addr)
 
@@ -197,11 +195,11 @@ func runDriftCase(t *testing.T, tc driftCase, r liveRouter, pr *peeringv1.Peerin
 
 	// A human accepts: the change applies.
 	accept(t, pr)
-	expectCondition(t, pr, "DriftHeld", metav1.ConditionFalse, controllers.ReasonInSync)
+	expectCondition(t, pr, "DriftHeld", metav1.ConditionFalse, peeringv1.ReasonInSync)
 	g.Eventually(func(g Gomega) {
 		cur := getPR(g, pr)
 		g.Expect(cur.Status.Config).NotTo(BeNil())
-		g.Expect(cur.Status.Config.Reason).To(Equal(controllers.ReasonPinAccepted))
+		g.Expect(cur.Status.Config.Reason).To(Equal(peeringv1.ReasonPinAccepted))
 		var want []string
 		for _, s := range cur.Status.Config.Sessions {
 			want = append(want, s.Address)

@@ -13,10 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/irr/irrtest"
-	"github.com/peering-operator/peering-operator/internal/policy"
 )
 
 // What we announce from our AS-SET, end to end on our gobgpd: the
@@ -49,7 +47,7 @@ func TestExportASSetEndToEnd(t *testing.T) {
 	create(t, o.port)
 	create(t, o.request)
 	approve(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 
 	// fromUs is what the peer holds from us, sorted.
 	fromUs := func(g Gomega) []string {
@@ -75,7 +73,7 @@ func TestExportASSetEndToEnd(t *testing.T) {
 
 	// The IRR loses three of the four: held, and the peer keeps them.
 	g.Expect(irrSrv.Replace(irrtest.DefaultFixture(), rpsl(customers[0]))).To(Succeed())
-	c := expectCondition(t, o.request, "DriftHeld", metav1.ConditionTrue, policy.ReasonFilterShrink)
+	c := expectCondition(t, o.request, "DriftHeld", metav1.ConditionTrue, peeringv1.ReasonFilterShrink)
 	g.Expect(c.Message).To(ContainSubstring("export"))
 	g.Consistently(fromUs, "3s", "500ms").Should(Equal(all), "an IRR edit never withdraws our routes by itself")
 
@@ -89,5 +87,5 @@ func TestExportASSetEndToEnd(t *testing.T) {
 	want := []string{ours, customers[0]}
 	slices.Sort(want)
 	g.Eventually(fromUs, 2*timeout+30*time.Second).Should(Equal(want))
-	expectCondition(t, o.request, "DriftHeld", metav1.ConditionFalse, controllers.ReasonInSync)
+	expectCondition(t, o.request, "DriftHeld", metav1.ConditionFalse, peeringv1.ReasonInSync)
 }

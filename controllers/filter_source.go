@@ -18,13 +18,6 @@ import (
 // the FiltersReady message shows them.
 const AnnotationAcceptFilter = peeringv1.AnnotationAcceptFilter
 
-// Reasons of FiltersReady besides the guard's (policy.ReasonFilter*).
-const (
-	ReasonFiltersBuilt   = "FiltersBuilt"
-	ReasonIRRUnavailable = "IRRUnavailable"
-	ReasonFilterAccepted = "FilterAcceptedByHuman"
-)
-
 // FilterSource builds import filters from the IRR. It keeps no per-request
 // state: the filter a request uses is the one its status names (pinned once
 // approved, its entries persisted in PrefixLists), so a restart or a new
@@ -73,7 +66,7 @@ func (s *FilterSource) Build(ctx context.Context, family int, sets, sources []st
 		}
 	}
 	if candidate == nil {
-		out.Reason, out.Retry = ReasonIRRUnavailable, true
+		out.Reason, out.Retry = peeringv1.ReasonIRRUnavailable, true
 		out.Message = fmt.Sprintf("IPv%d filter for %s: %v; retrying by itself", family, strings.Join(sets, " "), irrErr)
 		return out
 	}
@@ -103,7 +96,7 @@ func (s *FilterSource) judge(out familyFilter, candidate *policy.CachedFilter, i
 	}
 	ok, reason, msg := policy.Guard(prev, candidate.Summary, s.MaxShrink)
 	if !ok && acceptedDigest(accepted, candidate.Summary.Digest) {
-		ok, reason = true, ReasonFilterAccepted
+		ok, reason = true, peeringv1.ReasonFilterAccepted
 		msg = fmt.Sprintf("a human accepted this filter (%s): %d prefixes in %d entries", AnnotationAcceptFilter, candidate.Summary.Prefixes, candidate.Summary.Entries)
 	}
 	out.Reason, out.Message, out.OK = reason, fmt.Sprintf("IPv%d: %s", family, msg), ok

@@ -48,10 +48,10 @@ func TestFiltersBuilt(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request) // DENIC: AS-DENIC in PeeringDB
-	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, controllers.ReasonFiltersBuilt)
+	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, peeringv1.ReasonFiltersBuilt)
 	g := NewWithT(t)
 	g.Expect(c.Message).To(ContainSubstring("AS-DENIC"))
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	pr := getPR(g, o.request)
 	for fam, fs := range map[int]*peeringv1.FilterStatus{4: pr.Status.Filters.IPv4, 6: pr.Status.Filters.IPv6} {
@@ -83,18 +83,18 @@ func TestEmptyFilterHeldUntilAccepted(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionFalse, policy.ReasonFilterEmpty)
+	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionFalse, peeringv1.ReasonFilterEmpty)
 	emptyDigest := policy.Digest(nil)
 	g := NewWithT(t)
 	g.Expect(c.Message).To(ContainSubstring(controllers.AnnotationAcceptFilter + "=" + emptyDigest))
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, policy.ReasonFilterEmpty)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonFilterEmpty)
 	g.Expect(getPR(g, o.request).Status.Filters).To(BeNil(), "no filter is in use")
-	g.Eventually(func(g Gomega) { g.Expect(eventsFor(g, o.request, policy.ReasonFilterEmpty)).To(HaveLen(1)) }, timeout).Should(Succeed())
+	g.Eventually(func(g Gomega) { g.Expect(eventsFor(g, o.request, peeringv1.ReasonFilterEmpty)).To(HaveLen(1)) }, timeout).Should(Succeed())
 
 	pr := getPR(g, o.request)
 	pr.Annotations = map[string]string{controllers.AnnotationAcceptFilter: emptyDigest}
 	g.Expect(k8s.Update(context.Background(), pr)).To(Succeed())
-	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, controllers.ReasonFiltersBuilt)
+	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, peeringv1.ReasonFiltersBuilt)
 	g.Expect(getPR(g, o.request).Status.Filters.IPv4.Prefixes).To(BeZero())
 }
 
@@ -117,13 +117,13 @@ func TestFilterShrinkHeldAndIRROutage(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, controllers.ReasonFiltersBuilt)
+	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, peeringv1.ReasonFiltersBuilt)
 	live := getPR(g, o.request).Status.Filters.IPv4
 	g.Expect(live.Prefixes).To(BeEquivalentTo(6))
 
 	// The IRR loses 5 of the 6 routes: held, the 6-prefix filter stays.
 	g.Expect(irrSrv.Replace(irrtest.DefaultFixture(), small)).To(Succeed())
-	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionFalse, policy.ReasonFilterShrink)
+	c := expectCondition(t, o.request, "FiltersReady", metav1.ConditionFalse, peeringv1.ReasonFilterShrink)
 	g.Expect(c.Message).To(ContainSubstring("83% fewer"))
 	pr := getPR(g, o.request)
 	g.Expect(pr.Status.Filters.IPv4.Digest).To(Equal(live.Digest), "the live filter stays")
@@ -131,7 +131,7 @@ func TestFilterShrinkHeldAndIRROutage(t *testing.T) {
 	// The IRR comes back with the routes, then goes down: the last good
 	// filter stays in use.
 	g.Expect(irrSrv.Replace(irrtest.DefaultFixture(), big)).To(Succeed())
-	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, controllers.ReasonFiltersBuilt)
+	expectCondition(t, o.request, "FiltersReady", metav1.ConditionTrue, peeringv1.ReasonFiltersBuilt)
 	irrSrv.SetFaults(irrtest.Faults{Error: true, ErrorMessage: "database locked"})
 	t.Cleanup(func() { irrSrv.SetFaults(irrtest.Faults{}) })
 	g.Eventually(func(g Gomega) {

@@ -9,8 +9,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -43,7 +45,7 @@ func (r *IXPortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if port.DeletionTimestamp.IsZero() {
-		if err := ensureFinalizer(ctx, r.Client, port, FinalizerInUse); err != nil {
+		if err := ensureFinalizer(ctx, r.Client, port, peeringv1.FinalizerInUse); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -64,7 +66,7 @@ func (r *IXPortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			conditions.Apply(&port.Status.Conditions, port.Generation, deletionBlocked("PeeringRequest", obs.Users)...)
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, removeFinalizer(ctx, r.Client, port, FinalizerInUse)
+		return ctrl.Result{}, removeFinalizer(ctx, r.Client, port, peeringv1.FinalizerInUse)
 	}
 	st := computeIXPortStatus(port, obs)
 	conditions.Apply(&port.Status.Conditions, port.Generation, st.Conditions...)
@@ -116,14 +118,13 @@ func (r *IXPortReconciler) observe(ctx context.Context, port *peeringv1.IXPort) 
 
 // SetupWithManager registers the controller: a Router change wakes its
 // ports, a PeeringRequest change wakes its port (for the count and to
-// release a port whose deletion waited for its last request).
+// release a port whose deletion waited for its last request), at most once
+// per countsEvery.
 func (r *IXPortReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&peeringv1.IXPort{}).
 		Watches(&peeringv1.Router{}, handler.EnqueueRequestsFromMapFunc(r.portsForRouter)).
-		Watches(&peeringv1.PeeringRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*peeringv1.PeeringRequest).Spec.IXPortRef.Name}}}
-		})).
+		Watches(&peeringv1.PeeringRequest{}, portCounts{}).
 		Named("ixport").
 		Complete(r)
 }
@@ -145,4 +146,34 @@ func statusOfIXPort(o client.Object) any { return o.(*peeringv1.IXPort).Status }
 
 func conditionsOfIXPort(o client.Object) []metav1.Condition {
 	return o.(*peeringv1.IXPort).Status.Conditions
+}
+
+// countsEvery is how often request changes wake their IXPort at most: 2,000
+// new requests cost the port a few status writes instead of one each.
+const countsEvery = time.Second
+
+// portCounts wakes a request's IXPort countsEvery after a change; the
+// queue keeps one entry per port, so a burst makes one reconcile.
+type portCounts struct{}
+
+func (portCounts) add(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if pr, ok := o.(*peeringv1.PeeringRequest); ok {
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: pr.Spec.IXPortRef.Name}}, countsEvery)
+	}
+}
+
+func (p portCounts) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	p.add(e.Object, q)
+}
+
+func (p portCounts) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	p.add(e.ObjectNew, q)
+}
+
+func (p portCounts) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	p.add(e.Object, q)
+}
+
+func (p portCounts) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	p.add(e.Object, q)
 }

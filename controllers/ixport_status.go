@@ -13,13 +13,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
-// Reasons of an IXPort.
-const (
-	ReasonRouterNotFound = "RouterNotFound"
-	ReasonRouterFound    = "RouterFound"
-	ReasonPortValid      = "PortValidated"
-)
-
 // ixPortObserved is everything outside the IXPort its status depends on.
 type ixPortObserved struct {
 	// Router is the referenced router; nil when it does not exist.
@@ -47,11 +40,11 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 	router := port.Spec.RouterRef.Name
 	if obs.Router == nil {
 		msg := fmt.Sprintf("Router %q does not exist: create it or fix spec.routerRef.name", router)
-		st.Conditions = append([]conditions.Set{conditions.False(peeringv1.IXPortRouterFound, ReasonRouterNotFound, msg)},
-			kstatus(conditions.False(peeringv1.ConditionReady, ReasonRouterNotFound, msg), false, true)...)
+		st.Conditions = append([]conditions.Set{conditions.False(peeringv1.IXPortRouterFound, peeringv1.ReasonRouterNotFound, msg)},
+			kstatus(conditions.False(peeringv1.ConditionReady, peeringv1.ReasonRouterNotFound, msg), false, true)...)
 		return st
 	}
-	st.Conditions = append(st.Conditions, conditions.True(peeringv1.IXPortRouterFound, ReasonRouterFound, fmt.Sprintf("on Router %q", router)))
+	st.Conditions = append(st.Conditions, conditions.True(peeringv1.IXPortRouterFound, peeringv1.ReasonRouterFound, fmt.Sprintf("on Router %q", router)))
 
 	const pv = peeringv1.IXPortPeeringDBValidated
 	v := obs.Validation
@@ -59,7 +52,7 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 	final := false
 	switch {
 	case v == nil && errors.Is(obs.PDBErr, peeringdb.ErrNotFound):
-		validated = conditions.False(pv, validation.ReasonIXNotFound, fmt.Sprintf("IX %d is not in PeeringDB; fix spec.ix.peeringdbID", port.Spec.IX.PeeringDBID))
+		validated = conditions.False(pv, peeringv1.ReasonIXNotFound, fmt.Sprintf("IX %d is not in PeeringDB; fix spec.ix.peeringdbID", port.Spec.IX.PeeringDBID))
 		final = true
 	case v == nil:
 		validated = pdbUnavailable(pv, obs.PDBErr)
@@ -82,7 +75,7 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 				msg += " (" + t.String() + ")"
 			}
 		}
-		validated = conditions.True(pv, ReasonPortValid, msg)
+		validated = conditions.True(pv, peeringv1.ReasonPortValid, msg)
 	}
 	st.Conditions = append(st.Conditions, validated)
 	if v != nil {
@@ -103,7 +96,7 @@ func computeIXPortStatus(port *peeringv1.IXPort, obs ixPortObserved) ixPortStatu
 	if validated.Status != metav1.ConditionTrue {
 		return withReady(st, conditions.False(peeringv1.ConditionReady, validated.Reason, validated.Message), final, !final)
 	}
-	return withReady(st, conditions.True(peeringv1.ConditionReady, ReasonPortValid, validated.Message), false, false)
+	return withReady(st, conditions.True(peeringv1.ConditionReady, peeringv1.ReasonPortValid, validated.Message), false, false)
 }
 
 func withReady(st ixPortStatus, ready conditions.Set, stalled, progressing bool) ixPortStatus {
@@ -124,5 +117,5 @@ func deletionBlocked(kind string, users []string) []conditions.Set {
 	}
 	msg := fmt.Sprintf("deletion waits until no %s uses this object (%d left: %s); delete or move them first",
 		kind, len(users), list)
-	return kstatus(conditions.False(peeringv1.ConditionReady, ReasonDeletionWaits, msg), false, true)
+	return kstatus(conditions.False(peeringv1.ConditionReady, peeringv1.ReasonDeletionWaits, msg), false, true)
 }

@@ -41,24 +41,24 @@ func TestIXPortStatus(t *testing.T) {
 		wantStalled   bool
 		wantInMessage []string
 	}{
-		{"router missing", ixPortObserved{}, "", ReasonRouterNotFound, metav1.ConditionFalse, false, false, []string{`"edge1"`}},
+		{"router missing", ixPortObserved{}, "", peeringv1.ReasonRouterNotFound, metav1.ConditionFalse, false, false, []string{`"edge1"`}},
 		{"PeeringDB down, nothing cached", ixPortObserved{Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrUnavailable}},
-			metav1.ConditionUnknown, ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, []string{"retrying by itself"}},
+			metav1.ConditionUnknown, peeringv1.ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, []string{"retrying by itself"}},
 		{"not reached yet", ixPortObserved{Router: router},
-			metav1.ConditionUnknown, ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, []string{"not been reached"}},
+			metav1.ConditionUnknown, peeringv1.ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, []string{"not been reached"}},
 		{"a throttled query names the query and until when", ixPortObserved{Router: router, PDBErr: throttled},
-			metav1.ConditionUnknown, ReasonPeeringDBThrottled, metav1.ConditionFalse, true, false,
+			metav1.ConditionUnknown, peeringv1.ReasonPeeringDBThrottled, metav1.ConditionFalse, true, false,
 			[]string{"netixlan?depth=0&ix_id=31", "2026-06-01T13:00:00Z", "retrying by itself"}},
 		{"a throttle with no end known is an outage", ixPortObserved{Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrRateLimited}},
-			metav1.ConditionUnknown, ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, nil},
+			metav1.ConditionUnknown, peeringv1.ReasonPeeringDBUnavailable, metav1.ConditionFalse, true, false, nil},
 		{"IX not in PeeringDB is final", ixPortObserved{Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrNotFound}},
-			metav1.ConditionFalse, validation.ReasonIXNotFound, metav1.ConditionFalse, false, true, []string{"IX 31"}},
+			metav1.ConditionFalse, peeringv1.ReasonIXNotFound, metav1.ConditionFalse, false, true, []string{"IX 31"}},
 		{"validated", ixPortObserved{Router: router, Validation: valid},
-			metav1.ConditionTrue, ReasonPortValid, metav1.ConditionTrue, false, false, []string{"DE-CIX Frankfurt"}},
+			metav1.ConditionTrue, peeringv1.ReasonPortValid, metav1.ConditionTrue, false, false, []string{"DE-CIX Frankfurt"}},
 		// What runs keeps running: a throttled refresh leaves the port
 		// validated from the cache and only says so.
 		{"validated from a cache a throttle keeps stale", ixPortObserved{Router: router, Validation: valid, PDB: stale},
-			metav1.ConditionTrue, ReasonPortValid, metav1.ConditionTrue, false, false,
+			metav1.ConditionTrue, peeringv1.ReasonPortValid, metav1.ConditionTrue, false, false,
 			[]string{"stale since 2026-06-01T11:00:00Z", "net?depth=0&since=1780300800", "until 2026-06-01T13:00:00Z"}},
 	}
 	for _, tc := range tests {

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -24,7 +23,7 @@ func TestValidationAgainstPeeringDB(t *testing.T) {
 	o := newObjects(t, addr, port)
 	create(t, o.router)
 	create(t, o.port)
-	expectCondition(t, o.port, "PeeringDBValidated", metav1.ConditionTrue, controllers.ReasonPortValid)
+	expectCondition(t, o.port, "PeeringDBValidated", metav1.ConditionTrue, peeringv1.ReasonPortValid)
 	// AS64500 has no port at DE-CIX in PeeringDB: a warning, not a blocker.
 	expectCondition(t, o.port, "NetIXLANMatches", metav1.ConditionFalse, validation.OwnEntryMissing)
 	g := NewWithT(t)
@@ -43,15 +42,15 @@ func TestValidationAgainstPeeringDB(t *testing.T) {
 		peer      string
 		sessions  []string
 	}{
-		{"valid with explicit addresses", 8763, []string{"80.81.192.37", "2001:7f8::223b:0:1"}, controllers.ReasonValidated, false, "DENIC eG", "DENIC eG", nil},
-		{"no addresses means every PeeringDB address", 6939, nil, controllers.ReasonValidated, false, "2 session", "Hurricane Electric", []string{"80.81.192.172", "2001:7f8::1b1b:0:1"}},
-		{"unknown network", 64999, nil, validation.ReasonNetworkNotFound, true, "AS64999", "", nil},
-		{"network not at the IX", 4436, nil, validation.ReasonNotAtIX, true, "DE-CIX Frankfurt", "GTT Communications (AS4436)", nil},
-		{"another peer's address", 8763, []string{"80.81.192.172"}, validation.ReasonAddressMismatch, true, "80.81.192.172", "DENIC eG", nil},
-		{"address outside the LAN", 8763, []string{"192.0.2.37"}, validation.ReasonAddressOutsideLAN, true, "80.81.192.0/21", "DENIC eG", nil},
-		{"policy No is held", 10026, nil, validation.ReasonPeerPolicyNo, false, "No", "Pacnet", nil},
-		{"never via route servers on a route server", 3257, nil, validation.ReasonNeverViaRouteServers, true, "route server", "GTT Communications (AS3257)", nil},
-		{"port not operational is held", 20940, nil, validation.ReasonNotOperational, false, "not operational", "Akamai Technologies", nil},
+		{"valid with explicit addresses", 8763, []string{"80.81.192.37", "2001:7f8::223b:0:1"}, peeringv1.ReasonValidated, false, "DENIC eG", "DENIC eG", nil},
+		{"no addresses means every PeeringDB address", 6939, nil, peeringv1.ReasonValidated, false, "2 session", "Hurricane Electric", []string{"80.81.192.172", "2001:7f8::1b1b:0:1"}},
+		{"unknown network", 64999, nil, peeringv1.ReasonNetworkNotFound, true, "AS64999", "", nil},
+		{"network not at the IX", 4436, nil, peeringv1.ReasonNotAtIX, true, "DE-CIX Frankfurt", "GTT Communications (AS4436)", nil},
+		{"another peer's address", 8763, []string{"80.81.192.172"}, peeringv1.ReasonAddressMismatch, true, "80.81.192.172", "DENIC eG", nil},
+		{"address outside the LAN", 8763, []string{"192.0.2.37"}, peeringv1.ReasonAddressOutsideLAN, true, "80.81.192.0/21", "DENIC eG", nil},
+		{"policy No is held", 10026, nil, peeringv1.ReasonPeerPolicyNo, false, "No", "Pacnet", nil},
+		{"never via route servers on a route server", 3257, nil, peeringv1.ReasonNeverViaRouteServers, true, "route server", "GTT Communications (AS3257)", nil},
+		{"port not operational is held", 20940, nil, peeringv1.ReasonNotOperational, false, "not operational", "Akamai Technologies", nil},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,13 +59,13 @@ func TestValidationAgainstPeeringDB(t *testing.T) {
 			pr.Spec.PeerASN, pr.Spec.Addresses = tc.asn, tc.addresses
 			create(t, pr)
 			want := metav1.ConditionFalse
-			if tc.reason == controllers.ReasonValidated {
+			if tc.reason == peeringv1.ReasonValidated {
 				want = metav1.ConditionTrue
 			}
 			c := expectCondition(t, pr, "PeeringDBValidated", want, tc.reason)
 			g := NewWithT(t)
 			g.Expect(c.Message).To(ContainSubstring(tc.inMessage))
-			ready := controllers.ReasonWaitingForApproval
+			ready := peeringv1.ReasonWaitingForApproval
 			if want == metav1.ConditionFalse {
 				ready = tc.reason
 			}
@@ -75,7 +74,7 @@ func TestValidationAgainstPeeringDB(t *testing.T) {
 			if tc.stalled {
 				stalled = metav1.ConditionTrue
 			}
-			expectCondition(t, pr, "Stalled", stalled, map[bool]string{true: tc.reason, false: controllers.ReasonNotStalled}[tc.stalled])
+			expectCondition(t, pr, "Stalled", stalled, map[bool]string{true: tc.reason, false: peeringv1.ReasonNotStalled}[tc.stalled])
 			g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(pr), pr)).To(Succeed())
 			if tc.peer != "" {
 				g.Expect(pr.Status.Peer).NotTo(BeNil())
@@ -109,18 +108,18 @@ func TestPeeringDBOutageRecovers(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	c := expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonPeeringDBUnavailable)
+	c := expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonPeeringDBUnavailable)
 	if !strings.Contains(c.Message, "retrying") {
 		t.Errorf("the message should say the operator retries by itself: %q", c.Message)
 	}
-	expectCondition(t, o.request, "Reconciling", metav1.ConditionTrue, controllers.ReasonPeeringDBUnavailable)
-	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionUnknown, controllers.ReasonPeeringDBUnavailable)
-	expectCondition(t, o.port, "Ready", metav1.ConditionFalse, controllers.ReasonPeeringDBUnavailable)
+	expectCondition(t, o.request, "Reconciling", metav1.ConditionTrue, peeringv1.ReasonPeeringDBUnavailable)
+	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionUnknown, peeringv1.ReasonPeeringDBUnavailable)
+	expectCondition(t, o.port, "Ready", metav1.ConditionFalse, peeringv1.ReasonPeeringDBUnavailable)
 
 	pdb.SetDown(false)
-	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionTrue, controllers.ReasonValidated)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
-	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, controllers.ReasonPortValid)
+	expectCondition(t, o.request, "PeeringDBValidated", metav1.ConditionTrue, peeringv1.ReasonValidated)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
+	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, peeringv1.ReasonPortValid)
 }
 
 // However hard the operator pulls, the PeeringDB server never sees more

@@ -61,7 +61,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// The finalizer first: its write moves the resourceVersion, and the
 	// status patch below is locked to the version it started from.
 	if pr.DeletionTimestamp.IsZero() {
-		if err := ensureFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup); err != nil {
+		if err := ensureFinalizer(ctx, r.Client, pr, peeringv1.FinalizerNeighborCleanup); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -247,7 +247,7 @@ func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peer
 		}
 		deleteSessionMetrics(pr)
 		deleteDriftMetric(pr)
-		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pr, FinalizerNeighborCleanup)
+		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pr, peeringv1.FinalizerNeighborCleanup)
 	}
 	if !mayBeOnRouter(pr) {
 		return gone()
@@ -271,7 +271,7 @@ func (r *PeeringRequestReconciler) reconcileDelete(ctx context.Context, pr *peer
 	}
 	msg := fmt.Sprintf("deleting: waiting for Router %q to remove the neighbors (it reports it in status.applied)", rt.Name)
 	conditions.Apply(&pr.Status.Conditions, pr.Generation,
-		kstatus(conditions.False(peeringv1.ConditionReady, ReasonNeighborRemovalWaits, msg), false, true)...)
+		kstatus(conditions.False(peeringv1.ConditionReady, peeringv1.ReasonNeighborRemovalWaits, msg), false, true)...)
 	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 )
 
 // A request whose IXPort does not exist says so, and recovers by itself
@@ -22,12 +21,12 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 	o := newObjects(t, addr, port)
 	create(t, o.request)
 
-	ready := expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonIXPortNotFound)
+	ready := expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonIXPortNotFound)
 	if !strings.Contains(ready.Message, o.port.Name) || !strings.Contains(ready.Message, "spec.ixPortRef.name") {
 		t.Errorf("Ready message should name the missing IXPort and the field, got %q", ready.Message)
 	}
-	expectCondition(t, o.request, "Reconciling", metav1.ConditionTrue, controllers.ReasonIXPortNotFound)
-	expectCondition(t, o.request, "Stalled", metav1.ConditionFalse, controllers.ReasonNotStalled)
+	expectCondition(t, o.request, "Reconciling", metav1.ConditionTrue, peeringv1.ReasonIXPortNotFound)
+	expectCondition(t, o.request, "Stalled", metav1.ConditionFalse, peeringv1.ReasonNotStalled)
 	for _, typ := range []string{"PeeringDBValidated", "FiltersReady", "Configured", "Established"} {
 		NewWithT(t).Eventually(func(g Gomega) { g.Expect(conditionOf(g, o.request, typ)).NotTo(BeNil()) }, timeout).
 			Should(Succeed(), "condition %s must be set from the first reconcile", typ)
@@ -35,14 +34,14 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 
 	create(t, o.router)
 	create(t, o.port)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
-	expectCondition(t, o.request, "Reconciling", metav1.ConditionFalse, controllers.ReasonNotReconciling)
-	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, controllers.ReasonNotApproved)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Reconciling", metav1.ConditionFalse, peeringv1.ReasonNotReconciling)
+	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, peeringv1.ReasonNotApproved)
 
 	g := NewWithT(t)
 	pr := &peeringv1.PeeringRequest{}
 	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(o.request), pr)).To(Succeed())
-	g.Expect(pr.Finalizers).To(ContainElement(controllers.FinalizerNeighborCleanup))
+	g.Expect(pr.Finalizers).To(ContainElement(peeringv1.FinalizerNeighborCleanup))
 	g.Expect(pr.Status.ObservedGeneration).To(Equal(pr.Generation))
 	g.Expect(pr.Status.Approval.State).To(Equal("Pending"))
 	g.Expect(pr.Status.SessionSummary).To(Equal("0/2"))
@@ -54,10 +53,10 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 	// One event per change of phase: a Warning for the missing port, a
 	// Normal one for the wait on approval.
 	g.Eventually(func(g Gomega) {
-		missing := eventsFor(g, o.request, controllers.ReasonIXPortNotFound)
+		missing := eventsFor(g, o.request, peeringv1.ReasonIXPortNotFound)
 		g.Expect(missing).To(HaveLen(1))
 		g.Expect(missing[0].Type).To(Equal("Warning"))
-		waiting := eventsFor(g, o.request, controllers.ReasonWaitingForApproval)
+		waiting := eventsFor(g, o.request, peeringv1.ReasonWaitingForApproval)
 		g.Expect(waiting).To(HaveLen(1))
 		g.Expect(waiting[0].Type).To(Equal("Normal"))
 	}, timeout).Should(Succeed())
@@ -70,7 +69,7 @@ func TestRequestWaitsForIXPortThenApproval(t *testing.T) {
 		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(o.request), cur)).To(Succeed())
 		g.Expect(cur.Status.ObservedGeneration).To(Equal(cur.Generation))
 		g.Expect(cur.Generation).To(BeNumerically(">", pr.Generation-1))
-		g.Expect(eventsFor(g, o.request, controllers.ReasonWaitingForApproval)).To(HaveLen(1))
+		g.Expect(eventsFor(g, o.request, peeringv1.ReasonWaitingForApproval)).To(HaveLen(1))
 	}, timeout).Should(Succeed())
 }
 
@@ -82,10 +81,10 @@ func TestApprovalAndDenial(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	setCondition(t, o.request, metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved", Message: "ticket NOC-1"})
-	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, controllers.ReasonConfigurationPending)
+	expectCondition(t, o.request, "Configured", metav1.ConditionFalse, peeringv1.ReasonConfigurationPending)
 	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
 		pr := getPR(g, o.request)
@@ -105,11 +104,11 @@ func TestApprovalAndDenial(t *testing.T) {
 	denied := o.request.DeepCopy()
 	denied.ObjectMeta = metav1.ObjectMeta{Name: o.request.Name + "-denied", Namespace: "default"}
 	create(t, denied)
-	expectCondition(t, denied, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, denied, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 	setCondition(t, denied, metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied", Message: "no"})
-	expectCondition(t, denied, "Ready", metav1.ConditionFalse, controllers.ReasonDenied)
-	expectCondition(t, denied, "Stalled", metav1.ConditionTrue, controllers.ReasonDenied)
-	expectCondition(t, denied, "Configured", metav1.ConditionFalse, controllers.ReasonNotApproved)
+	expectCondition(t, denied, "Ready", metav1.ConditionFalse, peeringv1.ReasonDenied)
+	expectCondition(t, denied, "Stalled", metav1.ConditionTrue, peeringv1.ReasonDenied)
+	expectCondition(t, denied, "Configured", metav1.ConditionFalse, peeringv1.ReasonNotApproved)
 }
 
 // Deleting an IXPort that requests still use waits for them, says so, and
@@ -120,17 +119,17 @@ func TestIXPortDeletionWaitsForRequests(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	ctx := context.Background()
 	g := NewWithT(t)
 	g.Expect(k8s.Delete(ctx, o.port)).To(Succeed())
-	ready := expectCondition(t, o.port, "Ready", metav1.ConditionFalse, controllers.ReasonDeletionWaits)
+	ready := expectCondition(t, o.port, "Ready", metav1.ConditionFalse, peeringv1.ReasonDeletionWaits)
 	if !strings.Contains(ready.Message, "default/"+o.request.Name) {
 		t.Errorf("the message should list the request that holds the port, got %q", ready.Message)
 	}
 	// The request keeps its port meanwhile.
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	deleteAndWait(t, o.request)
 	deleteAndWait(t, o.port)
@@ -142,22 +141,22 @@ func TestIXPortWaitsForRouter(t *testing.T) {
 	addr, port := listener(t)
 	o := newObjects(t, addr, port)
 	create(t, o.port)
-	ready := expectCondition(t, o.port, "Ready", metav1.ConditionFalse, controllers.ReasonRouterNotFound)
+	ready := expectCondition(t, o.port, "Ready", metav1.ConditionFalse, peeringv1.ReasonRouterNotFound)
 	if !strings.Contains(ready.Message, o.router.Name) {
 		t.Errorf("Ready message should name the missing Router, got %q", ready.Message)
 	}
-	expectCondition(t, o.port, "RouterFound", metav1.ConditionFalse, controllers.ReasonRouterNotFound)
+	expectCondition(t, o.port, "RouterFound", metav1.ConditionFalse, peeringv1.ReasonRouterNotFound)
 
 	create(t, o.router)
-	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, controllers.ReasonPortValid)
-	expectCondition(t, o.router, "Reachable", metav1.ConditionTrue, controllers.ReasonReachable)
-	expectCondition(t, o.router, "Ready", metav1.ConditionFalse, controllers.ReasonDriverUnavailable)
+	expectCondition(t, o.port, "Ready", metav1.ConditionTrue, peeringv1.ReasonPortValid)
+	expectCondition(t, o.router, "Reachable", metav1.ConditionTrue, peeringv1.ReasonReachable)
+	expectCondition(t, o.router, "Ready", metav1.ConditionFalse, peeringv1.ReasonDriverUnavailable)
 }
 
 func TestRouterUnreachable(t *testing.T) {
 	o := newObjects(t, "127.0.0.1", closedPort(t))
 	create(t, o.router)
-	c := expectCondition(t, o.router, "Reachable", metav1.ConditionFalse, controllers.ReasonUnreachable)
+	c := expectCondition(t, o.router, "Reachable", metav1.ConditionFalse, peeringv1.ReasonUnreachable)
 	if !strings.Contains(c.Message, "connection refused") {
 		t.Errorf("message should carry the dial error, got %q", c.Message)
 	}

@@ -22,29 +22,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/webhook"
 )
 
-// Ready reasons of a PeeringRequest, in the order the gates are checked.
-// The PeeringDB failure reasons come from internal/validation.
-const (
-	ReasonIXPortNotFound       = "IXPortNotFound"
-	ReasonRouterMissing        = "RouterNotFound"
-	ReasonDenied               = "Denied"
-	ReasonPeeringDBUnavailable = "PeeringDBUnavailable"
-	// ReasonPeeringDBThrottled: nothing is cached for the IX and PeeringDB
-	// holds a query the load needs; the message says which, until when.
-	ReasonPeeringDBThrottled   = "PeeringDBThrottled"
-	ReasonValidated            = "Validated"
-	ReasonWaitingForApproval   = "WaitingForApproval"
-	ReasonFiltersPending       = "FiltersPending"
-	ReasonConfigurationPending = "ConfigurationPending"
-	ReasonNotApproved          = "NotApproved"
-	ReasonNotValidated         = "NotValidated"
-	ReasonNotConfigured        = "NotConfigured"
-	ReasonSessionsEstablished  = "Established"
-	ReasonSessionsDown         = "SessionsNotEstablished"
-	ReasonAdminShutdown        = "AdministrativelyDown"
-	ReasonDrained              = "Drained"
-)
-
 // prObserved is everything outside the PeeringRequest its status depends on.
 type prObserved struct {
 	// IXPort is the referenced port; nil when it does not exist.
@@ -118,7 +95,7 @@ type gate struct {
 func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) prStatus {
 	st := prStatus{Approval: approvalOf(pr)}
 	validated := validatedCondition(pr, obs)
-	st.Retry = validated.Reason == ReasonPeeringDBUnavailable || validated.Reason == ReasonPeeringDBThrottled
+	st.Retry = validated.Reason == peeringv1.ReasonPeeringDBUnavailable || validated.Reason == peeringv1.ReasonPeeringDBThrottled
 	st.Peer = pr.Status.Peer // kept while PeeringDB does not answer
 	if v := obs.Validation; v != nil && v.PeerFound {
 		st.Peer = peerInfo(v.Peer)
@@ -128,7 +105,7 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 		setLimits(candidates, pr, obs.IXPort, st.Peer)
 	}
 	filters := filtersCondition(obs, validated)
-	st.Retry = st.Retry || filters.Reason == ReasonIRRUnavailable
+	st.Retry = st.Retry || filters.Reason == peeringv1.ReasonIRRUnavailable
 
 	approved := st.Approval.State == peeringv1.ApprovalStateApproved
 	auto, autoOK := autoApproval(pr, obs, st.Approval.State, validated, filters)
@@ -148,7 +125,7 @@ func computePeeringRequestStatus(pr *peeringv1.PeeringRequest, obs prObserved) p
 	switch {
 	case validated.Status == metav1.ConditionTrue || (obs.Validation != nil && !obs.Validation.OK()):
 		in.Validation = obs.Validation
-	case validated.Reason == validation.ReasonIXNotFound:
+	case validated.Reason == peeringv1.ReasonIXNotFound:
 		// PeeringDB answered that the IX is gone: a change to hold.
 		in.Validation = &validation.Result{Failures: []validation.Failure{{Reason: validated.Reason, Final: true, Message: validated.Message}}}
 	}
@@ -200,7 +177,7 @@ func pinnedGate(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, rt *peerin
 		note += "; " + ds.Note
 	}
 	switch {
-	case configured.Reason == ReasonInvalidForRouter || configured.Reason == ReasonAddressInUse || configured.Reason == ReasonPasswordSecretError:
+	case configured.Reason == peeringv1.ReasonInvalidForRouter || configured.Reason == peeringv1.ReasonAddressInUse || configured.Reason == peeringv1.ReasonPasswordSecretError:
 		// A human must fix these (the request, the Secret).
 		return gate{configured.Reason, configured.Message + note, true, false, false}
 	case established.Status == metav1.ConditionTrue:
@@ -218,23 +195,23 @@ func pinnedGate(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, rt *peerin
 func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, validated, filters, configured, established conditions.Set) gate {
 	switch {
 	case obs.IXPort == nil:
-		return gate{ReasonIXPortNotFound, fmt.Sprintf("IXPort %q does not exist: create it or fix spec.ixPortRef.name", pr.Spec.IXPortRef.Name), false, true, false}
+		return gate{peeringv1.ReasonIXPortNotFound, fmt.Sprintf("IXPort %q does not exist: create it or fix spec.ixPortRef.name", pr.Spec.IXPortRef.Name), false, true, false}
 	case obs.Router == nil:
-		return gate{ReasonRouterMissing, fmt.Sprintf("IXPort %q is on Router %q, which does not exist: create it or fix the IXPort's spec.routerRef.name",
+		return gate{peeringv1.ReasonRouterNotFound, fmt.Sprintf("IXPort %q is on Router %q, which does not exist: create it or fix the IXPort's spec.routerRef.name",
 			obs.IXPort.Name, obs.IXPort.Spec.RouterRef.Name), false, true, false}
 	case approval == peeringv1.ApprovalStateDenied:
-		return gate{ReasonDenied, "the request was denied; delete it, or create a new one to ask again", true, false, false}
+		return gate{peeringv1.ReasonDenied, "the request was denied; delete it, or create a new one to ask again", true, false, false}
 	case validated.Status != metav1.ConditionTrue:
 		final := obs.Validation != nil && obs.Validation.Final() ||
-			validated.Reason == validation.ReasonIXNotFound
+			validated.Reason == peeringv1.ReasonIXNotFound
 		return gate{validated.Reason, validated.Message, final, !final, false}
 	case filters.Status != metav1.ConditionTrue:
 		return gate{filters.Reason, filters.Message, false, true, false}
 	case approval != peeringv1.ApprovalStateApproved:
-		return gate{ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false, false}
+		return gate{peeringv1.ReasonWaitingForApproval, "validated against PeeringDB, filters built; waiting for a NOC approval (condition Approved=True); nothing is pushed until then", false, false, false}
 	case configured.Status != metav1.ConditionTrue:
 		return gate{configured.Reason, configured.Message, false, true, false}
-	case established.Status != metav1.ConditionTrue && established.Reason != ReasonAdminShutdown:
+	case established.Status != metav1.ConditionTrue && established.Reason != peeringv1.ReasonAdminShutdown:
 		return gate{established.Reason, established.Message, false, true, false}
 	default:
 		return gate{established.Reason, established.Message, false, false, true}
@@ -246,13 +223,13 @@ func prGate(pr *peeringv1.PeeringRequest, obs prObserved, approval string, valid
 // changes the words (which query, until when), never what happens.
 func pdbUnavailable(t string, err error) conditions.Set {
 	if th, ok := peeringdb.ThrottleOf(err); ok {
-		return conditions.Unknown(t, ReasonPeeringDBThrottled, th.String()+"; retrying by itself")
+		return conditions.Unknown(t, peeringv1.ReasonPeeringDBThrottled, th.String()+"; retrying by itself")
 	}
 	msg := "PeeringDB has not been reached yet"
 	if err != nil {
 		msg = err.Error()
 	}
-	return conditions.Unknown(t, ReasonPeeringDBUnavailable, msg+"; retrying by itself")
+	return conditions.Unknown(t, peeringv1.ReasonPeeringDBUnavailable, msg+"; retrying by itself")
 }
 
 // validatedCondition is the PeeringDBValidated condition.
@@ -261,11 +238,11 @@ func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions
 	v := obs.Validation
 	switch {
 	case obs.IXPort == nil:
-		return conditions.Unknown(t, ReasonIXPortNotFound, "checked once the IXPort exists")
+		return conditions.Unknown(t, peeringv1.ReasonIXPortNotFound, "checked once the IXPort exists")
 	case obs.Router == nil:
-		return conditions.Unknown(t, ReasonRouterMissing, "checked once the IXPort's Router exists")
+		return conditions.Unknown(t, peeringv1.ReasonRouterNotFound, "checked once the IXPort's Router exists")
 	case v == nil && errors.Is(obs.PDBErr, peeringdb.ErrNotFound):
-		return conditions.False(t, validation.ReasonIXNotFound, fmt.Sprintf(
+		return conditions.False(t, peeringv1.ReasonIXNotFound, fmt.Sprintf(
 			"IX %d (IXPort %q) is not in PeeringDB; fix the IXPort's spec.ix.peeringdbID", obs.IXPort.Spec.IX.PeeringDBID, obs.IXPort.Name))
 	case v == nil:
 		return pdbUnavailable(t, obs.PDBErr)
@@ -276,7 +253,7 @@ func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions
 	if obs.PDB.Stale {
 		msg += fmt.Sprintf("; PeeringDB data is stale since %s (%s)", obs.PDB.StaleSince.UTC().Format("2006-01-02T15:04:05Z"), obs.PDB.LastError)
 	}
-	return conditions.True(t, ReasonValidated, msg)
+	return conditions.True(t, peeringv1.ReasonValidated, msg)
 }
 
 // filtersCondition is FiltersReady: True when every family has a current
@@ -285,10 +262,10 @@ func validatedCondition(pr *peeringv1.PeeringRequest, obs prObserved) conditions
 func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 	const t = peeringv1.PeeringRequestFiltersReady
 	if validated.Status != metav1.ConditionTrue {
-		return conditions.Unknown(t, ReasonNotValidated, "prefix filters are built once the request validates against PeeringDB")
+		return conditions.Unknown(t, peeringv1.ReasonNotValidated, "prefix filters are built once the request validates against PeeringDB")
 	}
 	if len(obs.Filters) == 0 {
-		return conditions.Unknown(t, ReasonFiltersPending, "no session, so no filter to build")
+		return conditions.Unknown(t, peeringv1.ReasonFiltersPending, "no session, so no filter to build")
 	}
 	var msgs []string
 	var bad *familyFilter
@@ -319,7 +296,7 @@ func filtersCondition(obs prObserved, validated conditions.Set) conditions.Set {
 	if bad != nil {
 		return conditions.False(t, bad.Reason, msg)
 	}
-	return conditions.True(t, ReasonFiltersBuilt, msg)
+	return conditions.True(t, peeringv1.ReasonFiltersBuilt, msg)
 }
 
 func sourcesLabel(src []string) string {
@@ -426,9 +403,6 @@ func maxPrefixDefaults(m peeringv1.MaxPrefixDefaults) policy.Defaults {
 		Unknown4: m.IPv4Unknown, Unknown6: m.IPv6Unknown}.OrDefault()
 }
 
-// ReasonAutoApproved marks an approval by the IXPort's AutoOpen policy.
-const ReasonAutoApproved = "AutoApproved"
-
 // autoApproval approves a pending request when its IXPort's policy is
 // AutoOpen, the request validates cleanly, its filters are built and the
 // peer's PeeringDB policy is Open. Anything else waits for a human.
@@ -439,7 +413,7 @@ func autoApproval(pr *peeringv1.PeeringRequest, obs prObserved, approval string,
 		obs.Validation.Peer.PolicyGeneral != peeringdb.PolicyOpen {
 		return conditions.Set{}, false
 	}
-	return conditions.True(peeringv1.PeeringRequestApproved, ReasonAutoApproved, fmt.Sprintf(
+	return conditions.True(peeringv1.PeeringRequestApproved, peeringv1.ReasonAutoApproved, fmt.Sprintf(
 		"auto-approved by IXPort %q's AutoOpen policy: AS%d (%s) has an Open policy in PeeringDB and validated cleanly",
 		obs.IXPort.Name, pr.Spec.PeerASN, obs.Validation.Peer.Name)), true
 }
@@ -452,13 +426,13 @@ func configuredCondition(pr *peeringv1.PeeringRequest, st prStatus, obs prObserv
 	pin := st.Pin.Config
 	switch {
 	case st.Approval.State != peeringv1.ApprovalStateApproved:
-		return conditions.False(t, ReasonNotApproved, "nothing is pushed to a router before Approved=True and PeeringDBValidated=True")
+		return conditions.False(t, peeringv1.ReasonNotApproved, "nothing is pushed to a router before Approved=True and PeeringDBValidated=True")
 	case pin == nil && validated.Status != metav1.ConditionTrue:
-		return conditions.False(t, ReasonNotValidated, "approved, but nothing is pushed until PeeringDBValidated=True")
+		return conditions.False(t, peeringv1.ReasonNotValidated, "approved, but nothing is pushed until PeeringDBValidated=True")
 	case pin == nil && filters.Status != metav1.ConditionTrue:
-		return conditions.False(t, ReasonFiltersPending, "waiting for the prefix filters before anything is pushed")
+		return conditions.False(t, peeringv1.ReasonFiltersPending, "waiting for the prefix filters before anything is pushed")
 	case pin == nil:
-		return conditions.False(t, ReasonConfigurationPending, "approved and validated; pinning the configuration to push")
+		return conditions.False(t, peeringv1.ReasonConfigurationPending, "approved and validated; pinning the configuration to push")
 	}
 	router := ""
 	if obs.IXPort != nil {
@@ -467,13 +441,13 @@ func configuredCondition(pr *peeringv1.PeeringRequest, st prStatus, obs prObserv
 	a := pr.Status.Applied
 	switch {
 	case a == nil:
-		return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%d session(s))", router, len(pin.Sessions)))
+		return conditions.False(t, peeringv1.ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%d session(s))", router, len(pin.Sessions)))
 	case a.Result == peeringv1.AppliedResultHeld || a.Result == peeringv1.AppliedResultRejected:
 		return conditions.False(t, a.Reason, a.Message)
 	case a.Result == peeringv1.AppliedResultApplied && a.ConfigDigest == pin.Digest:
-		return conditions.True(t, ReasonConfigured, fmt.Sprintf("%d neighbor(s) configured on Router %q as pinned (%s)", len(pin.Sessions), a.Router, pin.Digest))
+		return conditions.True(t, peeringv1.ReasonConfigured, fmt.Sprintf("%d neighbor(s) configured on Router %q as pinned (%s)", len(pin.Sessions), a.Router, pin.Digest))
 	}
-	return conditions.False(t, ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%s)", router, pin.Digest))
+	return conditions.False(t, peeringv1.ReasonConfigurationPending, fmt.Sprintf("waiting for Router %q to push the pinned configuration (%s)", router, pin.Digest))
 }
 
 // establishedCondition is Established: True when every session is up, as
@@ -482,13 +456,13 @@ func establishedCondition(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, 
 	const t = peeringv1.PeeringRequestEstablished
 	pin := st.Pin.Config
 	if pin == nil || pr.Status.Applied == nil {
-		return conditions.False(t, ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary))
+		return conditions.False(t, peeringv1.ReasonNotConfigured, fmt.Sprintf("%s sessions established", st.SessionSummary))
 	}
 	if pr.Spec.Shutdown {
-		return conditions.False(t, ReasonAdminShutdown, "spec.shutdown: the sessions are configured and administratively down")
+		return conditions.False(t, peeringv1.ReasonAdminShutdown, "spec.shutdown: the sessions are configured and administratively down")
 	}
 	if ds := drainOf(pr, port, rt, now); ds.Down {
-		return conditions.False(t, ReasonDrained, ds.Note+"; "+undrainHint(pr, port, rt))
+		return conditions.False(t, peeringv1.ReasonDrained, ds.Note+"; "+undrainHint(pr, port, rt))
 	}
 	state := map[string]peeringv1.SessionStatus{}
 	for _, s := range pr.Status.Sessions {
@@ -507,9 +481,9 @@ func establishedCondition(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, 
 		down = append(down, d)
 	}
 	if len(down) > 0 || len(pin.Sessions) == 0 {
-		return conditions.False(t, ReasonSessionsDown, fmt.Sprintf("%s sessions established: %s", st.SessionSummary, strings.Join(down, "; ")))
+		return conditions.False(t, peeringv1.ReasonSessionsDown, fmt.Sprintf("%s sessions established: %s", st.SessionSummary, strings.Join(down, "; ")))
 	}
-	return conditions.True(t, ReasonSessionsEstablished, fmt.Sprintf("%s sessions established", st.SessionSummary))
+	return conditions.True(t, peeringv1.ReasonSessionsEstablished, fmt.Sprintf("%s sessions established", st.SessionSummary))
 }
 
 // driftCondition is DriftHeld: True while a change from PeeringDB or the
@@ -517,7 +491,7 @@ func establishedCondition(pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, 
 func driftCondition(pr *peeringv1.PeeringRequest, pin pinResult) conditions.Set {
 	const t = peeringv1.PeeringRequestDriftHeld
 	if pin.Drift == nil {
-		return conditions.False(t, ReasonInSync, "nothing from PeeringDB or the IRR is held")
+		return conditions.False(t, peeringv1.ReasonInSync, "nothing from PeeringDB or the IRR is held")
 	}
 	pushed := ""
 	if pin.Config != nil {
@@ -580,7 +554,7 @@ func announceConditions(pr *peeringv1.PeeringRequest, obs prObserved, st *prStat
 	}
 	const t = peeringv1.PeeringRequestAnnouncing
 	if obs.Router == nil {
-		return conditions.Unknown(t, ReasonRouterMissing, "known once the IXPort's Router exists")
+		return conditions.Unknown(t, peeringv1.ReasonRouterNotFound, "known once the IXPort's Router exists")
 	}
 	ok, reason, msg := announcingCondition(obs.Router, obs.IXPort, a4, a6, v4, v6, st.ExportFilters)
 	if ok {

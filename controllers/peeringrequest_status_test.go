@@ -22,11 +22,11 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 	denied := metav1.Condition{Type: "Denied", Status: metav1.ConditionTrue, Reason: "NOCDenied"}
 	ok := &validation.Result{IXName: "DE-CIX Frankfurt", PeerFound: true, Peer: validation.Peer{Name: "DENIC eG"},
 		Sessions: []validation.Session{{Address: netip.MustParseAddr("80.81.192.37"), Family: "ipv4"}, {Address: netip.MustParseAddr("2001:7f8::223b:0:1"), Family: "ipv6"}}}
-	final := &validation.Result{Failures: []validation.Failure{{Reason: validation.ReasonNotAtIX, Final: true, Message: "not there"}}}
-	held := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonPeerPolicyNo, Message: "policy No"}}}
+	final := &validation.Result{Failures: []validation.Failure{{Reason: peeringv1.ReasonNotAtIX, Final: true, Message: "not there"}}}
+	held := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: peeringv1.ReasonPeerPolicyNo, Message: "policy No"}}}
 	built := []familyFilter{{Family: 4, OK: true}, {Family: 6, OK: true}}
 	valid := prObserved{IXPort: port, Router: router, Validation: ok, Filters: built}
-	irrDown := prObserved{IXPort: port, Router: router, Validation: ok, Filters: []familyFilter{{Family: 4, Reason: ReasonIRRUnavailable, Retry: true}}}
+	irrDown := prObserved{IXPort: port, Router: router, Validation: ok, Filters: []familyFilter{{Family: 4, Reason: peeringv1.ReasonIRRUnavailable, Retry: true}}}
 	outage := prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrUnavailable}}
 	tests := []struct {
 		name          string
@@ -39,19 +39,19 @@ func TestComputePeeringRequestStatus(t *testing.T) {
 		wantConfig    string
 		wantValidated metav1.ConditionStatus
 	}{
-		{"missing port wins over everything", []metav1.Condition{approved}, prObserved{}, ReasonIXPortNotFound, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
-		{"missing router", nil, prObserved{IXPort: port}, ReasonRouterMissing, "Pending", "False", "True", ReasonNotApproved, "Unknown"},
-		{"valid and pending", nil, valid, ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
-		{"valid and approved", []metav1.Condition{approved}, valid, ReasonConfigurationPending, "Approved", "False", "True", ReasonConfigurationPending, "True"},
-		{"IRR down and no filter yet", []metav1.Condition{approved}, irrDown, ReasonIRRUnavailable, "Approved", "False", "True", ReasonFiltersPending, "True"},
-		{"approved but not at the IX is stalled", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: final}, validation.ReasonNotAtIX, "Approved", "True", "False", ReasonNotValidated, "False"},
-		{"policy No is held, not stalled", nil, prObserved{IXPort: port, Router: router, Validation: held}, validation.ReasonPeerPolicyNo, "Pending", "False", "True", ReasonNotApproved, "False"},
-		{"PeeringDB outage retries", []metav1.Condition{approved}, outage, ReasonPeeringDBUnavailable, "Approved", "False", "True", ReasonNotValidated, "Unknown"},
-		{"unknown IX is stalled", nil, prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrNotFound}}, validation.ReasonIXNotFound, "Pending", "True", "False", ReasonNotApproved, "False"},
-		{"denied is final", []metav1.Condition{denied}, valid, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
-		{"denied beats approved", []metav1.Condition{approved, denied}, valid, ReasonDenied, "Denied", "True", "False", ReasonNotApproved, "True"},
+		{"missing port wins over everything", []metav1.Condition{approved}, prObserved{}, peeringv1.ReasonIXPortNotFound, "Approved", "False", "True", peeringv1.ReasonNotValidated, "Unknown"},
+		{"missing router", nil, prObserved{IXPort: port}, peeringv1.ReasonRouterNotFound, "Pending", "False", "True", peeringv1.ReasonNotApproved, "Unknown"},
+		{"valid and pending", nil, valid, peeringv1.ReasonWaitingForApproval, "Pending", "False", "False", peeringv1.ReasonNotApproved, "True"},
+		{"valid and approved", []metav1.Condition{approved}, valid, peeringv1.ReasonConfigurationPending, "Approved", "False", "True", peeringv1.ReasonConfigurationPending, "True"},
+		{"IRR down and no filter yet", []metav1.Condition{approved}, irrDown, peeringv1.ReasonIRRUnavailable, "Approved", "False", "True", peeringv1.ReasonFiltersPending, "True"},
+		{"approved but not at the IX is stalled", []metav1.Condition{approved}, prObserved{IXPort: port, Router: router, Validation: final}, peeringv1.ReasonNotAtIX, "Approved", "True", "False", peeringv1.ReasonNotValidated, "False"},
+		{"policy No is held, not stalled", nil, prObserved{IXPort: port, Router: router, Validation: held}, peeringv1.ReasonPeerPolicyNo, "Pending", "False", "True", peeringv1.ReasonNotApproved, "False"},
+		{"PeeringDB outage retries", []metav1.Condition{approved}, outage, peeringv1.ReasonPeeringDBUnavailable, "Approved", "False", "True", peeringv1.ReasonNotValidated, "Unknown"},
+		{"unknown IX is stalled", nil, prObserved{IXPort: port, Router: router, PDBErr: &peeringdb.Error{Kind: peeringdb.ErrNotFound}}, peeringv1.ReasonIXNotFound, "Pending", "True", "False", peeringv1.ReasonNotApproved, "False"},
+		{"denied is final", []metav1.Condition{denied}, valid, peeringv1.ReasonDenied, "Denied", "True", "False", peeringv1.ReasonNotApproved, "True"},
+		{"denied beats approved", []metav1.Condition{approved, denied}, valid, peeringv1.ReasonDenied, "Denied", "True", "False", peeringv1.ReasonNotApproved, "True"},
 		{"an Approved=False condition is no approval", []metav1.Condition{{Type: "Approved", Status: metav1.ConditionFalse, Reason: "X"}}, valid,
-			ReasonWaitingForApproval, "Pending", "False", "False", ReasonNotApproved, "True"},
+			peeringv1.ReasonWaitingForApproval, "Pending", "False", "False", peeringv1.ReasonNotApproved, "True"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestFilterSetsFromHostileFields(t *testing.T) {
 	}
 	obs := prObserved{FilterSets: []string{"AS8763"}, FilterCorrupt: "PeeringDB's irr_as_set for AS8763 is ignored: x",
 		Filters: []familyFilter{{Family: 4, OK: true, Message: "IPv4: filter built"}}}
-	c := filtersCondition(obs, conditions.True(peeringv1.PeeringRequestPeeringDBValidated, ReasonValidated, ""))
+	c := filtersCondition(obs, conditions.True(peeringv1.PeeringRequestPeeringDBValidated, peeringv1.ReasonValidated, ""))
 	if !strings.Contains(c.Message, "is ignored") {
 		t.Errorf("FiltersReady does not say the field was ignored: %+v", c)
 	}

@@ -17,22 +17,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
-// Reasons of a pinned configuration's last change (status.config.reason).
-const (
-	ReasonPinApproved      = "Approved"
-	ReasonPinWidened       = "Widened"
-	ReasonPinFilterUpdated = "FilterUpdated"
-	ReasonPinAccepted      = "AcceptedByHuman"
-)
-
-// Reasons of DriftHeld besides PeeringDB's validation reasons and the
-// filter guard's (FilterEmptyHeld, FilterShrinkHeld).
-const (
-	ReasonInSync         = "InSync"
-	ReasonAddressRemoved = "AddressRemoved"
-	ReasonLimitLowered   = "LimitLowered"
-)
-
 // pinInput is what decides a request's pinned configuration.
 type pinInput struct {
 	Now      time.Time
@@ -131,12 +115,12 @@ func decidePin(in pinInput) pinResult {
 				next[a] = c
 				widened = append(widened, fmt.Sprintf("limit of %s raised from %s to %s", a, limitText(p.Limit), limitText(c.Limit)))
 			case inP && inC && c.Limit != p.Limit:
-				held = append(held, change{ReasonLimitLowered, fmt.Sprintf("the limit of %s would drop from %s to %s (PeeringDB's prefix count fell)", a, limitText(p.Limit), limitText(c.Limit))})
+				held = append(held, change{peeringv1.ReasonLimitLowered, fmt.Sprintf("the limit of %s would drop from %s to %s (PeeringDB's prefix count fell)", a, limitText(p.Limit), limitText(c.Limit))})
 			case inC && !inP:
 				next[a] = c
 				widened = append(widened, fmt.Sprintf("new session %s (PeeringDB lists it)", a))
 			case inP && !inC:
-				held = append(held, change{ReasonAddressRemoved, fmt.Sprintf("PeeringDB no longer lists %s for AS%d at %s", a, v.Peer.ASN, v.IXName)})
+				held = append(held, change{peeringv1.ReasonAddressRemoved, fmt.Sprintf("PeeringDB no longer lists %s for AS%d at %s", a, v.Peer.ASN, v.IXName)})
 			}
 		}
 	}
@@ -187,7 +171,7 @@ func decidePin(in pinInput) pinResult {
 		fullCfg := withExports(pinnedConfig(full, fullF), fullX)
 		token := driftToken(fullCfg.Digest, held)
 		if in.AcceptDrift == token {
-			fullCfg.Reason, fullCfg.Time = ReasonPinAccepted, metav1.NewTime(in.Now)
+			fullCfg.Reason, fullCfg.Time = peeringv1.ReasonPinAccepted, metav1.NewTime(in.Now)
 			fullCfg.Message = "a human accepted: " + joinChanges(held)
 			if in.AcceptedBy != "" {
 				fullCfg.Message = in.AcceptedBy + " accepted: " + joinChanges(held)
@@ -256,7 +240,7 @@ func firstPin(in pinInput) pinResult {
 		cands[f.Candidate.Summary.Digest] = f.Candidate
 	}
 	cfg := withExports(pinnedConfig(sessions, filters), exports)
-	cfg.Reason, cfg.Time = ReasonPinApproved, metav1.NewTime(in.Now)
+	cfg.Reason, cfg.Time = peeringv1.ReasonPinApproved, metav1.NewTime(in.Now)
 	cfg.Message = fmt.Sprintf("pinned at approval: %d session(s)", len(cfg.Sessions))
 	return pinResult{Config: cfg, Save: toSave(nil, cfg, cands)}
 }
@@ -281,7 +265,7 @@ func legacyPin(in pinInput) pinResult {
 			return pinResult{}
 		}
 	}
-	res.Config.Reason = ReasonPinApproved
+	res.Config.Reason = peeringv1.ReasonPinApproved
 	res.Config.Message = fmt.Sprintf("pinned from what the router had (%d session(s)); %s", len(in.Pinned.Sessions), res.Config.Message)
 	return res
 }
@@ -361,9 +345,9 @@ func toSave(cur, next *peeringv1.PinnedConfig, cands map[string]*policy.CachedFi
 
 func changeReason(widened, updated []string) string {
 	if len(widened) > 0 {
-		return ReasonPinWidened
+		return peeringv1.ReasonPinWidened
 	}
-	return ReasonPinFilterUpdated
+	return peeringv1.ReasonPinFilterUpdated
 }
 
 func joinChanges(cs []change) string {

@@ -34,8 +34,8 @@ func TestDecidePin(t *testing.T) {
 	f4shrunk := testFilter(4, "192.0.2.0/24")
 	f6 := testFilter(6, "2001:db8::/32")
 	ok := &validation.Result{IXName: "DE-CIX Frankfurt", PeerFound: true, Peer: validation.Peer{ASN: 8763}}
-	policyNo := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonPeerPolicyNo, Message: "AS8763 says policy No"}}}
-	notOperational := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonNotOperational, Message: "port not operational"}}}
+	policyNo := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: peeringv1.ReasonPeerPolicyNo, Message: "AS8763 says policy No"}}}
+	notOperational := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: peeringv1.ReasonNotOperational, Message: "port not operational"}}}
 	sess := func(addr string, limit int64) peeringv1.PinnedSession {
 		fam := "ipv4"
 		if netip.MustParseAddr(addr).Is6() {
@@ -44,25 +44,25 @@ func TestDecidePin(t *testing.T) {
 		return peeringv1.PinnedSession{Address: addr, Family: fam, Limit: limit}
 	}
 	built := func(f *policy.CachedFilter) familyFilter {
-		return familyFilter{Family: f.Key.Family, Candidate: f, OK: true, Reason: policy.ReasonFilterAccepted}
+		return familyFilter{Family: f.Key.Family, Candidate: f, OK: true, Reason: peeringv1.ReasonGuardAccepted}
 	}
 	heldF := func(f *policy.CachedFilter) familyFilter {
-		return familyFilter{Family: f.Key.Family, Candidate: f, Reason: policy.ReasonFilterShrink, Message: "IPv4: shrank"}
+		return familyFilter{Family: f.Key.Family, Candidate: f, Reason: peeringv1.ReasonFilterShrink, Message: "IPv4: shrank"}
 	}
 	irrDown := func(fam int) familyFilter {
-		return familyFilter{Family: fam, Reason: ReasonIRRUnavailable, Retry: true}
+		return familyFilter{Family: fam, Reason: peeringv1.ReasonIRRUnavailable, Retry: true}
 	}
 
 	first := decidePin(pinInput{Now: now, Approved: true, Validation: ok,
 		Sessions: []peeringv1.PinnedSession{sess(v4a, 200), sess(v6a, 50)}, Filters: []familyFilter{built(f4), built(f6)}})
 	if first.Config == nil || len(first.Config.Sessions) != 2 || first.Config.IPv4Filter != f4.Summary.Digest ||
-		first.Config.IPv6Filter != f6.Summary.Digest || first.Config.Reason != ReasonPinApproved || len(first.Save) != 2 || first.Drift != nil {
+		first.Config.IPv6Filter != f6.Summary.Digest || first.Config.Reason != peeringv1.ReasonPinApproved || len(first.Save) != 2 || first.Drift != nil {
 		t.Fatalf("first pin = %+v", first)
 	}
 	pinned := first.Config
 	// A pin over v4 only, for the address and limit cases.
 	pin4 := pinnedConfig(map[netip.Addr]peeringv1.PinnedSession{netip.MustParseAddr(v4a): sess(v4a, 200)}, map[int]string{4: f4.Summary.Digest})
-	pin4.Reason, pin4.Time = ReasonPinApproved, metav1.NewTime(now.Add(-time.Hour))
+	pin4.Reason, pin4.Time = peeringv1.ReasonPinApproved, metav1.NewTime(now.Add(-time.Hour))
 
 	type want struct {
 		unchanged   bool     // the same pin object comes back
@@ -87,27 +87,27 @@ func TestDecidePin(t *testing.T) {
 		{"an outage of PeeringDB and the IRR changes nothing", pinInput{Approved: true, Pinned: pinned, Filters: []familyFilter{irrDown(4), irrDown(6)}},
 			want{unchanged: true}},
 		{"policy No is held", pinInput{Approved: true, Pinned: pinned, Validation: policyNo, Filters: []familyFilter{built(f4), built(f6)}},
-			want{unchanged: true, driftReason: validation.ReasonPeerPolicyNo}},
-		{"not operational is held", pinInput{Approved: true, Pinned: pinned, Validation: notOperational}, want{unchanged: true, driftReason: validation.ReasonNotOperational}},
+			want{unchanged: true, driftReason: peeringv1.ReasonPeerPolicyNo}},
+		{"not operational is held", pinInput{Approved: true, Pinned: pinned, Validation: notOperational}, want{unchanged: true, driftReason: peeringv1.ReasonNotOperational}},
 		{"a renumbered peer: the new address is added, the old one held", pinInput{Approved: true, Pinned: pin4, Validation: ok,
 			Sessions: []peeringv1.PinnedSession{sess(v4b, 200)}, Filters: []familyFilter{built(f4)}},
-			want{sessions: []string{v4a, v4b}, driftReason: ReasonAddressRemoved, reason: ReasonPinWidened}},
+			want{sessions: []string{v4a, v4b}, driftReason: peeringv1.ReasonAddressRemoved, reason: peeringv1.ReasonPinWidened}},
 		{"a lower limit is held", pinInput{Approved: true, Pinned: pin4, Validation: ok, Sessions: []peeringv1.PinnedSession{sess(v4a, 100)}, Filters: []familyFilter{built(f4)}},
-			want{unchanged: true, limitOf: map[string]int64{v4a: 200}, driftReason: ReasonLimitLowered}},
+			want{unchanged: true, limitOf: map[string]int64{v4a: 200}, driftReason: peeringv1.ReasonLimitLowered}},
 		{"a higher limit applies", pinInput{Approved: true, Pinned: pin4, Validation: ok, Sessions: []peeringv1.PinnedSession{sess(v4a, 300)}, Filters: []familyFilter{built(f4)}},
-			want{limitOf: map[string]int64{v4a: 300}, reason: ReasonPinWidened}},
+			want{limitOf: map[string]int64{v4a: 300}, reason: peeringv1.ReasonPinWidened}},
 		{"no limit is wider than any", pinInput{Approved: true, Pinned: pin4, Validation: ok, Sessions: []peeringv1.PinnedSession{sess(v4a, 0)}, Filters: []familyFilter{built(f4)}},
-			want{limitOf: map[string]int64{v4a: 0}, reason: ReasonPinWidened}},
+			want{limitOf: map[string]int64{v4a: 0}, reason: peeringv1.ReasonPinWidened}},
 		{"a filter the guard passes applies and is saved", pinInput{Approved: true, Pinned: pin4, Validation: ok, Sessions: []peeringv1.PinnedSession{sess(v4a, 200)}, Filters: []familyFilter{built(f4grown)}},
-			want{v4: f4grown, reason: ReasonPinFilterUpdated, save: 1}},
+			want{v4: f4grown, reason: peeringv1.ReasonPinFilterUpdated, save: 1}},
 		{"a filter the guard holds is held", pinInput{Approved: true, Pinned: pin4, Validation: ok, Sessions: []peeringv1.PinnedSession{sess(v4a, 200)}, Filters: []familyFilter{heldF(f4shrunk)}},
-			want{unchanged: true, v4: f4, driftReason: policy.ReasonFilterShrink}},
+			want{unchanged: true, v4: f4, driftReason: peeringv1.ReasonFilterShrink}},
 		{"a new family whose filter is not built yet is not added", pinInput{Approved: true, Pinned: pin4, Validation: ok,
 			Sessions: []peeringv1.PinnedSession{sess(v4a, 200), sess(v6a, 50)}, Filters: []familyFilter{built(f4), irrDown(6)}},
 			want{unchanged: true}},
 		{"a new family with its filter is added", pinInput{Approved: true, Pinned: pin4, Validation: ok,
 			Sessions: []peeringv1.PinnedSession{sess(v4a, 200), sess(v6a, 50)}, Filters: []familyFilter{built(f4), built(f6)}},
-			want{sessions: []string{v4a, v6a}, reason: ReasonPinWidened, save: 1}},
+			want{sessions: []string{v4a, v6a}, reason: peeringv1.ReasonPinWidened, save: 1}},
 	}
 	// A request an earlier version pushed without pinning: what the router
 	// has is the baseline.
@@ -119,7 +119,7 @@ func TestDecidePin(t *testing.T) {
 			want want
 		}{"legacy: the router's sessions are the baseline", pinInput{Approved: true, Legacy: legacy, Validation: ok,
 			Sessions: []peeringv1.PinnedSession{sess(v4b, 200)}, Filters: []familyFilter{built(f4)}},
-			want{sessions: []string{v4a, v4b}, driftReason: ReasonAddressRemoved, reason: ReasonPinApproved, save: 1}},
+			want{sessions: []string{v4a, v4b}, driftReason: peeringv1.ReasonAddressRemoved, reason: peeringv1.ReasonPinApproved, save: 1}},
 		struct {
 			name string
 			in   pinInput
@@ -196,7 +196,7 @@ func TestDecidePinAccept(t *testing.T) {
 	pin := pinnedConfig(map[netip.Addr]peeringv1.PinnedSession{
 		netip.MustParseAddr("80.81.192.37"): {Address: "80.81.192.37", Family: "ipv4", Limit: 200},
 	}, map[int]string{4: f4.Summary.Digest})
-	policyNo := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: validation.ReasonPeerPolicyNo, Message: "policy No"}}}
+	policyNo := &validation.Result{PeerFound: true, Failures: []validation.Failure{{Reason: peeringv1.ReasonPeerPolicyNo, Message: "policy No"}}}
 	in := pinInput{Now: now, Approved: true, Pinned: pin, Validation: policyNo}
 	held := decidePin(in)
 	if held.Drift == nil || held.Config != pin {
@@ -210,12 +210,12 @@ func TestDecidePinAccept(t *testing.T) {
 	// The right token removes the sessions: a human decided.
 	in.AcceptDrift = held.Drift.Token
 	acc := decidePin(in)
-	if acc.Drift != nil || acc.Config == nil || len(acc.Config.Sessions) != 0 || acc.Config.Reason != ReasonPinAccepted {
+	if acc.Drift != nil || acc.Config == nil || len(acc.Config.Sessions) != 0 || acc.Config.Reason != peeringv1.ReasonPinAccepted {
 		t.Fatalf("accepted = %+v", acc)
 	}
 	// Another change gets another token; the drift keeps its start.
 	later := pinInput{Now: now.Add(time.Hour), Approved: true, Pinned: pin, Validation: policyNo, Drift: held.Drift,
-		Filters: []familyFilter{{Family: 4, Candidate: f4shrunk, Reason: policy.ReasonFilterShrink, Message: "shrank"}}, AcceptDrift: held.Drift.Token}
+		Filters: []familyFilter{{Family: 4, Candidate: f4shrunk, Reason: peeringv1.ReasonFilterShrink, Message: "shrank"}}, AcceptDrift: held.Drift.Token}
 	got := decidePin(later)
 	if got.Drift == nil || got.Drift.Token == held.Drift.Token || !got.Drift.Since.Equal(&held.Drift.Since) || got.Config != pin {
 		t.Fatalf("a new change under an old token: %+v", got)
@@ -225,7 +225,7 @@ func TestDecidePinAccept(t *testing.T) {
 	}
 	// Accepting a held filter pins it and asks for it to be saved first.
 	shrink := pinInput{Now: now, Approved: true, Pinned: pin, Validation: &validation.Result{PeerFound: true, Peer: validation.Peer{ASN: 8763}},
-		Sessions: pin.Sessions, Filters: []familyFilter{{Family: 4, Candidate: f4shrunk, Reason: policy.ReasonFilterShrink, Message: "shrank"}}}
+		Sessions: pin.Sessions, Filters: []familyFilter{{Family: 4, Candidate: f4shrunk, Reason: peeringv1.ReasonFilterShrink, Message: "shrank"}}}
 	tok := decidePin(shrink).Drift.Token
 	shrink.AcceptDrift = tok
 	acc = decidePin(shrink)
@@ -250,12 +250,12 @@ func TestDecidePinExports(t *testing.T) {
 	built := func(f *policy.CachedFilter) familyFilter {
 		return familyFilter{Family: 4, Sets: []string{"AS-OURCUST"}, Candidate: f, OK: true}
 	}
-	held := familyFilter{Family: 4, Sets: []string{"AS-OURCUST"}, Candidate: xShrunk, Reason: policy.ReasonFilterShrink, Message: "export IPv4: 50% fewer"}
+	held := familyFilter{Family: 4, Sets: []string{"AS-OURCUST"}, Candidate: xShrunk, Reason: peeringv1.ReasonFilterShrink, Message: "export IPv4: 50% fewer"}
 	in := func(pinned *peeringv1.PinnedConfig, exports ...familyFilter) pinInput {
 		return pinInput{Now: now, Approved: true, Validation: ok, Sessions: sessions, Pinned: pinned, Filters: []familyFilter{built(f4)}, Exports: exports}
 	}
 
-	if res := decidePin(in(nil, familyFilter{Family: 4, Reason: ReasonIRRUnavailable, Retry: true})); res.Config != nil {
+	if res := decidePin(in(nil, familyFilter{Family: 4, Reason: peeringv1.ReasonIRRUnavailable, Retry: true})); res.Config != nil {
 		t.Fatalf("first pin without the export list: %+v", res.Config)
 	}
 	first := decidePin(in(nil, built(x)))
@@ -269,19 +269,19 @@ func TestDecidePinExports(t *testing.T) {
 	pinned := first.Config
 
 	grown := decidePin(in(pinned, built(xGrown)))
-	if grown.Config.IPv4Export != xGrown.Summary.Digest || grown.Drift != nil || grown.Config.Reason != ReasonPinFilterUpdated {
+	if grown.Config.IPv4Export != xGrown.Summary.Digest || grown.Drift != nil || grown.Config.Reason != peeringv1.ReasonPinFilterUpdated {
 		t.Errorf("grown: %+v drift %+v", grown.Config, grown.Drift)
 	}
 	shrunk := decidePin(in(pinned, held))
-	if shrunk.Config != pinned || shrunk.Drift == nil || shrunk.DriftReason != policy.ReasonFilterShrink {
+	if shrunk.Config != pinned || shrunk.Drift == nil || shrunk.DriftReason != peeringv1.ReasonFilterShrink {
 		t.Errorf("shrunk: config %+v drift %+v", shrunk.Config, shrunk.Drift)
 	}
 	accept := in(pinned, held)
 	accept.AcceptDrift = shrunk.Drift.Token
-	if res := decidePin(accept); res.Config == nil || res.Config.IPv4Export != xShrunk.Summary.Digest || res.Config.Reason != ReasonPinAccepted {
+	if res := decidePin(accept); res.Config == nil || res.Config.IPv4Export != xShrunk.Summary.Digest || res.Config.Reason != peeringv1.ReasonPinAccepted {
 		t.Errorf("accepted: %+v", res.Config)
 	}
-	if res := decidePin(in(pinned, familyFilter{Family: 4, Reason: ReasonIRRUnavailable, Retry: true})); res.Config != pinned {
+	if res := decidePin(in(pinned, familyFilter{Family: 4, Reason: peeringv1.ReasonIRRUnavailable, Retry: true})); res.Config != pinned {
 		t.Errorf("IRR down: %+v", res.Config)
 	}
 	off := in(pinned)

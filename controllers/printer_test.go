@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/testenv"
 )
 
@@ -39,7 +40,7 @@ func TestPrinterColumnsAndCategory(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 
 	out := kubectl(t, "get", "pr", o.request.Name, "-n", "default")
 	lines := strings.Split(strings.TrimSpace(out), "\n")

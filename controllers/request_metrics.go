@@ -9,7 +9,6 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/metrics"
-	"github.com/peering-operator/peering-operator/internal/policy"
 )
 
 // exportRequestMetrics publishes what of a request waits for a human, from
@@ -24,7 +23,7 @@ func exportRequestMetrics(pr *peeringv1.PeeringRequest) {
 	}
 	f := meta.FindStatusCondition(pr.Status.Conditions, peeringv1.PeeringRequestFiltersReady)
 	if f != nil && f.Status == metav1.ConditionFalse && pr.Status.Config == nil &&
-		(f.Reason == policy.ReasonFilterEmpty || f.Reason == policy.ReasonFilterShrink) {
+		(f.Reason == peeringv1.ReasonFilterEmpty || f.Reason == peeringv1.ReasonFilterShrink) {
 		metrics.FilterHeld.With(prometheus.Labels{"request": owner, "peer_asn": asn, "reason": f.Reason}).Set(1)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"net"
 	"net/netip"
 	"sort"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -110,7 +111,7 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if rt.DeletionTimestamp.IsZero() {
-		if err := ensureFinalizer(ctx, r.Client, rt, FinalizerInUse); err != nil {
+		if err := ensureFinalizer(ctx, r.Client, rt, peeringv1.FinalizerInUse); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -140,14 +141,14 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 		obs.Skip = true
 		r.Fleet.forget(rt.Name)
-		return ctrl.Result{}, removeFinalizer(ctx, r.Client, rt, FinalizerInUse)
+		return ctrl.Result{}, removeFinalizer(ctx, r.Client, rt, peeringv1.FinalizerInUse)
 	}
 	poll := ctrl.Result{RequeueAfter: jitter(r.ProbeInterval)}
 
 	if !r.Drivers.Supported(string(rt.Spec.Driver)) {
 		// Nothing can be pushed; still say whether the router answers.
 		obs.Reachable = r.probe(ctx, rt)
-		obs.Stage, obs.Message = ReasonDriverUnavailable, fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
+		obs.Stage, obs.Message = peeringv1.ReasonDriverUnavailable, fmt.Sprintf("the %s driver is not enabled in this operator (--enable-drivers), nothing is pushed to this router", rt.Spec.Driver)
 		return poll, nil
 	}
 	// Two Routers naming one device (a mistake, or one Router replaced by
@@ -156,15 +157,15 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	defer unlock()
 	creds, err := r.credentials(ctx, rt)
 	if err != nil {
-		obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonCredentialsError, err.Error())
-		obs.Stage, obs.Message = ReasonCredentialsError, err.Error()
+		obs.Reachable = conditions.False(peeringv1.RouterReachable, peeringv1.ReasonCredentialsError, err.Error())
+		obs.Stage, obs.Message = peeringv1.ReasonCredentialsError, err.Error()
 		return poll, nil
 	}
 	drv, err := r.Fleet.driverFor(ctx, rt, creds)
 	if err != nil {
 		msg := fmt.Sprintf("cannot connect to %s: %v", target(rt), err)
-		obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, msg)
-		obs.Stage, obs.Message = ReasonUnreachable, msg
+		obs.Reachable = conditions.False(peeringv1.RouterReachable, peeringv1.ReasonUnreachable, msg)
+		obs.Stage, obs.Message = peeringv1.ReasonUnreachable, msg
 		return poll, nil
 	}
 
@@ -181,7 +182,7 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if d := want.NextDrain + time.Second; want.NextDrain > 0 && d < poll.RequeueAfter {
 		poll.RequeueAfter = d // a drained request's shutdown is due then
 	}
-	obs.Reachable = conditions.True(peeringv1.RouterReachable, ReasonReachable, target(rt)+" answers")
+	obs.Reachable = conditions.True(peeringv1.RouterReachable, peeringv1.ReasonReachable, target(rt)+" answers")
 	obs.Outcomes = want.Outcomes
 	obs.Desired = want.Desired
 
@@ -198,10 +199,10 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		metrics.ApplyDuration.WithLabelValues(rt.Name, "failure").Observe(time.Since(start).Seconds())
 		metrics.ApplyErrors.WithLabelValues(rt.Name).Inc()
 		r.Fleet.drop(rt.Name) // the session may be broken; reconnect next time
-		obs.Stage = ReasonApplyFailed
+		obs.Stage = peeringv1.ReasonApplyFailed
 		obs.Message = fmt.Sprintf("apply of %d neighbors (%d held) failed: %v", len(want.Desired.Neighbors), len(want.Desired.Held), applyErr)
 		if unreachable(applyErr) {
-			obs.Reachable = conditions.False(peeringv1.RouterReachable, ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", target(rt), applyErr))
+			obs.Reachable = conditions.False(peeringv1.RouterReachable, peeringv1.ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", target(rt), applyErr))
 		}
 		// The sessions as they run are still worth reporting.
 		if states, err := drv.State(ctx); err == nil {
@@ -214,7 +215,7 @@ func (r *RouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "updated").Add(float64(out.Updated))
 	metrics.NeighborChanges.WithLabelValues(rt.Name, "removed").Add(float64(out.Removed))
 	metrics.NeighborsHeld.WithLabelValues(rt.Name).Set(float64(len(want.Desired.Held)))
-	obs.Stage, obs.Apply = ReasonApplied, &out
+	obs.Stage, obs.Apply = peeringv1.ReasonApplied, &out
 	// Clears after the apply: a tripped session comes back with the limit
 	// just pushed.
 	r.runClears(ctx, drv, cands)
@@ -393,11 +394,11 @@ func (r *RouterReconciler) probe(ctx context.Context, rt *peeringv1.Router) cond
 	d := net.Dialer{Timeout: r.ProbeTimeout}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(rt.Spec.DefaultPort()))))
 	if err != nil {
-		return conditions.False(peeringv1.RouterReachable, ReasonUnreachable,
+		return conditions.False(peeringv1.RouterReachable, peeringv1.ReasonUnreachable,
 			fmt.Sprintf("management port %s does not answer: %v; check the address, the port and any firewall in between", target(rt), err))
 	}
 	_ = conn.Close()
-	return conditions.True(peeringv1.RouterReachable, ReasonReachable, "management port "+target(rt)+" answers")
+	return conditions.True(peeringv1.RouterReachable, peeringv1.ReasonReachable, "management port "+target(rt)+" answers")
 }
 
 func target(rt *peeringv1.Router) string {

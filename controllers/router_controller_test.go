@@ -64,7 +64,7 @@ func TestRouterReconcileWithFakeDriver(t *testing.T) {
 		netip.MustParseAddr("2001:7f8::2"): {Address: "2001:7f8::2", Family: "ipv6", Limit: 100},
 	}, map[int]string{4: "sha256:f4", 6: "sha256:f6-broken"})
 	gone := pinnedRequest("gone", t0, "80.81.192.3")
-	gone.Finalizers = []string{FinalizerNeighborCleanup}
+	gone.Finalizers = []string{peeringv1.FinalizerNeighborCleanup}
 	for _, pr := range []*peeringv1.PeeringRequest{ok, broken, gone} {
 		pr.Spec.IXPortRef.Name = "lan"
 		pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest, Time: metav1.NewTime(t0)}
@@ -122,7 +122,7 @@ func TestRouterReconcileWithFakeDriver(t *testing.T) {
 	if _, ok := drv.Running(netip.MustParseAddr("80.81.192.3")); ok {
 		t.Error("the deleted request's neighbor must be removed")
 	}
-	if a := get(broken).Status.Applied; a.Result != peeringv1.AppliedResultHeld || a.Reason != ReasonFilterUnavailable {
+	if a := get(broken).Status.Applied; a.Result != peeringv1.AppliedResultHeld || a.Reason != peeringv1.ReasonFilterUnavailable {
 		t.Errorf("broken: applied %+v", a)
 	}
 	if ss := get(ok).Status.Sessions; len(ss) != 1 || ss[0].State != "Established" {
@@ -149,7 +149,7 @@ func TestRouterReconcileWithFakeDriver(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Name: "rs1"}, st); err != nil {
 		t.Fatal(err)
 	}
-	if c := meta.FindStatusCondition(st.Status.Conditions, peeringv1.ConditionReady); c.Reason != ReasonApplyFailed || st.Status.LastApply.Result != "Failure" {
+	if c := meta.FindStatusCondition(st.Status.Conditions, peeringv1.ConditionReady); c.Reason != peeringv1.ReasonApplyFailed || st.Status.LastApply.Result != "Failure" {
 		t.Errorf("after a failed apply: %+v", st.Status)
 	}
 	if a := get(ok).Status.Applied; a.Result != peeringv1.AppliedResultApplied {

@@ -15,17 +15,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/router"
 )
 
-// Reasons of the Configured condition and of status.applied, set from the
-// Router controller's view.
-const (
-	ReasonConfigured           = "Configured"
-	ReasonInvalidForRouter     = "InvalidForRouter"
-	ReasonPasswordSecretError  = "PasswordSecretError"
-	ReasonFilterUnavailable    = "FilterUnavailable"
-	ReasonAddressInUse         = "AddressInUse"
-	ReasonNeighborRemovalWaits = "NeighborRemovalPending"
-)
-
 // candidate is one request on the router with what the Router controller
 // read for it.
 type candidate struct {
@@ -134,7 +123,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 			addrs = append(addrs, a)
 		}
 		if bad != "" {
-			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultRejected, Reason: ReasonAddressInUse, Message: bad})
+			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultRejected, Reason: peeringv1.ReasonAddressInUse, Message: bad})
 			continue
 		}
 		holdAll := func(result, reason, msg string) {
@@ -145,11 +134,11 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 		}
 		desc, err := neighborDescription(pr)
 		if err != nil {
-			holdAll(peeringv1.AppliedResultRejected, ReasonInvalidForRouter, err.Error()+"; the neighbors on the router are left as they run")
+			holdAll(peeringv1.AppliedResultRejected, peeringv1.ReasonInvalidForRouter, err.Error()+"; the neighbors on the router are left as they run")
 			continue
 		}
 		if c.PasswordErr != nil {
-			holdAll(peeringv1.AppliedResultHeld, ReasonPasswordSecretError, c.PasswordErr.Error()+"; the neighbors on the router are left as they run")
+			holdAll(peeringv1.AppliedResultHeld, peeringv1.ReasonPasswordSecretError, c.PasswordErr.Error()+"; the neighbors on the router are left as they run")
 			continue
 		}
 		bogonPeer, _ := policy.BogonASN(uint32(pr.Spec.PeerASN))
@@ -220,7 +209,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 			ns = append(ns, n)
 		}
 		if invalid != "" {
-			holdAll(peeringv1.AppliedResultRejected, ReasonInvalidForRouter, invalid+"; the neighbors on the router are left as they run")
+			holdAll(peeringv1.AppliedResultRejected, peeringv1.ReasonInvalidForRouter, invalid+"; the neighbors on the router are left as they run")
 			continue
 		}
 		for _, a := range heldAddrs {
@@ -231,7 +220,7 @@ func desiredFor(rt *peeringv1.Router, cands []candidate, now time.Time) desiredR
 		}
 		res.Desired.Neighbors = append(res.Desired.Neighbors, ns...)
 		if len(heldAddrs) > 0 {
-			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultHeld, Reason: ReasonFilterUnavailable,
+			res.Outcomes = append(res.Outcomes, outcome{PR: pr, Result: peeringv1.AppliedResultHeld, Reason: peeringv1.ReasonFilterUnavailable,
 				Message: strings.Join(heldWhy, "; ") + "; those neighbors are left as they run"})
 			continue
 		}

@@ -54,7 +54,7 @@ func TestDesiredFor(t *testing.T) {
 	deleting := pinnedRequest("deleting", t0, "80.81.192.2")
 	now := metav1.Now()
 	deleting.DeletionTimestamp = &now
-	deleting.Finalizers = []string{FinalizerNeighborCleanup}
+	deleting.Finalizers = []string{peeringv1.FinalizerNeighborCleanup}
 	deleting.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied}
 	noFilter := pinnedRequest("nofilter", t0, "80.81.192.3", "2001:7f8::3")
 	noPassword := pinnedRequest("nopassword", t0, "80.81.192.4")
@@ -112,17 +112,17 @@ func TestDesiredFor(t *testing.T) {
 	// A missing filter holds that family's neighbor only.
 	_, p4 := pushed["80.81.192.3"]
 	_, h6 := held["2001:7f8::3"]
-	check(p4 && h6 && outcomes["nofilter"].Result == peeringv1.AppliedResultHeld && outcomes["nofilter"].Reason == ReasonFilterUnavailable, "nofilter: %+v", outcomes["nofilter"])
+	check(p4 && h6 && outcomes["nofilter"].Result == peeringv1.AppliedResultHeld && outcomes["nofilter"].Reason == peeringv1.ReasonFilterUnavailable, "nofilter: %+v", outcomes["nofilter"])
 	// An unreadable password holds the neighbor.
 	_, h = held["80.81.192.4"]
-	check(h && outcomes["nopassword"].Reason == ReasonPasswordSecretError, "nopassword: %+v", outcomes["nopassword"])
+	check(h && outcomes["nopassword"].Reason == peeringv1.ReasonPasswordSecretError, "nopassword: %+v", outcomes["nopassword"])
 	// A value no router may take is refused, the neighbor held, and the
 	// human's shutdown still reaches it.
 	hd, h := held["80.81.192.5"]
-	check(h && hd.Shutdown != nil && *hd.Shutdown && outcomes["baddesc"].Result == peeringv1.AppliedResultRejected && outcomes["baddesc"].Reason == ReasonInvalidForRouter,
+	check(h && hd.Shutdown != nil && *hd.Shutdown && outcomes["baddesc"].Result == peeringv1.AppliedResultRejected && outcomes["baddesc"].Reason == peeringv1.ReasonInvalidForRouter,
 		"baddesc: %+v %+v", hd, outcomes["baddesc"])
 	// The address on the router stays with its owner; the newcomer is refused.
-	check(pushed["80.81.192.6"].Owner == "default/zlive" && outcomes["anew"].Reason == ReasonAddressInUse, "address in use: %+v %+v", pushed["80.81.192.6"], outcomes["anew"])
+	check(pushed["80.81.192.6"].Owner == "default/zlive" && outcomes["anew"].Reason == peeringv1.ReasonAddressInUse, "address in use: %+v %+v", pushed["80.81.192.6"], outcomes["anew"])
 	// Approved, not pinned yet: what runs for it stays.
 	_, h7 := held["80.81.192.7"]
 	_, h8 := held["80.81.192.8"]
@@ -308,7 +308,7 @@ func TestDesiredForExportList(t *testing.T) {
 	delete(c.Filters, "sha256:x4")
 	c.FilterErr = map[string]error{"sha256:x4": fmt.Errorf("PrefixList gone")}
 	res = desiredFor(rt, []candidate{c}, time.Now())
-	if len(res.Desired.Neighbors) != 0 || len(res.Desired.Held) != 1 || res.Outcomes[0].Reason != ReasonFilterUnavailable || !strings.Contains(res.Outcomes[0].Message, "export list") {
+	if len(res.Desired.Neighbors) != 0 || len(res.Desired.Held) != 1 || res.Outcomes[0].Reason != peeringv1.ReasonFilterUnavailable || !strings.Contains(res.Outcomes[0].Message, "export list") {
 		t.Errorf("unreadable export list: %+v", res)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/frrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 )
@@ -36,11 +35,11 @@ func TestFRREndToEnd(t *testing.T) {
 	create(t, o.router)
 	create(t, o.port)
 	create(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
-	expectCondition(t, o.router, "Ready", metav1.ConditionTrue, controllers.ReasonApplied)
+	expectCondition(t, o.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
+	expectCondition(t, o.router, "Ready", metav1.ConditionTrue, peeringv1.ReasonApplied)
 
 	approve(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
 		s := getPR(g, o.request).Status.Sessions
@@ -93,7 +92,7 @@ func TestFRRMaxPrefixTrip(t *testing.T) {
 		g.Expect(ss[0].LastError).To(ContainSubstring("NOTIFICATION sent: Cease/Maximum Number of Prefixes Reached"))
 	}, 40*time.Second).Should(Succeed())
 	raiseLimitAndClear(t, o.request, 10)
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 }
 
 // frrObjects are newObjects for an FRR lab router reached over SSH (the

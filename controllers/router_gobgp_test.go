@@ -69,14 +69,14 @@ func TestGoBGPRouteServerEndToEnd(t *testing.T) {
 	create(t, l.router)
 	create(t, l.port)
 	create(t, l.request)
-	expectCondition(t, l.request, "Ready", metav1.ConditionFalse, controllers.ReasonWaitingForApproval)
+	expectCondition(t, l.request, "Ready", metav1.ConditionFalse, peeringv1.ReasonWaitingForApproval)
 	// Nothing reaches the router before approval.
-	expectCondition(t, l.router, "Ready", metav1.ConditionTrue, controllers.ReasonApplied)
+	expectCondition(t, l.router, "Ready", metav1.ConditionTrue, peeringv1.ReasonApplied)
 	g.Expect(l.rs.SessionState(ctx, netip.MustParseAddr("127.0.0.11"))).Error().To(HaveOccurred(), "the neighbor must not exist before approval")
 
 	approve(t, l.request)
-	expectCondition(t, l.request, "Configured", metav1.ConditionTrue, controllers.ReasonConfigured)
-	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, l.request, "Configured", metav1.ConditionTrue, peeringv1.ReasonConfigured)
+	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	g.Eventually(func(g Gomega) {
 		pr := getPR(g, l.request)
 		g.Expect(pr.Status.SessionSummary).To(Equal("1/1"))
@@ -178,13 +178,13 @@ func TestGoBGPMaxPrefixTrip(t *testing.T) {
 	// same condition with an older message may be there before).
 	g.Eventually(func(g Gomega) {
 		c := conditionOf(g, l.request, "Established")
-		g.Expect(c.Reason).To(Equal(controllers.ReasonSessionsDown))
+		g.Expect(c.Reason).To(Equal(peeringv1.ReasonSessionsDown))
 		g.Expect(c.Message).To(ContainSubstring("maximum prefix limit 1 exceeded"))
 	}, timeout).Should(Succeed())
 
 	// The NOC raises the limit and clears: the session comes back.
 	raiseLimitAndClear(t, l.request, 10)
-	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, l.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 }
 
 // raiseLimitAndClear does what a NOC does after a trip: a higher IPv4

@@ -15,16 +15,6 @@ import (
 	"github.com/peering-operator/peering-operator/internal/router"
 )
 
-// Reasons of a Router.
-const (
-	ReasonReachable         = "Reachable"
-	ReasonUnreachable       = "Unreachable"
-	ReasonApplied           = "Applied"
-	ReasonApplyFailed       = "ApplyFailed"
-	ReasonDriverUnavailable = "DriverUnavailable"
-	ReasonCredentialsError  = "CredentialsError"
-)
-
 // maxNotPushed bounds status.notPushed, so a router with thousands of held
 // requests does not grow its object without end.
 const maxNotPushed = 50
@@ -58,7 +48,7 @@ func computeRouterStatus(cur peeringv1.RouterStatus, gen int64, obs routerObserv
 	}
 	msg := obs.Message
 	switch obs.Stage {
-	case ReasonApplied:
+	case peeringv1.ReasonApplied:
 		st.Neighbors, st.Held = int32(len(obs.Desired.Neighbors)), int32(len(obs.Desired.Held))
 		msg = fmt.Sprintf("%d neighbors configured", st.Neighbors)
 		if st.Held > 0 {
@@ -72,7 +62,7 @@ func computeRouterStatus(cur peeringv1.RouterStatus, gen int64, obs routerObserv
 		}
 		st.LastApply = lastApply(st.LastApply, "Success", obs.Apply.Digest, "", obs.Now)
 		st.NotPushed = notPushed(obs.Outcomes)
-	case ReasonApplyFailed:
+	case peeringv1.ReasonApplyFailed:
 		st.LastApply = lastApply(st.LastApply, "Failure", "", obs.Message, obs.Now)
 	}
 	conditions.Apply(&st.Conditions, gen, routerConditions(obs.Reachable, obs.Stage, msg)...)
@@ -105,11 +95,11 @@ func notPushed(outs []outcome) []peeringv1.RequestNotPushed {
 // something (credentials, an unsupported driver).
 func routerConditions(reachable conditions.Set, reason, msg string) []conditions.Set {
 	ready := conditions.False(peeringv1.ConditionReady, reason, msg)
-	if reason == ReasonApplied {
+	if reason == peeringv1.ReasonApplied {
 		ready = conditions.True(peeringv1.ConditionReady, reason, msg)
 	}
-	stalled := reason == ReasonCredentialsError || reason == ReasonDriverUnavailable
-	return append([]conditions.Set{reachable}, kstatus(ready, stalled, !stalled && reason != ReasonApplied)...)
+	stalled := reason == peeringv1.ReasonCredentialsError || reason == peeringv1.ReasonDriverUnavailable
+	return append([]conditions.Set{reachable}, kstatus(ready, stalled, !stalled && reason != peeringv1.ReasonApplied)...)
 }
 
 // requestReportResult is what the Router controller writes into a request.
@@ -138,7 +128,7 @@ func requestReport(routerName string, pr *peeringv1.PeeringRequest, o outcome, s
 	}
 	// A request refused for an address another one has would be shown the
 	// other's session: its sessions are left alone.
-	if pin := pr.Status.Config; pin != nil && o.Result != peeringv1.AppliedResultRemoved && o.Reason != ReasonAddressInUse {
+	if pin := pr.Status.Config; pin != nil && o.Result != peeringv1.AppliedResultRemoved && o.Reason != peeringv1.ReasonAddressInUse {
 		res.Sessions = make([]peeringv1.SessionStatus, 0, len(pin.Sessions))
 		for _, p := range pin.Sessions {
 			res.Sessions = append(res.Sessions, sessionFromRouter(p, states))

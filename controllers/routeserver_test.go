@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 	"github.com/peering-operator/peering-operator/internal/bgptest"
 	"github.com/peering-operator/peering-operator/internal/frrtest"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
@@ -165,7 +164,7 @@ func testRouteServerSession(t *testing.T, o objects, rsAddr netip.Addr, ixID int
 		g.Expect(f.IPv4.ASSet).To(Equal(policy.RouteServerSet))
 	}, timeout).Should(Succeed())
 	approve(t, o.request)
-	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+	expectCondition(t, o.request, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	g.Eventually(func(g Gomega) {
 		pr := getPR(g, o.request)
 		g.Expect(pr.Status.Sessions).To(HaveLen(1))

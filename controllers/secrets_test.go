@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 )
 
 // An MD5 password from a Secret reaches the router's configuration and
@@ -32,7 +31,7 @@ func TestPasswordOnlyReachesTheRouter(t *testing.T) {
 	create(t, l.port)
 	create(t, l.request)
 	approve(t, l.request)
-	expectCondition(t, l.request, "Configured", metav1.ConditionTrue, controllers.ReasonConfigured)
+	expectCondition(t, l.request, "Configured", metav1.ConditionTrue, peeringv1.ReasonConfigured)
 
 	ctx := context.Background()
 	g := NewWithT(t)
@@ -64,7 +63,7 @@ func TestPasswordOnlyReachesTheRouter(t *testing.T) {
 	l2.Spec.PeerASN, l2.Spec.PasswordSecretRef = 6939, &peeringv1.SecretKeySelector{Name: "no-such-secret"}
 	create(t, l2)
 	approve(t, l2)
-	c := expectCondition(t, l2, "Configured", metav1.ConditionFalse, controllers.ReasonPasswordSecretError)
+	c := expectCondition(t, l2, "Configured", metav1.ConditionFalse, peeringv1.ReasonPasswordSecretError)
 	g.Expect(c.Message).To(ContainSubstring("no-such-secret"))
-	expectCondition(t, l2, "Stalled", metav1.ConditionTrue, controllers.ReasonPasswordSecretError)
+	expectCondition(t, l2, "Stalled", metav1.ConditionTrue, peeringv1.ReasonPasswordSecretError)
 }

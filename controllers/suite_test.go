@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -82,7 +83,10 @@ func run(m *testing.M) int {
 	}()
 	restCfg, testEnv = cfg, env
 	wh := env.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The operator's API writes are counted on its own connection.
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(countAPIWrites)
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -168,6 +172,55 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// apiWrites counts the operator's writes to the API server by resource
+// (e.g. "peeringrequests/status", "events"): what a request costs the API
+// server on its way in, and that a resync with nothing changed costs none.
+var apiWrites sync.Map // resource → *atomic.Int64
+
+type writeCounter struct{ next http.RoundTripper }
+
+func countAPIWrites(rt http.RoundTripper) http.RoundTripper { return writeCounter{rt} }
+
+func (w writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		n, _ := apiWrites.LoadOrStore(apiResource(r.URL.Path), new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	return w.next.RoundTrip(r)
+}
+
+// apiResource is a request path's resource with its subresource:
+// /apis/peering.dev/v1alpha1/namespaces/default/peeringrequests/x/status is
+// "peeringrequests/status".
+func apiResource(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if i := slices.Index(parts, "namespaces"); i >= 0 && i+2 < len(parts) {
+		parts = parts[i+2:]
+	} else if len(parts) > 0 && parts[0] == "api" {
+		parts = parts[min(2, len(parts)):]
+	} else {
+		parts = parts[min(3, len(parts)):]
+	}
+	switch len(parts) {
+	case 0:
+		return path
+	case 1, 2:
+		return parts[0]
+	default:
+		return parts[0] + "/" + parts[2]
+	}
+}
+
+// apiWriteCounts returns the counts so far by resource and resets them.
+func apiWriteCounts() map[string]int64 {
+	out := map[string]int64{}
+	apiWrites.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Swap(0)
+		return true
+	})
+	return out
 }
 
 // gobgpWrites counts the calls that change any gobgpd's configuration;

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
-	"github.com/peering-operator/peering-operator/controllers"
 )
 
 // A router that accepts TCP and never answers SSH (each attempt holds a
@@ -61,7 +60,7 @@ func TestSlowRouterDoesNotHoldUpTheOthers(t *testing.T) {
 		reqs = append(reqs, o.request)
 	}
 	for _, pr := range reqs {
-		expectCondition(t, pr, "Ready", metav1.ConditionTrue, controllers.ReasonSessionsEstablished)
+		expectCondition(t, pr, "Ready", metav1.ConditionTrue, peeringv1.ReasonSessionsEstablished)
 	}
 	if c := conditionOf(g, bh.router, "Ready"); c != nil && c.Status == metav1.ConditionTrue {
 		t.Errorf("the blackholed router is Ready: %+v", c)

@@ -61,6 +61,11 @@ type Reporter struct {
 	// Normal lists reasons that are expected waits, not problems (e.g.
 	// WaitingForApproval); any other False condition is a Warning.
 	Normal map[string]bool
+	// Quiet lists reasons of routine steps and good states (FiltersBuilt,
+	// ConfigurationPending, InSync): the condition shows them, an event
+	// each would cost the API server writes per object for nothing a NOC
+	// acts on. A recovery from a Warning is still an event.
+	Quiet map[string]bool
 }
 
 // Report compares the conditions before and after a reconcile and emits
@@ -82,6 +87,12 @@ func (r Reporter) Report(obj client.Object, before, after []metav1.Condition) {
 		old := meta.FindStatusCondition(before, t)
 		// Ready often mirrors another condition's reason: one event says it.
 		if (old != nil && old.Status == c.Status && old.Reason == c.Reason) || emitted[c.Reason] {
+			continue
+		}
+		// A quiet step says nothing, unless it is the recovery from a
+		// problem (a Warning before).
+		recovers := old != nil && old.Status != metav1.ConditionTrue && !r.Normal[old.Reason]
+		if r.Quiet[c.Reason] && (c.Status == metav1.ConditionTrue || r.Normal[c.Reason]) && !recovers {
 			continue
 		}
 		emitted[c.Reason] = true

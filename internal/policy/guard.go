@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr"
 )
 
@@ -23,14 +24,6 @@ type FilterSummary struct {
 func Summarize(prefixes []netip.Prefix, entries []irr.Entry) FilterSummary {
 	return FilterSummary{Prefixes: len(prefixes), Entries: len(entries), Digest: Digest(entries)}
 }
-
-// Guard reasons, for the FiltersReady condition.
-const (
-	ReasonFilterAccepted  = "FilterAccepted"
-	ReasonFilterUnchanged = "FilterUnchanged"
-	ReasonFilterEmpty     = "FilterEmptyHeld"
-	ReasonFilterShrink    = "FilterShrinkHeld"
-)
 
 // DefaultMaxShrink is the largest accepted drop in prefixes: half.
 const DefaultMaxShrink = 0.5
@@ -52,17 +45,17 @@ func Guard(old, new FilterSummary, maxShrink float64) (ok bool, reason, message 
 	switch {
 	case new.Prefixes == 0:
 		if old.Prefixes > 0 {
-			return false, ReasonFilterEmpty, fmt.Sprintf("the IRR answer is empty; keeping the live filter of %d prefixes until a human accepts the empty one", old.Prefixes)
+			return false, peeringv1.ReasonFilterEmpty, fmt.Sprintf("the IRR answer is empty; keeping the live filter of %d prefixes until a human accepts the empty one", old.Prefixes)
 		}
-		return false, ReasonFilterEmpty, "the IRR answer is empty; not configuring an empty filter without a human's approval"
+		return false, peeringv1.ReasonFilterEmpty, "the IRR answer is empty; not configuring an empty filter without a human's approval"
 	case old.Digest != "" && new.Digest == old.Digest:
-		return true, ReasonFilterUnchanged, fmt.Sprintf("filter unchanged: %d prefixes in %d entries", new.Prefixes, new.Entries)
+		return true, peeringv1.ReasonFilterUnchanged, fmt.Sprintf("filter unchanged: %d prefixes in %d entries", new.Prefixes, new.Entries)
 	case old.Prefixes > 0 && maxShrink < 1 && float64(new.Prefixes) < float64(old.Prefixes)*(1-maxShrink):
 		drop := 100 * float64(old.Prefixes-new.Prefixes) / float64(old.Prefixes)
-		return false, ReasonFilterShrink, fmt.Sprintf("the new filter has %d prefixes, %.0f%% fewer than the live filter's %d (at most %.0f%% allowed); keeping the live filter until a human accepts the new one (digest %s)",
+		return false, peeringv1.ReasonFilterShrink, fmt.Sprintf("the new filter has %d prefixes, %.0f%% fewer than the live filter's %d (at most %.0f%% allowed); keeping the live filter until a human accepts the new one (digest %s)",
 			new.Prefixes, drop, old.Prefixes, 100*maxShrink, new.Digest)
 	}
-	return true, ReasonFilterAccepted, fmt.Sprintf("filter built: %d prefixes in %d entries", new.Prefixes, new.Entries)
+	return true, peeringv1.ReasonGuardAccepted, fmt.Sprintf("filter built: %d prefixes in %d entries", new.Prefixes, new.Entries)
 }
 
 // Digest is a SHA-256 over the entries in canonical form (sorted, one

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/policy"
 )
@@ -240,17 +241,17 @@ func TestGuard(t *testing.T) {
 		ok       bool
 		reason   string
 	}{
-		{"first filter", policy.FilterSummary{}, summary(10, "b"), 0.5, true, policy.ReasonFilterAccepted},
-		{"empty first filter", policy.FilterSummary{}, summary(0, "e"), 0.5, false, policy.ReasonFilterEmpty},
-		{"empty answer", summary(10, "a"), summary(0, "e"), 0.5, false, policy.ReasonFilterEmpty},
-		{"small change", summary(1000, "a"), summary(990, "b"), 0.5, true, policy.ReasonFilterAccepted},
-		{"growth", summary(10, "a"), summary(100000, "b"), 0.5, true, policy.ReasonFilterAccepted},
-		{"half is allowed", summary(1000, "a"), summary(500, "b"), 0.5, true, policy.ReasonFilterAccepted},
-		{"large shrink", summary(1000, "a"), summary(499, "b"), 0.5, false, policy.ReasonFilterShrink},
-		{"default fraction", summary(1000, "a"), summary(100, "b"), 0, false, policy.ReasonFilterShrink},
-		{"stricter fraction", summary(1000, "a"), summary(850, "b"), 0.1, false, policy.ReasonFilterShrink},
-		{"shrink check off", summary(1000, "a"), summary(1, "b"), 1, true, policy.ReasonFilterAccepted},
-		{"unchanged", summary(1000, "a"), summary(1000, "a"), 0.5, true, policy.ReasonFilterUnchanged},
+		{"first filter", policy.FilterSummary{}, summary(10, "b"), 0.5, true, peeringv1.ReasonGuardAccepted},
+		{"empty first filter", policy.FilterSummary{}, summary(0, "e"), 0.5, false, peeringv1.ReasonFilterEmpty},
+		{"empty answer", summary(10, "a"), summary(0, "e"), 0.5, false, peeringv1.ReasonFilterEmpty},
+		{"small change", summary(1000, "a"), summary(990, "b"), 0.5, true, peeringv1.ReasonGuardAccepted},
+		{"growth", summary(10, "a"), summary(100000, "b"), 0.5, true, peeringv1.ReasonGuardAccepted},
+		{"half is allowed", summary(1000, "a"), summary(500, "b"), 0.5, true, peeringv1.ReasonGuardAccepted},
+		{"large shrink", summary(1000, "a"), summary(499, "b"), 0.5, false, peeringv1.ReasonFilterShrink},
+		{"default fraction", summary(1000, "a"), summary(100, "b"), 0, false, peeringv1.ReasonFilterShrink},
+		{"stricter fraction", summary(1000, "a"), summary(850, "b"), 0.1, false, peeringv1.ReasonFilterShrink},
+		{"shrink check off", summary(1000, "a"), summary(1, "b"), 1, true, peeringv1.ReasonGuardAccepted},
+		{"unchanged", summary(1000, "a"), summary(1000, "a"), 0.5, true, peeringv1.ReasonFilterUnchanged},
 	} {
 		ok, reason, msg := policy.Guard(tc.old, tc.new, tc.shrink)
 		if ok != tc.ok || reason != tc.reason || msg == "" {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 )
 
@@ -58,7 +59,7 @@ func ValidateOwnPort(c Reader, ixID int, ourASN uint32, v4, v6 netip.Prefix) Por
 		a := p.Addr().Unmap()
 		want = append(want, a)
 		if len(checkLAN(res.LANPrefixes, []netip.Addr{a}, ixl, &res.Warnings).outside) > 0 {
-			res.Failures = append(res.Failures, Failure{Reason: ReasonAddressOutsideLAN, Final: true, Address: a,
+			res.Failures = append(res.Failures, Failure{Reason: peeringv1.ReasonAddressOutsideLAN, Final: true, Address: a,
 				Message: fmt.Sprintf("our address %s is outside the peering LAN of %s (%s); fix the IXPort address",
 					p, ixl, prefixList(res.LANPrefixes))})
 			continue
@@ -72,7 +73,7 @@ func ValidateOwnPort(c Reader, ixID int, ourASN uint32, v4, v6 netip.Prefix) Por
 		}
 		// !lan.IsValid(): PeeringDB lists no prefix of the family; checkLAN warned.
 		if lan.IsValid() && lan.Bits() != p.Bits() {
-			res.Failures = append(res.Failures, Failure{Reason: ReasonPrefixLengthMismatch, Final: true, Address: a,
+			res.Failures = append(res.Failures, Failure{Reason: peeringv1.ReasonPrefixLengthMismatch, Final: true, Address: a,
 				Message: fmt.Sprintf("our address %s has prefix length /%d but the peering LAN of %s is %s; use %s/%d",
 					p, p.Bits(), ixl, lan, a, lan.Bits())})
 		}

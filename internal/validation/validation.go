@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 )
 
@@ -33,38 +34,6 @@ type Reader interface {
 }
 
 var _ Reader = (*peeringdb.Cache)(nil)
-
-// Reasons, one CamelCase word each (condition reasons).
-const (
-	// ReasonPeeringDBUnavailable: the IX's PeeringDB data is not loaded
-	// (the sync failed or has not run). Held; clears by itself.
-	ReasonPeeringDBUnavailable = "PeeringDBUnavailable"
-	// ReasonIXNotFound: the IXPort's IX id is not in PeeringDB. Final.
-	ReasonIXNotFound = "IXNotFound"
-	// ReasonNetworkNotFound: the peer ASN has no network in PeeringDB. Final.
-	ReasonNetworkNotFound = "NetworkNotFound"
-	// ReasonNotAtIX: the peer has no port (netixlan) on the IX. Final.
-	ReasonNotAtIX = "NotAtIX"
-	// ReasonAddressMismatch: a requested address is not one of the peer's
-	// addresses on the IX. Final.
-	ReasonAddressMismatch = "AddressMismatch"
-	// ReasonAddressOutsideLAN: an address is outside the IX's LAN
-	// prefixes. Final.
-	ReasonAddressOutsideLAN = "AddressOutsideLAN"
-	// ReasonPeerPolicyNo: the peer's general policy is "No". Held.
-	ReasonPeerPolicyNo = "PeerPolicyNo"
-	// ReasonNeverViaRouteServers: the peer refuses route-server sessions
-	// and the IXPort is a route server. Final.
-	ReasonNeverViaRouteServers = "NeverViaRouteServers"
-	// ReasonNotOperational: the peer's port is marked not operational. Held.
-	ReasonNotOperational = "NotOperational"
-	// ReasonNoSessionAddresses: the peer is at the IX but PeeringDB lists
-	// no address for it there. Held.
-	ReasonNoSessionAddresses = "NoSessionAddresses"
-	// ReasonPrefixLengthMismatch: an IXPort address has a prefix length
-	// other than its LAN's. Final.
-	ReasonPrefixLengthMismatch = "PrefixLengthMismatch"
-)
 
 // Failure is one failed check.
 type Failure struct {
@@ -225,7 +194,7 @@ func ValidateRequest(c Reader, in Request) Result {
 
 	net, ok := c.Network(in.PeerASN)
 	if !ok {
-		res.fail(ReasonNetworkNotFound, true, netip.Addr{},
+		res.fail(peeringv1.ReasonNetworkNotFound, true, netip.Addr{},
 			"AS%d has no network record in PeeringDB; check spec.peerASN, or ask the peer to register in PeeringDB", in.PeerASN)
 		return res
 	}
@@ -250,14 +219,14 @@ func ValidateRequest(c Reader, in Request) Result {
 	// report it even when the peer is not at the IX.
 	lan := checkLAN(res.LANPrefixes, requested, ixl, &res.Warnings)
 	for _, a := range lan.outside {
-		res.fail(ReasonAddressOutsideLAN, true, a,
+		res.fail(peeringv1.ReasonAddressOutsideLAN, true, a,
 			"address %s is outside the peering LAN of %s (%s); fix spec.addresses",
 			a, ixl, prefixList(res.LANPrefixes))
 	}
 
 	ports := c.NetIXLANs(in.IXID, in.PeerASN)
 	if len(ports) == 0 {
-		res.fail(ReasonNotAtIX, true, netip.Addr{},
+		res.fail(peeringv1.ReasonNotAtIX, true, netip.Addr{},
 			"%s has no port on %s in PeeringDB; check spec.peerASN and spec.ixPortRef, or ask the peer to update PeeringDB",
 			peer, ixl)
 		for _, a := range requested {
@@ -281,7 +250,7 @@ func ValidateRequest(c Reader, in Request) Result {
 	if len(addrs) == 0 {
 		addrs = listed
 		if len(addrs) == 0 {
-			res.fail(ReasonNoSessionAddresses, false, netip.Addr{},
+			res.fail(peeringv1.ReasonNoSessionAddresses, false, netip.Addr{},
 				"%s is at %s but PeeringDB lists no IPv4 or IPv6 address for its port; set spec.addresses or wait for the peer to update PeeringDB",
 				peer, ixl)
 		}
@@ -292,7 +261,7 @@ func ValidateRequest(c Reader, in Request) Result {
 		if ok {
 			s.NetIXLANID, s.IsRSPeer, s.Operational, s.Speed = p.ID, p.IsRSPeer, p.Operational, p.Speed
 		} else {
-			res.fail(ReasonAddressMismatch, true, a,
+			res.fail(peeringv1.ReasonAddressMismatch, true, a,
 				"address %s is not one of %s's addresses on %s in PeeringDB (%s); fix spec.addresses or leave it empty to use PeeringDB's",
 				a, peer, ixl, addrList(listed))
 		}
@@ -300,11 +269,11 @@ func ValidateRequest(c Reader, in Request) Result {
 	}
 
 	if net.PolicyGeneral == peeringdb.PolicyNo {
-		res.fail(ReasonPeerPolicyNo, false, netip.Addr{},
+		res.fail(peeringv1.ReasonPeerPolicyNo, false, netip.Addr{},
 			"%s states peering policy \"No\" in PeeringDB; held until the policy changes or the request is withdrawn", peer)
 	}
 	if in.RouteServer && net.InfoNeverViaRouteServers {
-		res.fail(ReasonNeverViaRouteServers, true, netip.Addr{},
+		res.fail(peeringv1.ReasonNeverViaRouteServers, true, netip.Addr{},
 			"%s sets \"never via route servers\" in PeeringDB but this IXPort is a route server; peer bilaterally on a non-route-server IXPort instead",
 			peer)
 	}
@@ -314,7 +283,7 @@ func ValidateRequest(c Reader, in Request) Result {
 		if s.NetIXLANID != 0 && !s.Operational && !reported[s.NetIXLANID] {
 			reported[s.NetIXLANID] = true
 			p := byAddr[s.Address]
-			res.fail(ReasonNotOperational, false, s.Address,
+			res.fail(peeringv1.ReasonNotOperational, false, s.Address,
 				"%s's port on %s (netixlan %d, %s) is marked not operational in PeeringDB; held until it is operational",
 				peer, ixl, p.ID, strings.Join(addrStrings(p.Addrs()), ", "))
 		}
@@ -326,11 +295,11 @@ func ValidateRequest(c Reader, in Request) Result {
 // not in PeeringDB (final).
 func ixMissing(c Reader, ixID int, fs *[]Failure) {
 	if !c.HasIX(ixID) {
-		*fs = append(*fs, Failure{Reason: ReasonPeeringDBUnavailable, Message: fmt.Sprintf(
+		*fs = append(*fs, Failure{Reason: peeringv1.ReasonPeeringDBUnavailable, Message: fmt.Sprintf(
 			"PeeringDB data for IX %d is not loaded yet (PeeringDB unreachable or not synced); retried automatically", ixID)})
 		return
 	}
-	*fs = append(*fs, Failure{Reason: ReasonIXNotFound, Final: true, Message: fmt.Sprintf(
+	*fs = append(*fs, Failure{Reason: peeringv1.ReasonIXNotFound, Final: true, Message: fmt.Sprintf(
 		"IX %d is not in PeeringDB; check spec.ix.peeringdbID of the IXPort", ixID)})
 }
 

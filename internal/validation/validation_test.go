@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/peeringdb/pdbtest"
 	"github.com/peering-operator/peering-operator/internal/validation"
@@ -102,62 +103,62 @@ func TestValidateRequest(t *testing.T) {
 		{
 			name:    "unknown IX",
 			in:      validation.Request{IXID: unknown, PeerASN: 6939},
-			want:    []failure{{validation.ReasonIXNotFound, true}},
+			want:    []failure{{peeringv1.ReasonIXNotFound, true}},
 			mention: []string{"999999"},
 		},
 		{
 			name:    "ASN not in PeeringDB",
 			in:      validation.Request{IXID: decix, PeerASN: 64496},
-			want:    []failure{{validation.ReasonNetworkNotFound, true}},
+			want:    []failure{{peeringv1.ReasonNetworkNotFound, true}},
 			mention: []string{"AS64496"},
 		},
 		{
 			name:    "port at DE-CIX whose network is outside the data",
 			in:      validation.Request{IXID: decix, PeerASN: 3856},
-			want:    []failure{{validation.ReasonNetworkNotFound, true}},
+			want:    []failure{{peeringv1.ReasonNetworkNotFound, true}},
 			mention: []string{"AS3856"},
 		},
 		{
 			name:    "Secura is not at DE-CIX",
 			in:      validation.Request{IXID: decix, PeerASN: 29452},
-			want:    []failure{{validation.ReasonNotAtIX, true}},
+			want:    []failure{{peeringv1.ReasonNotAtIX, true}},
 			mention: []string{"AS29452", "Secura Hosting Ltd", "DE-CIX Frankfurt", "ix 31"},
 		},
 		{
 			name:     "address in the LAN but not HE's",
 			in:       validation.Request{IXID: decix, PeerASN: 6939, Addresses: addrs("80.81.192.172", "80.81.192.173")},
-			want:     []failure{{validation.ReasonAddressMismatch, true}},
+			want:     []failure{{peeringv1.ReasonAddressMismatch, true}},
 			sessions: []string{"80.81.192.172", "80.81.192.173"},
 			mention:  []string{"80.81.192.173", "AS6939", "80.81.192.172"},
 		},
 		{
 			name:    "address outside the DE-CIX LAN",
 			in:      validation.Request{IXID: decix, PeerASN: 6939, Addresses: addrs("192.0.2.1")},
-			want:    []failure{{validation.ReasonAddressOutsideLAN, true}, {validation.ReasonAddressMismatch, true}},
+			want:    []failure{{peeringv1.ReasonAddressOutsideLAN, true}, {peeringv1.ReasonAddressMismatch, true}},
 			mention: []string{"192.0.2.1", "80.81.192.0/21", "2001:7f8::/64"},
 		},
 		{
 			name:    "policy No is held",
 			in:      validation.Request{IXID: linx, PeerASN: 29452},
-			want:    []failure{{validation.ReasonPeerPolicyNo, false}},
+			want:    []failure{{peeringv1.ReasonPeerPolicyNo, false}},
 			mention: []string{"AS29452", `"No"`},
 		},
 		{
 			name:    "never via route servers on a route-server port",
 			in:      validation.Request{IXID: decix, PeerASN: 13030, RouteServer: true},
-			want:    []failure{{validation.ReasonNeverViaRouteServers, true}},
+			want:    []failure{{peeringv1.ReasonNeverViaRouteServers, true}},
 			mention: []string{"AS13030", "Init7", "route server"},
 		},
 		{
 			name:    "non-operational port is held",
 			in:      validation.Request{IXID: eqzh, PeerASN: 30781},
-			want:    []failure{{validation.ReasonNotOperational, false}},
+			want:    []failure{{peeringv1.ReasonNotOperational, false}},
 			mention: []string{"AS30781", "194.42.48.20", "Equinix Zurich"},
 		},
 		{
 			name: "port without any address is held",
 			in:   validation.Request{IXID: dixie, PeerASN: 2497},
-			want: []failure{{validation.ReasonNoSessionAddresses, false}},
+			want: []failure{{peeringv1.ReasonNoSessionAddresses, false}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,7 +231,7 @@ func TestValidateRequestPartialLAN(t *testing.T) {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 	r = validation.ValidateRequest(c, validation.Request{IXID: linx, PeerASN: 15169, Addresses: addrs("2001:db8::1")})
-	if r.Reason() != validation.ReasonAddressOutsideLAN {
+	if r.Reason() != peeringv1.ReasonAddressOutsideLAN {
 		t.Errorf("reason %q: %s", r.Reason(), r.Message())
 	}
 }
@@ -253,9 +254,9 @@ func TestValidateOwnPort(t *testing.T) {
 		{"addresses of two different ports", decix, 8359, p("80.81.192.78/21"), p("2001:7f8::20a7:0:2/64"), validation.OwnEntryMismatch, nil, "netixlan 3005"},
 		{"wrong address", decix, 6939, p("80.81.192.99/21"), p("2001:7f8::1b1b:0:1/64"), validation.OwnEntryMismatch, nil, "80.81.192.172"},
 		{"we are not in PeeringDB there", decix, 64500, p("80.81.192.99/21"), netip.Prefix{}, validation.OwnEntryMissing, nil, "AS64500"},
-		{"address outside the LAN", decix, 6939, p("10.0.0.1/21"), netip.Prefix{}, validation.OwnEntryMismatch, []string{validation.ReasonAddressOutsideLAN}, ""},
-		{"prefix length", decix, 6939, p("80.81.192.172/24"), netip.Prefix{}, validation.OwnEntryMatches, []string{validation.ReasonPrefixLengthMismatch}, ""},
-		{"unknown IX", unknown, 6939, p("80.81.192.172/21"), netip.Prefix{}, "", []string{validation.ReasonIXNotFound}, ""},
+		{"address outside the LAN", decix, 6939, p("10.0.0.1/21"), netip.Prefix{}, validation.OwnEntryMismatch, []string{peeringv1.ReasonAddressOutsideLAN}, ""},
+		{"prefix length", decix, 6939, p("80.81.192.172/24"), netip.Prefix{}, validation.OwnEntryMatches, []string{peeringv1.ReasonPrefixLengthMismatch}, ""},
+		{"unknown IX", unknown, 6939, p("80.81.192.172/21"), netip.Prefix{}, "", []string{peeringv1.ReasonIXNotFound}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			load(t, c, tc.ix, tc.asn)
@@ -284,11 +285,11 @@ func TestValidateOwnPort(t *testing.T) {
 func TestValidateBeforeLoad(t *testing.T) {
 	c := sampleCache(t)
 	r := validation.ValidateRequest(c, validation.Request{IXID: decix, PeerASN: 6939})
-	if r.Reason() != validation.ReasonPeeringDBUnavailable || r.Final() {
+	if r.Reason() != peeringv1.ReasonPeeringDBUnavailable || r.Final() {
 		t.Errorf("reason %q final %v", r.Reason(), r.Final())
 	}
 	p := validation.ValidateOwnPort(c, decix, 6939, netip.MustParsePrefix("80.81.192.172/21"), netip.Prefix{})
-	if len(p.Failures) != 1 || p.Failures[0].Reason != validation.ReasonPeeringDBUnavailable || p.Failures[0].Final {
+	if len(p.Failures) != 1 || p.Failures[0].Reason != peeringv1.ReasonPeeringDBUnavailable || p.Failures[0].Final {
 		t.Errorf("port failures %+v", p.Failures)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -238,8 +239,8 @@ func (v *Validator) may(ctx context.Context, req admission.Request, pr *peeringv
 	return admission.Allowed("")
 }
 
-// Handle stamps the requester on create and records a decision in
-// status.approval.
+// Handle stamps the requester and the cleanup finalizer on create and
+// records a decision in status.approval.
 func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Response {
 	pr, err := decode(req.Object)
 	if err != nil || pr == nil {
@@ -263,6 +264,9 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 		if changed.Spec.Requester == nil {
 			changed.Spec.Requester = &peeringv1.UserInfo{Username: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: slices.Clone(req.UserInfo.Groups)}
 		}
+		// Set here, the operator's own patch to add it is not needed: one
+		// API write less per request.
+		controllerutil.AddFinalizer(changed, peeringv1.FinalizerNeighborCleanup)
 	case old != nil && req.SubResource == "":
 		// An apply that leaves the field out keeps it.
 		if changed.Spec.Requester == nil {
