@@ -285,34 +285,80 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// kubectl (1.26 and later) completes `kubectl peering` by running
-// kubectl_complete-peering from the PATH: the script shipped here, calling
-// the plugin.
-func TestKubectlCompleteScript(t *testing.T) {
+// pluginPath is a PATH directory with kubectl-peering (this test binary
+// running main()) and the kubectl_complete-peering script shipped here.
+func pluginPath(t *testing.T) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	// kubectl-peering on the PATH: this test binary running main().
 	shim := "#!/bin/sh\n" + mainEnv + "=1 exec '" + exe + "' \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(bin, "kubectl-peering"), []byte(shim), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script, err := filepath.Abs("kubectl_complete-peering")
+	script, err := os.ReadFile("kubectl_complete-peering")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(script); err != nil || fi.Mode()&0o111 == 0 {
-		t.Fatalf("%s must exist and be executable: %v", script, err)
+	if fi, err := os.Stat("kubectl_complete-peering"); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("kubectl_complete-peering must be executable in the repository: %v", err)
 	}
-	cmd := exec.Command(script, "--kubeconfig", kubeconfig, "-n", "peers", "approve", "as85")
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if err := os.WriteFile(filepath.Join(bin, "kubectl_complete-peering"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// kubectl (1.26 and later) completes `kubectl peering` by running
+// kubectl_complete-peering from the PATH, which calls the plugin.
+func TestKubectlCompleteScript(t *testing.T) {
+	cmd := exec.Command(filepath.Join(pluginPath(t), "kubectl_complete-peering"), "--kubeconfig", kubeconfig, "-n", "peers", "approve", "as85")
+	cmd.Env = append(os.Environ(), "PATH="+pluginPath(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); len(got) != 2 || got[0] != "as8560-decix-fra" || got[1] != ":4" {
 		t.Errorf("kubectl_complete-peering printed %q", got)
+	}
+}
+
+// Through the real kubectl (bin/, built by make test): the flags after
+// "peering" reach the plugin, and kubectl's completion of `kubectl peering`
+// ends in the plugin's.
+func TestThroughKubectl(t *testing.T) {
+	kubectl, err := filepath.Abs("../../bin/kubectl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(kubectl); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("bin/kubectl is missing, and CI=true")
+		}
+		t.Skip("bin/kubectl is missing (make controlplane builds it)")
+	}
+	path := "PATH=" + pluginPath(t) + string(os.PathListSeparator) + os.Getenv("PATH")
+	kc := kubeconfigWithContexts(t)
+	run := func(a ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectl, a...)
+		cmd.Env = append(os.Environ(), path, "KUBECONFIG="+kc)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kubectl %q: %v\n%s", a, err, out)
+		}
+		return string(out)
+	}
+	if out := run("peering", "--context", "good", "-n", "peers", "status", "as6939-decix-fra"); !strings.Contains(out, "2001:7f8::1b1b:0:1") {
+		t.Errorf("kubectl peering --context good status:\n%s", out)
+	}
+	if out := run("peering", "status", "as6939-decix-fra", "--context", "good", "-n", "peers", "-o", "json"); !strings.Contains(out, `"kind": "SessionList"`) {
+		t.Errorf("kubectl peering status --context good -o json:\n%s", out)
+	}
+	out := run("__complete", "peering", "--context", "good", "-n", "peers", "approve", "as85")
+	if got := strings.Split(strings.TrimSpace(out), "\n"); len(got) < 2 || got[0] != "as8560-decix-fra" {
+		t.Errorf("kubectl __complete peering approve as85: %q", got)
 	}
 }
