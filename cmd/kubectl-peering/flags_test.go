@@ -362,3 +362,23 @@ func TestThroughKubectl(t *testing.T) {
 		t.Errorf("kubectl __complete peering approve as85: %q", got)
 	}
 }
+
+// kubectl's flags are in the help: the root's flags, and every command's
+// "Global Flags".
+func TestHelpShowsTheKubectlFlags(t *testing.T) {
+	flags := []string{"--as string", "--as-group", "--context", "--kubeconfig", "-n, --namespace", "-s, --server", "--token", "--certificate-authority", "--request-timeout"}
+	for _, a := range [][]string{{"--help"}, {"approve", "--help"}, {"status", "--help"}} {
+		out, _, err := run(t, a...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a) > 1 && !strings.Contains(out, "Global Flags:") {
+			t.Errorf("%q: no Global Flags section", a)
+		}
+		for _, f := range flags {
+			if !strings.Contains(out, f) {
+				t.Errorf("%q lacks %s", a, f)
+			}
+		}
+	}
+}
