@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	api "github.com/osrg/gobgp/v3/api"
+
 	"github.com/peering-operator/peering-operator/internal/router"
 )
 
@@ -227,6 +229,30 @@ func TestClassify(t *testing.T) {
 		got := classify(c.prev, c.now)
 		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// The watcher reads a neighbor back only on transitions that can change
+// its last error: not the Idle of a new neighbor, nor Idle->Active.
+func TestMayChangeLastError(t *testing.T) {
+	for _, c := range []struct {
+		prev, st api.PeerState_SessionState
+		want     bool
+	}{
+		{api.PeerState_UNKNOWN, api.PeerState_IDLE, false}, // gobgpd announces a new neighbor
+		{api.PeerState_IDLE, api.PeerState_ACTIVE, false},
+		{api.PeerState_ACTIVE, api.PeerState_IDLE, false},
+		{api.PeerState_CONNECT, api.PeerState_IDLE, false},
+		{api.PeerState_ACTIVE, api.PeerState_OPENSENT, false},
+		{api.PeerState_OPENSENT, api.PeerState_IDLE, true}, // refused with a NOTIFICATION
+		{api.PeerState_OPENCONFIRM, api.PeerState_IDLE, true},
+		{api.PeerState_ESTABLISHED, api.PeerState_IDLE, true},
+		{api.PeerState_OPENCONFIRM, api.PeerState_ESTABLISHED, true},
+		{api.PeerState_UNKNOWN, api.PeerState_ESTABLISHED, true},
+	} {
+		if got := mayChangeLastError(c.prev, c.st); got != c.want {
+			t.Errorf("%v -> %v: %t, want %t", c.prev, c.st, got, c.want)
 		}
 	}
 }
