@@ -54,10 +54,8 @@ spec: {peerASN: 13335, ixPortRef: {name: decix-fra}, description: "peer\"; exit;
 			if len(ours) == 0 {
 				t.Fatalf("crdschema accepted it; the API server said %v", apiErr)
 			}
-			for _, e := range ours {
-				if !strings.Contains(apiErr.Error(), e.Error()) {
-					t.Errorf("crdschema says %q, the API server: %v", e.Error(), apiErr)
-				}
+			for _, e := range crdschema.NotSaidBy(apiErr, ours) {
+				t.Errorf("crdschema says %q, the API server: %v", e, apiErr)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(apiErr.Error(), w) {

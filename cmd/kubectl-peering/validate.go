@@ -34,10 +34,13 @@ func newValidateCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
 directories are read recursively) the way the API server and the operator
 will:
 
-  1. the file: valid YAML, known fields, peerASN 1..4294967295 and not 23456,
-     an ixPortRef, addresses that are IPs, a description without control
-     characters, a well-formed irrASSet, no two requests for the same peer on
-     the same IXPort;
+  1. the file: valid YAML, and every rule of the operator's CRDs (built into
+     the plugin) checked with the API server's own validation code: known
+     fields, types, peerASN 1..4294967295 and not 23456, addresses that are
+     IPs, a description a router can take, a well-formed irrASSet, ... with
+     the API server's messages; object names; no two requests for the same
+     peer on the same IXPort. IXPorts and Routers in the files get the
+     schema check too;
   2. PeeringDB, with the operator's code: the IX exists, the AS is a
      network there, has a port on that IX, the addresses are its addresses
      and inside the IX LAN, its policy is not "No", its port is operational,
@@ -123,6 +126,11 @@ func (o *validateOptions) run(ctx context.Context, s genericiooptions.IOStreams)
 					msg: fmt.Sprintf("apiVersion %q: this version of the plugin knows %s", apiVersion, peeringv1.GroupVersion)})
 				continue
 			}
+			if kind != "PeeringRequest" && i < len(files) {
+				// An IXPort or Router in a file checked gets the same
+				// schema check as the API server will make.
+				fileFindings = append(fileFindings, checkSchema(d, str(d.node, "metadata", "name"))...)
+			}
 			switch kind {
 			case "PeeringRequest":
 				if i < len(files) {
@@ -176,7 +184,7 @@ func newRequestDoc(d doc) *request {
 	if r.name == "" {
 		r.name = "(unnamed)"
 	}
-	r.pr, r.findings = checkRequestSchema(d, name)
+	r.pr, r.findings = requestFrom(d, name)
 	return r
 }
 

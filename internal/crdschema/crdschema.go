@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -137,8 +138,9 @@ func (s *Schemas) Validate(ctx context.Context, obj map[string]any) field.ErrorL
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, vs.openAPI)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, vs.structural, obj)...)
 	if blocking(errs) {
-		// As the API server does: CEL rules assume a well-typed object.
-		return errs
+		// As the API server does: CEL rules assume a well-typed object,
+		// and it says so in these words.
+		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
 	}
 	celErrs, _ := vs.cel.Validate(ctx, nil, vs.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)
@@ -182,4 +184,17 @@ func FromYAML(doc []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("the document is empty")
 	}
 	return obj, nil
+}
+
+// NotSaidBy lists the errors in errs whose text the API server's answer
+// apiErr does not contain, word for word: none when Validate says what the
+// API server says (for tests that hold one against the other).
+func NotSaidBy(apiErr error, errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		if apiErr == nil || !strings.Contains(apiErr.Error(), e.Error()) {
+			out = append(out, e.Error())
+		}
+	}
+	return out
 }

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -100,4 +102,24 @@ func Start(opts ...Option) (*envtest.Environment, *rest.Config, error) {
 		return nil, nil, fmt.Errorf("failed to start kube-apiserver and etcd from %s: %w", env.BinaryAssetsDirectory, err)
 	}
 	return env, cfg, nil
+}
+
+// RunWithClient is a TestMain for packages that need only the API server:
+// it starts it, sets *c to an admin client, runs the tests and stops it.
+func RunWithClient(m *testing.M, c *client.Client) int {
+	env, cfg, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "failed to stop the API server:", err)
+		}
+	}()
+	if *c, err = client.New(cfg, client.Options{Scheme: Scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
