@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -22,17 +23,18 @@ import (
 // scrapligo's default 250µs poll added ~20% to a 500-neighbor apply.
 var readDelay = 50 * time.Microsecond
 
-// Not used, on purpose: FRR's XFRR_start/end_configuration (what "vtysh
-// -f" sends). Prefix-list and route-map lines are northbound (YANG)
-// commands, each a transaction whose cost grows with the whole
-// configuration (500 neighbors: 134s line by line, 44s batched), and the
-// markers batch them. But in FRR 8.4 (1) with the whole plan wrapped, the
-// filters are committed after the BGP lines, so a neighbor is enabled
-// before its filter exists; and (2) even with only the filter lines
-// wrapped, a session that comes up while bgpd considers its configuration
-// "being read" (1s after the end marker; 600s if the connection dies
-// before it) is not held to maximum-prefix: seen 3 received, limit 2
-// (force), session up. Correctness first.
+// The markers "vtysh -f" wraps a file in. Between them FRR 8.4 queues
+// northbound (YANG) lines, prefix-lists and route-maps, and commits them
+// together before the next other line or at the end marker; line by line,
+// each is a commit whose cost grows with the configuration (500 neighbors:
+// most of the time). BGP lines take effect as they come either way.
+// bgpd also holds every neighbor created inside the markers down until
+// about the end marker's route-map timer (600s if the session dies
+// first): Apply creates neighbors outside (see phase).
+const (
+	batchStart = "XFRR_start_configuration"
+	batchEnd   = "XFRR_end_configuration"
+)
 
 //go:embed platform.yaml
 var platformYAML []byte
@@ -101,7 +103,7 @@ func (d *Driver) Apply(ctx context.Context, des router.Desired) (router.ApplyRes
 		if err != nil || len(p.lines) == 0 {
 			return err
 		}
-		if err := push(ctx, s, p.lines); err != nil {
+		if err := pushPlan(ctx, s, w, p); err != nil {
 			return err
 		}
 		if have, err = running(ctx, s); err != nil {
@@ -140,27 +142,128 @@ func running(ctx context.Context, s *cli.Session) (*config, error) {
 	return c, nil
 }
 
-// push sends the plan in one configuration session and stops at the first
-// line FRR refuses. FRR applies each line as it comes (bgpd has no
-// candidate configuration), which is why the plan's order keeps every
-// prefix of it safe.
-func push(ctx context.Context, s *cli.Session, lines []string) error {
-	if _, err := s.Exec(ctx, "configure terminal"); err != nil {
+// pushPlan sends p in four phases:
+//  1. shutdowns and removals, line by line: a NOC's emergency reaches the
+//     router whatever the rest of the plan does;
+//  2. new neighbors, born shut down ("bgp default shutdown"), line by
+//     line: see phase;
+//  3. everything else but enabling, in one batch: new neighbors get their
+//     whole configuration there;
+//  4. after the running configuration shows phase 3 complete (every new
+//     neighbor with its filters, export policy and limit), enabling, line
+//     by line and outside the markers.
+//
+// A batch the router refuses is sent again line by line, from a fresh
+// plan, so that the error names the line; nothing is enabled after a
+// failure. A session cut inside the batch leaves a prefix of it: new
+// neighbors are shut down until phase 4.
+func pushPlan(ctx context.Context, s *cli.Session, w *config, p *plan) error {
+	if err := push(ctx, s, p.part(phaseUrgent), false); err != nil {
 		return err
 	}
-	for i, l := range lines {
+	if err := push(ctx, s, p.part(phaseCreate), false); err != nil {
+		return err
+	}
+	enable := p.part(phaseEnable)
+	batch := batchOf(p)
+	if len(batch) == 0 && len(enable) == 0 {
+		return nil
+	}
+	// With nothing to batch an empty one still closes the hold a cut
+	// batch may have left on the neighbors it created.
+	err := push(ctx, s, batch, true)
+	var ce *cli.CommandError
+	if errors.As(err, &ce) {
+		have, err := running(ctx, s)
+		if err != nil {
+			return err
+		}
+		if p, err = makePlan(w, have); err != nil {
+			return err
+		}
+		for _, l := range [][]string{p.part(phaseUrgent), p.part(phaseCreate), batchOf(p)} {
+			if err := push(ctx, s, l, false); err != nil {
+				return err
+			}
+		}
+	} else if err != nil {
+		return err
+	}
+	if len(enable) == 0 {
+		return nil
+	}
+	have, err := running(ctx, s)
+	if err != nil {
+		return err
+	}
+	if p, err = makePlan(w, have); err != nil {
+		return err
+	}
+	if !p.only(phaseEnable) {
+		return fmt.Errorf("%w: nothing enabled, still to change: %s", cli.ErrVerify, s.Redact(strings.Join(first(p.lines, 5), "; ")))
+	}
+	return push(ctx, s, p.part(phaseEnable), false)
+}
+
+// editBatch, set by tests only, changes the batch (to make FRR refuse a
+// line of it).
+var editBatch func([]string) []string
+
+func batchOf(p *plan) []string {
+	l := p.part(phaseBatch)
+	if editBatch != nil {
+		l = editBatch(l)
+	}
+	return l
+}
+
+// push sends lines in one configuration session, inside the batch markers
+// if batch, and stops at the first line FRR refuses, naming it and its
+// neighbor.
+func push(ctx context.Context, s *cli.Session, lines []string, batch bool) error {
+	if len(lines) == 0 && !batch {
+		return nil
+	}
+	all := []string{"configure terminal"}
+	if batch {
+		all = append(all, batchStart)
+	}
+	all = append(all, lines...)
+	if batch {
+		all = append(all, batchEnd)
+	}
+	for i, l := range append(all, "end") {
 		if _, err := s.Exec(ctx, l); err != nil {
 			var ce *cli.CommandError
-			if errors.As(err, &ce) {
-				// The session is fine, the line was refused: leave
-				// configuration mode and report.
+			if errors.As(err, &ce) && i < len(all) {
+				// The session is fine, the line was refused: close the
+				// batch (FRR commits what it queued before that line, as
+				// line by line it would have, or dropped it if the commit
+				// failed) and leave configuration mode.
+				if batch && l != batchEnd {
+					_, _ = s.Exec(ctx, batchEnd)
+				}
 				_, _ = s.Exec(ctx, "end")
 			}
-			return fmt.Errorf("apply stopped at line %d of %d: %w", i+1, len(lines), err)
+			return fmt.Errorf("apply stopped at line %d of %d%s: %w", i+1, len(all)+1, neighborOf(l), err)
 		}
 	}
-	_, err := s.Exec(ctx, "end")
-	return err
+	return nil
+}
+
+// neighborOf names the neighbor a configuration line is about, if any.
+func neighborOf(l string) string {
+	f := strings.Fields(l)
+	for i, w := range f {
+		a := addrOfObject(w)
+		if w == "neighbor" && i+1 < len(f) {
+			a, _ = netip.ParseAddr(f[i+1])
+		}
+		if a.IsValid() {
+			return " (neighbor " + a.String() + ")"
+		}
+	}
+	return ""
 }
 
 // Close ends the session.

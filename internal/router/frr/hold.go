@@ -115,7 +115,7 @@ func hold(want, have *config) *config {
 }
 
 // enableable reports whether a held neighbor may be brought up: it must
-// be complete, as completeNeighbor leaves it before its last line (the
+// be complete, as completeNeighbors leaves it before its last line (the
 // description marker and, in its family, its inbound route-map and,
 // unless it is a route-server client, its outbound one, which exist). A
 // creation cut short is born shut down and stays so: it may lack its

@@ -5,6 +5,7 @@ package frr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -243,11 +244,23 @@ func TestLiveRemoveKeepsHandMade(t *testing.T) {
 	}
 }
 
-// The SSH session dies at every point of an apply in turn: no neighbor is
-// ever up without its filter, limit and description, and the next apply
-// converges.
+// The SSH session (and the vtysh behind it) dies before every line of an
+// apply in turn: in the shutdowns, in the creations, before, inside and at
+// the end of the batch, and in the enabling. Each time, on the router
+// itself, no neighbor is enabled, nor has a session past Active, without
+// its filter, limit, export policy and description, and the next apply
+// converges. The peers run, so an enabled neighbor does come up.
 func TestLiveSSHKilledMidApply(t *testing.T) {
 	r := frrtest.StartFRR(t, frrtest.Options{BGPConfig: handBGP})
+	for _, p := range []struct {
+		asn uint32
+		a   string
+		pfx []netip.Prefix
+	}{{65001, "192.0.2.2", []netip.Prefix{pfx("203.0.113.0/25"), pfx("198.51.100.0/24")}}, {65002, "2001:db8::2", []netip.Prefix{pfx("2001:db8:f000::/48")}}} {
+		if _, err := r.StartPeer(p.asn, addr(p.a), p.pfx...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := context.Background()
 	des := desired(
 		router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "p/a", MaxPrefixes: 5, Import: exact("203.0.113.0/25", "203.0.113.128/25"),
@@ -255,10 +268,12 @@ func TestLiveSSHKilledMidApply(t *testing.T) {
 		router.Neighbor{Address: addr("2001:db8::2"), PeerASN: 65002, Owner: "p/b", MaxPrefixes: 7, Import: exact("2001:db8:f000::/48"), EnforceFirstAS: true},
 	)
 	var (
-		mu     sync.Mutex
-		killAt int
-		writes int
-		lines  []string
+		mu      sync.Mutex
+		killAt  int
+		writes  int
+		lines   []string
+		inBatch bool
+		where   = map[string]int{}
 	)
 	cfg := liveConfig(r, true)
 	cfg.OnSend = func(l string) {
@@ -270,7 +285,23 @@ func TestLiveSSHKilledMidApply(t *testing.T) {
 		writes++
 		lines = append(lines, l)
 		if writes == killAt {
+			switch {
+			case l == batchStart:
+				where["batch start"]++
+			case l == batchEnd:
+				where["batch end"]++
+			case inBatch:
+				where["inside the batch"]++
+			default:
+				where["line by line"]++
+			}
 			r.KillSSH()
+		}
+		switch l {
+		case batchStart:
+			inBatch = true
+		case batchEnd, "end":
+			inBatch = false
 		}
 	}
 	d := New(cfg)
@@ -288,7 +319,7 @@ func TestLiveSSHKilledMidApply(t *testing.T) {
 
 	for k := 1; k <= total; k++ {
 		mu.Lock()
-		writes, killAt, lines = 0, k, nil
+		writes, killAt, lines, inBatch = 0, k, nil, false
 		mu.Unlock()
 		_, err := d.Apply(ctx, des)
 		if err == nil {
@@ -308,13 +339,32 @@ func TestLiveSSHKilledMidApply(t *testing.T) {
 		if res, err := d.Apply(ctx, des); err != nil || res.Changed() {
 			t.Fatalf("kill at %d: not converged: %+v %v", k, res, err)
 		}
+		checkNoHalfNeighbor(t, r, des, fmt.Sprintf("converged after a kill before line %d %q", k, killed))
 		if _, err := d.Apply(ctx, desired()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("kills: %v", where)
+	if where["inside the batch"] == 0 || where["batch start"] == 0 || where["batch end"] == 0 || where["line by line"] == 0 {
+		t.Errorf("kills: %v", where)
+	}
 	if run := vtysh(t, r, "show running-config"); !strings.Contains(run, handBGP[1]) || strings.Contains(run, "PO-") {
 		t.Errorf("after the last reset:\n%s", run)
 	}
+	// Converged for good, the sessions come up with their filters.
+	if _, err := d.Apply(ctx, des); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []netip.Addr{addr("192.0.2.2"), addr("2001:db8::2")} {
+		eventually(t, 60*time.Second, func() string {
+			s, msg := stateOf(t, d, a)
+			if msg == "" && s.State != "Established" {
+				msg = fmt.Sprintf("%+v", s)
+			}
+			return msg
+		})
+	}
+	checkNoHalfNeighbor(t, r, des, "at the end")
 }
 
 // checkNoHalfNeighbor asserts, on the router itself, that every neighbor
@@ -326,6 +376,20 @@ func checkNoHalfNeighbor(t *testing.T, r *frrtest.Router, des router.Desired, wh
 		t.Fatal(err)
 	}
 	want := desiredConfig(des)
+	// What bgpd runs, not only what it prints: a session past Active
+	// (connecting counts: it could establish) must be a complete neighbor.
+	var sessions map[string]struct {
+		State string `json:"bgpState"`
+	}
+	if err := json.Unmarshal([]byte(jsonPart(vtysh(t, r, "show bgp neighbors json"))), &sessions); err != nil {
+		t.Fatal(err)
+	}
+	for a, s := range sessions {
+		na, err := netip.ParseAddr(a)
+		if n := have.nbrs[na]; err == nil && n != nil && n.shutdown && s.State != "Idle" {
+			t.Fatalf("%s: neighbor %s is configured shut down but its session is %s", when, a, s.State)
+		}
+	}
 	for a, h := range have.nbrs {
 		w := want.nbrs[a]
 		if w == nil || h.shutdown {
@@ -683,5 +747,75 @@ func TestLiveHeld(t *testing.T) {
 	w := d.Stats().Writes
 	if res, err := d.Apply(ctx, held(&on)); err != nil || res.Changed() || d.Stats().Writes != w {
 		t.Errorf("converged hold wrote: %+v %v", res, err)
+	}
+}
+
+// A batch FRR refuses a line of: the apply stops with an error that names
+// the line and its neighbor; the new neighbors stay shut down, the live
+// one keeps its session and its filter (nothing narrowed, even the
+// entries this apply removes), a NOC shutdown in the same apply is done;
+// without the bad line the next apply converges.
+func TestLiveBatchRefused(t *testing.T) {
+	r := frrtest.StartFRR(t, frrtest.Options{})
+	if _, err := r.StartPeer(65001, addr("192.0.2.2"), pfx("203.0.113.0/25"), pfx("203.0.113.128/25")); err != nil {
+		t.Fatal(err)
+	}
+	d := New(liveConfig(r, true))
+	defer d.Close()
+	ctx := context.Background()
+	live := router.Neighbor{Address: addr("192.0.2.2"), PeerASN: 65001, Owner: "p/a", MaxPrefixes: 10, Import: exact("203.0.113.0/25"), EnforceFirstAS: true}
+	other := router.Neighbor{Address: addr("192.0.2.9"), PeerASN: 65009, Owner: "p/o", Import: exact("198.51.100.0/24")}
+	if _, err := d.Apply(ctx, desired(live, other)); err != nil {
+		t.Fatal(err)
+	}
+	var since time.Time
+	eventually(t, 60*time.Second, func() string {
+		s, msg := stateOf(t, d, live.Address)
+		if msg == "" && (s.State != "Established" || s.Accepted != 1) {
+			msg = fmt.Sprintf("%+v", s)
+		}
+		since = s.EstablishedSince
+		return msg
+	})
+
+	const bad = "neighbor 192.0.2.3 no-such-command"
+	editBatch = func(l []string) []string {
+		i := slices.Index(l, "neighbor 192.0.2.3 description po:p/b")
+		return slices.Insert(slices.Clone(l), i+1, bad)
+	}
+	defer func() { editBatch = nil }()
+	b := router.Neighbor{Address: addr("192.0.2.3"), PeerASN: 65003, Owner: "p/b", MaxPrefixes: 5, Import: exact("198.51.100.0/24")}
+	c := router.Neighbor{Address: addr("2001:db8::3"), PeerASN: 65004, Owner: "p/c", MaxPrefixes: 5, Import: exact("2001:db8:f000::/48")}
+	narrowed := live
+	narrowed.Import = exact("203.0.113.128/25") // a human's narrowing, in the same apply
+	other.Shutdown = true
+	des := desired(narrowed, b, c, other)
+	_, err := d.Apply(ctx, des)
+	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "(neighbor 192.0.2.3)") {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(err)
+	run := vtysh(t, r, "show running-config")
+	for _, l := range []string{" neighbor 192.0.2.3 shutdown", " neighbor 2001:db8::3 shutdown", " neighbor 192.0.2.9 shutdown",
+		"ip prefix-list PO-IN-192.0.2.2 seq 5 permit 203.0.113.0/25"} {
+		if !slices.Contains(strings.Split(run, "\n"), l) {
+			t.Errorf("no %q after the refused batch:\n%s", l, run)
+		}
+	}
+	checkNoHalfNeighbor(t, r, desired(b, c), "after the refused batch")
+	if s, msg := stateOf(t, d, live.Address); msg != "" || s.State != "Established" || !s.EstablishedSince.Equal(since) {
+		t.Errorf("live session touched: %+v %s", s, msg)
+	}
+
+	editBatch = nil
+	if _, err := d.Apply(ctx, des); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Apply(ctx, des); err != nil || res.Changed() {
+		t.Fatalf("not converged: %+v %v", res, err)
+	}
+	run = vtysh(t, r, "show running-config")
+	if strings.Contains(run, " neighbor 192.0.2.3 shutdown") || strings.Contains(run, "PO-IN-192.0.2.2 seq 5 ") {
+		t.Errorf("after the fixed apply:\n%s", run)
 	}
 }

@@ -12,9 +12,52 @@ import (
 
 // plan is the list of configuration lines that turns running into desired,
 // to be sent inside "configure terminal", and what it does to neighbors.
+// lines is the whole plan in its safe order; steps split it into phases.
 type plan struct {
 	lines                   []string
+	steps                   []step
+	asn                     uint32
 	added, updated, removed int
+}
+
+// phase says when Apply sends a line: the bulk goes in one batch, but
+// shutdowns and removals go first, one by one, so that no batch failure
+// can hold them back; new neighbors are created (shut down) before the
+// batch, outside it, because bgpd holds a neighbor created inside the
+// markers until the end marker's route-map timer, and a session that only
+// comes up after that timer is not re-checked against "maximum-prefix N
+// force" for the routes its filter rejected; enabling goes last, after
+// the batch is verified.
+type phase int
+
+const (
+	phaseBatch phase = iota
+	phaseUrgent
+	phaseCreate
+	phaseEnable
+)
+
+// step is one line of a plan with the node it belongs to.
+type step struct {
+	node, line string
+	ph         phase
+}
+
+// part returns the lines of one phase, in plan order, with the node
+// changes they need.
+func (p *plan) part(ph phase) []string {
+	e := &emitter{asn: p.asn}
+	for _, s := range p.steps {
+		if s.ph == ph {
+			e.at(s.node, s.line)
+		}
+	}
+	return e.done()
+}
+
+// only reports whether the plan has no line outside phase ph.
+func (p *plan) only(ph phase) bool {
+	return !slices.ContainsFunc(p.steps, func(s step) bool { return s.ph != ph })
 }
 
 // emitter writes lines and walks FRR's CLI nodes explicitly. vtysh would
@@ -24,6 +67,7 @@ type emitter struct {
 	asn   uint32
 	path  []string // commands that entered the current node
 	lines []string
+	steps []step
 }
 
 const (
@@ -48,7 +92,13 @@ func (e *emitter) pathOf(node string) []string {
 }
 
 // at emits line in node, entering and leaving nodes as needed.
-func (e *emitter) at(node, line string) {
+func (e *emitter) at(node, line string) { e.atIn(node, line, phaseBatch) }
+
+// atIn is at for a line of phase ph.
+func (e *emitter) atIn(node, line string, ph phase) {
+	if node != nodeConfig || line != "" {
+		e.steps = append(e.steps, step{node, line, ph})
+	}
 	want := e.pathOf(node)
 	k := 0
 	for k < len(e.path) && k < len(want) && e.path[k] == want[k] {
@@ -101,12 +151,21 @@ func managed(have *config, n *neighbor) bool {
 //     existing neighbors are single lines (an out route-map is attached
 //     only here, after section 1 created it);
 //  3. filter entries and objects no longer used are removed last.
+//
+// Each line also has a phase (see phase): Apply sends the phases one after
+// the other, each in this order. Moving shutdowns and removals first and
+// enabling last only makes a prefix safer; creating the neighbors before
+// their filters is safe because they are born shut down, and the creation
+// journal keeps one left without its description ours.
 func makePlan(want, have *config) (*plan, error) {
 	if have.asn != 0 && have.asn != want.asn {
 		return nil, fmt.Errorf("%w: the router runs router bgp %d, not %d", cli.ErrConflict, have.asn, want.asn)
 	}
+	// A neighbor created by an apply cut before its description is ours
+	// while the creation journal says so.
+	creatingJournal := have.rmaps[createJournal] != nil
 	for a := range want.nbrs {
-		if h := have.nbrs[a]; h != nil && !managed(have, h) {
+		if h := have.nbrs[a]; h != nil && !managed(have, h) && !(creatingJournal && h.desc == "" && h.shutdown) {
 			return nil, fmt.Errorf("%w: neighbor %s exists on the router without the %q description marker", cli.ErrConflict, a, cli.Marker)
 		}
 	}
@@ -129,7 +188,10 @@ func makePlan(want, have *config) (*plan, error) {
 	ownDefault := have.defaultShutdown && !haveJournal
 	toggle := len(creating) > 0 && !ownDefault
 	if toggle && !haveJournal {
-		e.at(journalNode, "")
+		e.atIn(journalNode, "", phaseCreate)
+	}
+	if len(creating) > 0 && !creatingJournal {
+		e.atIn(createJournalNode, "", phaseCreate)
 	}
 
 	// 0. RTR caches: added, never removed (see router.Desired.RPKI).
@@ -184,28 +246,32 @@ func makePlan(want, have *config) (*plan, error) {
 	// 2. BGP.
 	if have.asn == 0 && len(want.nbrs) > 0 {
 		// No BGP instance yet (a fresh router): create it.
-		e.at(nodeBGP, "bgp router-id "+want.routerID)
+		e.atIn(nodeBGP, "bgp router-id "+want.routerID, phaseCreate)
 	}
 	for _, a := range have.addrs() {
 		if h := have.nbrs[a]; want.nbrs[a] == nil && managed(have, h) {
-			e.at(nodeBGP, "no neighbor "+a.String())
+			e.atIn(nodeBGP, "no neighbor "+a.String(), phaseUrgent)
 			p.removed++
 		}
 	}
 	if toggle && !have.defaultShutdown {
-		e.at(nodeBGP, "bgp default shutdown")
+		e.atIn(nodeBGP, "bgp default shutdown", phaseCreate)
 	}
 	for _, a := range creating {
-		e.at(nodeBGP, "neighbor "+a.String()+" remote-as "+want.nbrs[a].remoteAS)
+		e.atIn(nodeBGP, "neighbor "+a.String()+" remote-as "+want.nbrs[a].remoteAS, phaseCreate)
 	}
 	if toggle || (haveJournal && have.defaultShutdown) {
-		e.at(nodeBGP, "no bgp default shutdown")
+		e.atIn(nodeBGP, "no bgp default shutdown", phaseCreate)
 	}
+	var fresh []*neighbor
+	for _, a := range creating {
+		fresh = append(fresh, want.nbrs[a])
+	}
+	completeNeighbors(e, fresh, have.defaultV4)
+	p.added += len(fresh)
 	for _, a := range want.addrs() {
 		w, h := want.nbrs[a], have.nbrs[a]
 		if h == nil {
-			completeNeighbor(e, w, have.defaultV4)
-			p.added++
 			continue
 		}
 		if updateNeighbor(e, w, h) || touched[a] {
@@ -216,6 +282,7 @@ func makePlan(want, have *config) (*plan, error) {
 	// 3. Leftovers.
 	e.at(nodeConfig, "")
 	e.lines = append(e.lines, later.done()...)
+	e.steps = append(e.steps, later.steps...)
 	// Route-maps before the lists they match. Orphans are counted by
 	// neighbor (its in and out objects are one removal), else by name.
 	orphans := map[string]bool{}
@@ -258,10 +325,13 @@ func makePlan(want, have *config) (*plan, error) {
 	if toggle && !haveJournal {
 		e.at(nodeConfig, "no route-map "+journal)
 	}
+	if len(creating) > 0 && !creatingJournal {
+		e.at(nodeConfig, "no route-map "+createJournal)
+	}
 	// Filters left by a removal that was cut short count as that
 	// removal finishing now.
 	for k := range orphans {
-		if k == journal {
+		if k == journal || k == createJournal {
 			continue
 		}
 		if a, err := netip.ParseAddr(k); err != nil || have.nbrs[a] == nil {
@@ -269,6 +339,7 @@ func makePlan(want, have *config) (*plan, error) {
 		}
 	}
 	p.lines = e.done()
+	p.steps, p.asn = e.steps, want.asn
 	return p, nil
 }
 
@@ -422,22 +493,37 @@ const journal = cli.ObjectPrefix + "TXN-DEFAULT-SHUTDOWN"
 
 var journalNode = "route-map " + journal + " deny 1"
 
-// completeNeighbor configures a neighbor just created (born shut down):
-// description (ownership), password, address families, limit, import and
-// export policies, and only then enables it.
-func completeNeighbor(e *emitter, w *neighbor, defaultV4 bool) {
-	p := "neighbor " + w.addr.String() + " "
-	e.at(nodeBGP, p+"description "+w.desc)
-	if w.password != "" {
-		e.at(nodeBGP, p+"password "+w.password)
-	}
-	for f := range afName {
-		for _, l := range afLines(w, f, defaultV4) {
-			e.at(nodeAF(f), l)
+// createJournal records "neighbors are being created": it exists from
+// before the first "neighbor X remote-as" of an apply until the batch
+// that gives them their description, so that a neighbor left without one
+// by a cut apply is still known as ours (see makePlan).
+const createJournal = cli.ObjectPrefix + "CREATING"
+
+var createJournalNode = "route-map " + createJournal + " deny 1"
+
+// completeNeighbors configures neighbors just created (born shut down):
+// description (ownership) and password, then address families, limit,
+// import and export policies, and only then enables them. Each step is
+// done for all of them at once: one address-family node per family
+// instead of one per neighbor, each entry of which costs a line.
+func completeNeighbors(e *emitter, ws []*neighbor, defaultV4 bool) {
+	for _, w := range ws {
+		e.at(nodeBGP, "neighbor "+w.addr.String()+" description "+w.desc)
+		if w.password != "" {
+			e.at(nodeBGP, "neighbor "+w.addr.String()+" password "+w.password)
 		}
 	}
-	if !w.shutdown {
-		e.at(nodeBGP, "no "+p+"shutdown")
+	for f := range afName {
+		for _, w := range ws {
+			for _, l := range afLines(w, f, defaultV4) {
+				e.at(nodeAF(f), l)
+			}
+		}
+	}
+	for _, w := range ws {
+		if !w.shutdown {
+			e.atIn(nodeBGP, "no neighbor "+w.addr.String()+" shutdown", phaseEnable)
+		}
 	}
 }
 
@@ -448,7 +534,7 @@ func updateNeighbor(e *emitter, w, h *neighbor) bool {
 	n0 := len(e.lines)
 	p := "neighbor " + w.addr.String() + " "
 	if w.shutdown && !h.shutdown {
-		e.at(nodeBGP, p+"shutdown")
+		e.atIn(nodeBGP, p+"shutdown", phaseUrgent)
 	}
 	if w.remoteAS != h.remoteAS {
 		e.at(nodeBGP, p+"remote-as "+w.remoteAS)
@@ -502,7 +588,7 @@ func updateNeighbor(e *emitter, w, h *neighbor) bool {
 		}
 	}
 	if !w.shutdown && h.shutdown {
-		e.at(nodeBGP, "no "+p+"shutdown")
+		e.atIn(nodeBGP, "no "+p+"shutdown", phaseEnable)
 	}
 	return len(e.lines) > n0
 }

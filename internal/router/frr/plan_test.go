@@ -250,3 +250,66 @@ func TestPlanDefaultShutdownJournal(t *testing.T) {
 		}
 	}
 }
+
+// Apply's phases: removals and shutdowns first, then the creations, shut
+// down; the batch has every other line but no enabling, which comes last.
+func TestPlanPhases(t *testing.T) {
+	running := strings.Replace(handMade, "end\n", string(desiredConfig(sample()).render())+"end\n", 1)
+	des := sample()
+	des.Neighbors[0].Shutdown = true                       // 2001:db8::3: a NOC shutdown
+	des.Neighbors = slices.Delete(des.Neighbors, 1, 2)     // 192.0.2.2: removed
+	des.Neighbors = append(des.Neighbors, router.Neighbor{ // created
+		Address: addr("192.0.2.7"), PeerASN: 65007, Owner: "x/y", MaxPrefixes: 5, Import: exact("203.0.113.0/24")})
+	p := planFor(t, running, des)
+	join := func(ph phase) string { return strings.Join(p.part(ph), "|") }
+	if got, want := join(phaseUrgent), "router bgp 65000|no neighbor 192.0.2.2|neighbor 2001:db8::3 shutdown|exit"; got != want {
+		t.Errorf("urgent: %s, want %s", got, want)
+	}
+	if got, want := join(phaseCreate), "route-map PO-TXN-DEFAULT-SHUTDOWN deny 1|exit|route-map PO-CREATING deny 1|exit|"+
+		"router bgp 65000|bgp default shutdown|neighbor 192.0.2.7 remote-as 65007|no bgp default shutdown|exit"; got != want {
+		t.Errorf("create: %s, want %s", got, want)
+	}
+	if got, want := join(phaseEnable), "router bgp 65000|no neighbor 192.0.2.7 shutdown|exit"; got != want {
+		t.Errorf("enable: %s, want %s", got, want)
+	}
+	batch := p.part(phaseBatch)
+	for _, l := range []string{"ip prefix-list PO-IN-192.0.2.7 seq 5 permit 203.0.113.0/24", "neighbor 192.0.2.7 description po:x/y",
+		"neighbor 192.0.2.7 maximum-prefix 5 force", "neighbor 192.0.2.7 route-map PO-IN-192.0.2.7 in", "no route-map PO-IN-192.0.2.2",
+		"no route-map PO-TXN-DEFAULT-SHUTDOWN", "no route-map PO-CREATING"} {
+		index(t, batch, l)
+	}
+	if i := slices.IndexFunc(batch, func(l string) bool { return strings.Contains(l, "shutdown") && !strings.Contains(l, "TXN") }); i >= 0 {
+		t.Errorf("batch line %q", batch[i])
+	}
+	if len(p.part(phaseUrgent))+len(p.part(phaseCreate))+len(batch)+len(p.part(phaseEnable)) < len(p.lines) {
+		t.Error("lines lost between phases")
+	}
+	if p.only(phaseEnable) || !planFor(t, handMade, desired()).only(phaseEnable) {
+		t.Error("only")
+	}
+}
+
+// A neighbor left without description nor filters by an apply cut in its
+// creation phase is ours while the creation journal exists: it is
+// completed, not reported as someone else's.
+func TestPlanAdoptsCutCreation(t *testing.T) {
+	n := router.Neighbor{Address: addr("192.0.2.5"), PeerASN: 65005, Owner: "x/y", Import: exact("203.0.113.0/24")}
+	cut := strings.Replace(handMade, " neighbor 192.0.2.99 remote-as 65099\n",
+		" neighbor 192.0.2.5 remote-as 65005\n neighbor 192.0.2.5 shutdown\n neighbor 192.0.2.99 remote-as 65099\n", 1)
+	have, err := parseRunning(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := makePlan(desiredConfig(desired(n)), have); !errors.Is(err, cli.ErrConflict) {
+		t.Errorf("without the journal: %v", err)
+	}
+	p := planFor(t, strings.Replace(cut, "end\n", "route-map PO-CREATING deny 1\nexit\nend\n", 1), desired(n))
+	if p.added != 0 || p.updated != 1 || len(p.part(phaseCreate)) != 0 {
+		t.Errorf("%+v", p)
+	}
+	index(t, p.lines, "neighbor 192.0.2.5 description po:x/y")
+	index(t, p.lines, "no route-map PO-CREATING")
+	if got := strings.Join(p.part(phaseEnable), "|"); got != "router bgp 65000|no neighbor 192.0.2.5 shutdown|exit" {
+		t.Errorf("enable: %s", got)
+	}
+}
