@@ -284,13 +284,7 @@ func TestLiveHeld(t *testing.T) {
 // neighbor down, adds one and removes another, in turn (before and after
 // the write reaches gobgpd): the held neighbor is back as it was each time.
 func TestLiveHeldRollsBack(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		o    Options
-	}{
-		{"routeserver", Options{RouteServer: true, Passive: true}},
-		{"ordinary", Options{Passive: true}},
-	} {
+	for _, mode := range bothModes {
 		t.Run(mode.name, func(t *testing.T) {
 			rs := startRS(t)
 			f := &faults{}

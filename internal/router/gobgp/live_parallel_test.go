@@ -97,13 +97,7 @@ func (c *filterCheck) check(ctx context.Context, p *api.Peer) error {
 // it failed, and the Apply without failures converges (a resync writes
 // nothing).
 func TestParallelAddRollsBack(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		o    Options
-	}{
-		{"routeserver", Options{RouteServer: true, Passive: true}},
-		{"ordinary", Options{Passive: true}},
-	} {
+	for _, mode := range bothModes {
 		t.Run(mode.name, func(t *testing.T) {
 			rs := startRS(t)
 			f := &faults{}

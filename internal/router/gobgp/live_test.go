@@ -421,17 +421,21 @@ func (f *faults) arm(n int, applied bool) {
 	f.writes, f.failAt, f.applied = 0, n, applied
 }
 
+// bothModes are the driver's two kinds of gobgpd: a route server and an
+// ordinary router, passive in the lab. Each test's loop gets a copy.
+var bothModes = []struct {
+	name string
+	o    Options
+}{
+	{"routeserver", Options{RouteServer: true, Passive: true}},
+	{"ordinary", Options{Passive: true}},
+}
+
 // TestFailedApplyRollsBack fails every write of a change in turn (in both
 // modes, before and after the write reaches gobgpd): each failed Apply
 // leaves the router exactly as before, and the next Apply converges.
 func TestFailedApplyRollsBack(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		o    Options
-	}{
-		{"routeserver", Options{RouteServer: true, Passive: true}},
-		{"ordinary", Options{Passive: true}},
-	} {
+	for _, mode := range bothModes {
 		t.Run(mode.name, func(t *testing.T) {
 			rs := startRS(t)
 			f := &faults{}
