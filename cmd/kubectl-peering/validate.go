@@ -177,13 +177,7 @@ func orMissingName(err error) error {
 
 func newRequestDoc(d doc) *request {
 	name := str(d.node, "metadata", "name")
-	r := &request{doc: d, name: name}
-	if ns := str(d.node, "metadata", "namespace"); ns != "" {
-		r.name = ns + "/" + name
-	}
-	if r.name == "" {
-		r.name = "(unnamed)"
-	}
+	r := &request{doc: d, name: displayName(d, name)}
 	r.pr, r.findings = requestFrom(d, name)
 	return r
 }

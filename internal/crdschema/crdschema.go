@@ -103,11 +103,6 @@ func compile(in *apiextensionsv1.JSONSchemaProps) (*versionSchema, error) {
 	}, nil
 }
 
-// Known says whether the schemas cover gvk.
-func (s *Schemas) Known(gvk schema.GroupVersionKind) bool {
-	return s.byGVK[gvk] != nil
-}
-
 // Validate checks a new object (apiVersion, kind and all, as decoded from
 // JSON or YAML: numbers int64 or float64) the way the API server checks a
 // create with strict field validation. obj gets the schema's defaults.
