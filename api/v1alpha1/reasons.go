@@ -33,6 +33,10 @@ const (
 	ReasonNotConfigured        = "NotConfigured"
 	ReasonSessionsEstablished  = "Established"
 	ReasonSessionsDown         = "SessionsNotEstablished"
+	// ReasonWaitingForPeer: configured on our side for longer than the
+	// operator's --waiting-for-peer-after, and no session has come up: the
+	// other side has not configured theirs. The message says the days waited.
+	ReasonWaitingForPeer = "WaitingForPeer"
 	ReasonAdminShutdown        = "AdministrativelyDown"
 	ReasonDrained              = "Drained"
 
