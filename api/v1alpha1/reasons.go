@@ -37,8 +37,8 @@ const (
 	// operator's --waiting-for-peer-after, and no session has come up: the
 	// other side has not configured theirs. The message says the days waited.
 	ReasonWaitingForPeer = "WaitingForPeer"
-	ReasonAdminShutdown        = "AdministrativelyDown"
-	ReasonDrained              = "Drained"
+	ReasonAdminShutdown  = "AdministrativelyDown"
+	ReasonDrained        = "Drained"
 
 	// ReasonAutoApproved marks an approval by the IXPort's AutoOpen policy.
 	ReasonAutoApproved = "AutoApproved"
