@@ -34,7 +34,7 @@ dev-down: ## Stop what `make dev` started (by pid), if it is still running.
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the Go types and markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/...;./controllers/...;./internal/webhook/...;./internal/peeringapi/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	hack/helm/sync.sh
 
 .PHONY: generate

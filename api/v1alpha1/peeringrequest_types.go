@@ -131,6 +131,63 @@ type UserInfo struct {
 	// +listType=atomic
 	// +optional
 	Groups []string `json:"groups,omitempty"`
+	// PeeringAPI is set when the request came in through the operator's
+	// Peering API server: the remote network as its bearer token proved
+	// it. Username is then the operator's own account, which vouches for
+	// it; like the rest of requester it never changes.
+	// +optional
+	PeeringAPI *PeeringAPIRequester `json:"peeringAPI,omitempty"`
+}
+
+// PeeringAPIRequester is the remote caller of a Peering API request.
+type PeeringAPIRequester struct {
+	// ASN the caller acted for (authorised by its token).
+	ASN ASN `json:"asn"`
+	// Subject is the token's sub claim (e.g. a PeeringDB user id).
+	// +kubebuilder:validation:MaxLength=256
+	Subject string `json:"subject"`
+	// Issuer is the token's iss claim.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+	// RequestID is the Peering API request id the session was created
+	// under (one POST /sessions).
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	RequestID string `json:"requestID,omitempty"`
+}
+
+// RemoteStatus is what a peer's Peering API server answered when we
+// requested these sessions from it (kubectl peering request --remote).
+type RemoteStatus struct {
+	// URL of the peer's Peering API.
+	// +kubebuilder:validation:MaxLength=512
+	URL string `json:"url"`
+	// RequestID the peer gave the request.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	RequestID string `json:"requestID,omitempty"`
+	// Sessions as the peer last reported them.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	Sessions []RemoteSession `json:"sessions,omitempty"`
+	// Time the peer last answered.
+	Time metav1.Time `json:"time"`
+}
+
+// RemoteSession is one session as a peer's Peering API reports it.
+type RemoteSession struct {
+	// ID the peer gave the session.
+	// +kubebuilder:validation:MaxLength=128
+	ID string `json:"id"`
+	// Address is the peer's address of the session.
+	// +kubebuilder:validation:MaxLength=39
+	Address string `json:"address"`
+	// State as the peer names it (Pending, Approved, Rejected,
+	// Established, Down, ...).
+	// +kubebuilder:validation:MaxLength=64
+	State string `json:"state"`
 }
 
 // PeeringRequest condition types. Approved and Denied are set by a human (or
@@ -429,6 +486,10 @@ type PeeringRequestStatus struct {
 	// controller.
 	// +optional
 	LastClear *ClearStatus `json:"lastClear,omitempty"`
+	// Remote is the peer's answer to our Peering API request for these
+	// sessions; written by kubectl peering request.
+	// +optional
+	Remote *RemoteStatus `json:"remote,omitempty"`
 }
 
 // ClearStatus records one clear of a request's sessions.

@@ -261,8 +261,13 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 	}
 	switch {
 	case req.Operation == admissionv1.Create:
-		if changed.Spec.Requester == nil {
+		switch r := changed.Spec.Requester; {
+		case r == nil:
 			changed.Spec.Requester = &peeringv1.UserInfo{Username: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: slices.Clone(req.UserInfo.Groups)}
+		case r.Username == "":
+			// The Peering API server names the remote caller and
+			// leaves its own identity to be stamped here.
+			r.Username, r.UID, r.Groups = req.UserInfo.Username, req.UserInfo.UID, slices.Clone(req.UserInfo.Groups)
 		}
 		// Set here, the operator's own patch to add it is not needed: one
 		// API write less per request.
