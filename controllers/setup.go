@@ -38,6 +38,9 @@ type Options struct {
 	// ResyncInterval re-validates settled objects against the refreshed
 	// PeeringDB cache.
 	ResyncInterval time.Duration
+	// Report, when set, records a PeeringReport per period (its Client,
+	// Reader and PeeringDB are filled in from the manager).
+	Report *ReportRecorder
 }
 
 // DefaultRouterWorkers is Options.RouterWorkers' default.
@@ -78,6 +81,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := mgr.Add(opts.PeeringDB); err != nil {
 		return fmt.Errorf("failed to add the PeeringDB refresher: %w", err)
+	}
+	if r := opts.Report; r != nil {
+		r.Client, r.Reader, r.PeeringDB = mgr.GetClient(), mgr.GetAPIReader(), opts.PeeringDB.Cache
+		if err := mgr.Add(r); err != nil {
+			return fmt.Errorf("failed to add the report recorder: %w", err)
+		}
 	}
 	if err := mgr.Add(opts.Filters); err != nil {
 		return fmt.Errorf("failed to add the filter cache pruner: %w", err)

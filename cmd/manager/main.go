@@ -29,6 +29,7 @@ import (
 	"github.com/peering-operator/peering-operator/internal/irr"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
 	"github.com/peering-operator/peering-operator/internal/policy"
+	"github.com/peering-operator/peering-operator/internal/report"
 	"github.com/peering-operator/peering-operator/internal/router/drivers"
 	"github.com/peering-operator/peering-operator/internal/version"
 	"github.com/peering-operator/peering-operator/internal/webhook"
@@ -106,6 +107,9 @@ func run() error {
 	flag.IntVar(&whPort, "webhook-port", 9443, "Port of the webhook server.")
 	flag.StringVar(&whCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (cert-manager mounts them); default controller-runtime's.")
 	zapOpts := zap.Options{}
+	reportPeriod := flag.String("report-period", "monthly", "How often a new PeeringReport starts (kubectl get peeringreports): monthly, weekly or a duration such as 24h.")
+	reportInterval := flag.Duration("report-interval", time.Hour, "Time between snapshots of the current period's PeeringReport; it is written only when its numbers change.")
+	reportTraffic := flag.String("report-traffic-file", "", "CSV of asn,bytes (your flow collector's top ASNs): PeeringReports then record the share of traffic peered.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -185,6 +189,11 @@ func run() error {
 		Drivers:          drivers.Opener{Options: drv},
 		MinApplyInterval: minApply,
 	}
+	period, err := report.ParsePeriod(*reportPeriod)
+	if err != nil {
+		return fmt.Errorf("--report-period: %w", err)
+	}
+	opts.Report = &controllers.ReportRecorder{Period: period, Interval: *reportInterval, TrafficFile: *reportTraffic}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
