@@ -24,44 +24,86 @@ type candidatesOptions struct {
 	ixPort    string
 	minPolicy string
 	output    string
+	// The hit list across every IXPort and facility (no --ix-port).
+	hit hitListFlags
 }
 
 func newCandidatesCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
 	o := candidatesOptions{kube: k}
 	cmd := &cobra.Command{
-		Use:   "candidates --ix-port NAME",
-		Short: "List networks at an IXPort's IX that we do not peer with yet (the hit list)",
-		Long: `List the networks PeeringDB shows at the IX of one of our IXPorts that have no
-PeeringRequest on that IXPort yet (in any namespace), leaving out our own AS
-(the localASN of the IXPort's Router).
+		Use:   "candidates [--ix-port NAME]",
+		Short: "Rank the networks we could peer with at our IXs and facilities (the hit list)",
+		Long: `Without --ix-port: the coordinator's hit list. Every network PeeringDB shows
+at the IX of one of our IXPorts, or in a facility where our own network is
+present (PeeringDB netfac: private-interconnect candidates), ranked by a
+score, best first, --top of them (default 50).
 
-Columns: ASN, NAME, POLICY (PeeringDB's general policy), PREFIXES4/PREFIXES6
-(what the network says it announces; "-" when it does not say), TRAFFIC
-(PeeringDB's info_traffic), RS-PEER (yes when one of its ports peers with the
-IX route servers: you may already receive its routes there).
+Our network is the localASN of the Routers behind our IXPorts (--our-asn
+replaces it). Left out: our own AS, the IXs' route servers and
+collectors, networks PeeringDB has no record of, and networks with nothing
+left to ask: a PeeringRequest (any namespace) on an IXPort at every common
+IX, and no common facility or already a request somewhere.
 
-Order: biggest traffic level first (networks that state none last), then
-most prefixes (IPv4 + IPv6), then ASN. The IX's own route servers and route
-collectors are left out (named on stderr).
+Columns: SCORE, ASN, NAME, TYPE (PeeringDB info_type), POLICY, PREFIXES4/6,
+TRAFFIC (PeeringDB's info_traffic band, or the bytes of --traffic), IXS (the
+common IXs), FACS (how many common facilities; -o json|csv names them),
+REQUESTED (IXPorts with a PeeringRequest for the network already).
+
+Score, 0 to 100: the weighted mean of four parts, each 0 to 1:
+  traffic    with --traffic: the network's bytes / the largest bytes of
+             any candidate (0 when not in the file); without: PeeringDB's
+             traffic band on a log scale, log10(1 + lower bound in Mbit/s)/8
+             (0-20Mbps: 0, 1-5Gbps: 0.38, 1-5Tbps: 0.75, 100+Tbps: 1)
+  type       only without --traffic, "content loves eyeballs": how well its
+             info_type complements ours. Ours Content: Cable/DSL/ISP 1,
+             NSP 0.5, Content and others 0.25. Ours Cable/DSL/ISP: Content
+             1, NSP and Cable/DSL/ISP 0.5, others 0.25. Ours NSP or other:
+             Content and Cable/DSL/ISP 0.75, NSP 0.5, others 0.25. Not
+             disclosed: 0.25
+  locations  common IXs + common facilities, up to 4: min(n, 4)/4
+  policy     Open 1, Selective 0.5, Restrictive, No or unstated 0
+score = 100 * sum(weight * part) / sum(weights), the weights from
+--weight-traffic (default 3), --weight-type (2), --weight-locations (1) and
+--weight-policy (1). Ties: more traffic, then lower ASN.
+
+The traffic file is report's: CSV asn,bytes (e.g. your flow collector's top
+ASNs over 30 days).
+
+With --ix-port NAME: the networks at that one IXPort's IX with no
+PeeringRequest on it, ordered by PeeringDB's traffic band (biggest first,
+none last), then most prefixes, then ASN; columns ASN, NAME, POLICY,
+PREFIXES4, PREFIXES6, TRAFFIC, RS-PEER (one of its ports peers with the IX
+route servers).
 
 --min-policy open lists only Open networks, selective adds Selective ones,
 any (the default) lists every policy, Restrictive and No included.
 
 -o csv prints the list for a spreadsheet, -o json|yaml a CandidateList
 (kubectl.peering.dev/v1alpha1); the summary goes to stderr either way.`,
-		Example: `  kubectl peering candidates --ix-port decix-fra
+		Example: `  kubectl peering candidates
+  kubectl peering candidates --traffic top-asns-30d.csv --top 20 -o csv > hitlist.csv
+  kubectl peering candidates --weight-locations 3 --min-policy selective
+  kubectl peering candidates --ix-port decix-fra
   kubectl peering candidates --ix-port decix-fra --min-policy open -o csv > decix-fra.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.ixPort == "" {
+				return o.runHitList(cmd.Context(), s)
+			}
+			for _, f := range hitListOnlyFlags {
+				if cmd.Flags().Changed(f) {
+					return fmt.Errorf("--%s ranks the hit list across every IXPort and facility; it does not apply with --ix-port", f)
+				}
+			}
 			return o.run(cmd.Context(), s)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.ixPort, "ix-port", "", "our IXPort (kubectl get ixports)")
+	f.StringVar(&o.ixPort, "ix-port", "", "list one IXPort's IX only (kubectl get ixports)")
 	f.StringVar(&o.minPolicy, "min-policy", "any", "open, selective or any")
 	addOutputFlag(cmd, &o.output, "output format: csv, json or yaml (default: the table)", candidateFormats...)
 	_ = cmd.RegisterFlagCompletionFunc("ix-port", k.completeIXPorts)
-	_ = cmd.MarkFlagRequired("ix-port")
+	o.hit.add(f)
 	o.pdb.add(f)
 	return cmd
 }

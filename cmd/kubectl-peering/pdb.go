@@ -50,6 +50,7 @@ func (p *pdbFlags) add(f *pflag.FlagSet) {
 // pdbSource is an open cache plus what it needs to fill it.
 type pdbSource struct {
 	cache     *peeringdb.Cache
+	client    *peeringdb.Client // nil offline
 	flags     *pdbFlags
 	warn      io.Writer
 	refreshed bool
@@ -97,7 +98,7 @@ func (p *pdbFlags) open(warn io.Writer) (*pdbSource, error) {
 		}
 		fmt.Fprintf(warn, "warning: %s\n", st.PersistError)
 	}
-	return &pdbSource{cache: cache, flags: p, warn: warn}, nil
+	return &pdbSource{cache: cache, client: c, flags: p, warn: warn}, nil
 }
 
 // ensure makes the cache able to answer for the IX and the ASNs. Online it

@@ -269,6 +269,17 @@ func (c *Cache) EnsureLoaded(ctx context.Context, ixID int, asns ...uint32) erro
 	return c.SyncNetworks(ctx, missing...)
 }
 
+// EnsureNetworks loads the networks of asns the cache cannot answer for
+// yet, wherever they are (EnsureLoaded without an IX): for networks met
+// outside our IXs, e.g. in a shared facility.
+func (c *Cache) EnsureNetworks(ctx context.Context, asns ...uint32) error {
+	missing := c.missingNetworks(asns)
+	if len(missing) == 0 {
+		return nil
+	}
+	return c.SyncNetworks(ctx, missing...)
+}
+
 // Loaded reports whether the cache can answer for the IX and the ASNs
 // without asking PeeringDB (what EnsureLoaded would fetch is there).
 func (c *Cache) Loaded(ixID int, asns ...uint32) bool {
