@@ -1,16 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
+	preport "github.com/peering-operator/peering-operator/internal/report"
 )
 
 type reportOptions struct {
@@ -28,26 +29,36 @@ type reportOptions struct {
 	top           int
 	allNamespaces bool
 	output        string
+	file          string
+	goal          string
 }
 
-var reportFormats = []string{"", "json", "yaml"}
+var reportFormats = []string{"", "json", "yaml", "html"}
 
 func newReportCmd(s genericiooptions.IOStreams, k *kubeFlags) *cobra.Command {
 	o := reportOptions{kube: k}
 	cmd := &cobra.Command{
-		Use:   "report [--traffic FILE.csv]",
+		Use:   "report [--traffic FILE.csv] [--goal 40%] [-o html --output-file FILE]",
 		Short: "Summarise peering progress: requests by state, sessions up, % peered",
-		Long: `Summarise where peering stands:
+		Long: `Summarise where peering stands now, and how it went period by period:
 
   - PeeringRequests by state (the Ready reason, as kubectl get pr shows it)
-    and by approval;
+    and by approval; the median time from a request to its decision and from
+    approval to Established; the requests waiting longest for a decision and
+    those waiting for the peer (Established reason WaitingForPeer: configured
+    on our side, not on theirs), with the days waited;
   - BGP sessions Established out of all sessions;
   - per IXPort: how many of the networks PeeringDB shows at its IX (our own
     AS and the IX's route servers left out) have a PeeringRequest there, and
     how many have a session Established;
   - with --traffic: the share of our traffic exchanged with networks we peer
     with (at least one session Established), and the biggest networks we do
-    not peer with yet, with the IXPorts where PeeringDB says we could.
+    not peer with yet, with the IXPorts where PeeringDB says we could;
+  - the history: the PeeringReports the operator records once per period
+    (kubectl get peeringreports; the manager's --report-period), counted in
+    every namespace, and with --goal the trend toward it: the share of
+    traffic peered when the reports have traffic data (the manager's
+    --report-traffic-file), else the share of networks at our IXs peered.
 
 The traffic file is CSV with the columns asn,bytes (a header line is
 optional; "AS13335" and "13335" both work; an ASN listed twice is summed),
@@ -56,9 +67,12 @@ e.g. an export of your flow collector's top ASNs.
 Requests are counted in the namespace (-n) or in every namespace (-A).
 
 -o json|yaml prints the same numbers as a Report (kubectl.peering.dev/v1alpha1),
-counts and bytes rather than percentages.`,
+counts and bytes rather than percentages. -o html prints one self-contained
+HTML page (inline SVG chart of the trend, no scripts, fonts or links to
+fetch) for people without kubectl; --output-file writes it to a file.`,
 		Example: `  kubectl peering report -A
   kubectl peering report -n peers --traffic top-asns-30d.csv
+  kubectl peering report -A --goal 40% -o html --output-file peering-2026-11.html
   kubectl peering report -A -o json | jq .sessions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,14 +83,18 @@ counts and bytes rather than percentages.`,
 	f.StringVar(&o.traffic, "traffic", "", "CSV file with asn,bytes per network")
 	f.IntVar(&o.top, "top", 10, "how many unpeered networks to list from the traffic file")
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "count requests in every namespace")
-	addOutputFlag(cmd, &o.output, "output format: json or yaml (default: text)", reportFormats...)
+	f.StringVar(&o.goal, "goal", "", "the goal, e.g. 40% (of traffic peered, or of networks when the reports have no traffic data)")
+	f.StringVar(&o.file, "output-file", "", "write the report to this file instead of standard output")
+	addOutputFlag(cmd, &o.output, "output format: json, yaml or html (default: text)", reportFormats...)
 	o.pdb.add(f)
 	return cmd
 }
 
-// reportData is what report computes: the text below, or -o json|yaml.
+// reportData is what report computes: the text below, or -o json|yaml|html.
 type reportData struct {
 	metav1.TypeMeta `json:",inline"`
+	// Now is when the report was made.
+	Now metav1.Time `json:"now"`
 	// Namespace is where requests were counted, "" for every namespace.
 	Namespace string `json:"namespace,omitempty"`
 	Requests  int    `json:"requests"`
@@ -86,6 +104,19 @@ type reportData struct {
 	Sessions sessionCounts   `json:"sessions"`
 	IXPorts  []ixPortPeering `json:"ixPorts,omitempty"`
 	Traffic  *trafficShare   `json:"traffic,omitempty"`
+	// MedianDecision: request to approval or denial; MedianEstablished:
+	// approval to Established.
+	MedianDecision    *metav1.Duration `json:"medianDecision,omitempty"`
+	MedianEstablished *metav1.Duration `json:"medianEstablished,omitempty"`
+	// WaitingForAnswer and WaitingForPeer, oldest first, with Pending and
+	// WaitingForPeerCount counting them all.
+	Pending             int          `json:"pending"`
+	WaitingForAnswer    []waitingRow `json:"waitingForAnswer,omitempty"`
+	WaitingForPeerCount int          `json:"waitingForPeerCount"`
+	WaitingForPeer      []waitingRow `json:"waitingForPeer,omitempty"`
+	// History are the operator's PeeringReports, oldest first.
+	History []peeringv1.PeeringReportSpec `json:"history"`
+	Goal    *goalTrend                    `json:"goal,omitempty"`
 }
 
 func (r *reportData) DeepCopyObject() runtime.Object {
@@ -140,6 +171,31 @@ type unpeeredNetwork struct {
 	AtIXPorts []string `json:"atIXPorts,omitempty"`
 }
 
+type waitingRow struct {
+	Namespace string      `json:"namespace"`
+	Name      string      `json:"name"`
+	PeerASN   int64       `json:"peerASN"`
+	Since     metav1.Time `json:"since"`
+	Days      int         `json:"days"`
+}
+
+// goalTrend is the way toward --goal over the history.
+type goalTrend struct {
+	// Metric is "traffic" or "networks" (what share the goal is of).
+	Metric string  `json:"metric"`
+	Goal   float64 `json:"goal"`
+	// Current is the latest report's share (0..1), Period its name.
+	Current float64 `json:"current"`
+	Period  string  `json:"period"`
+	Reached bool    `json:"reached"`
+	// PerPeriod is the mean change per period over the history.
+	PerPeriod float64 `json:"perPeriod"`
+	// PeriodsLeft at that pace, 0 when reached or not moving toward it;
+	// ETA names the period it would be reached in.
+	PeriodsLeft int    `json:"periodsLeft,omitempty"`
+	ETA         string `json:"eta,omitempty"`
+}
+
 func (o *reportOptions) run(ctx context.Context, s genericiooptions.IOStreams) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -147,28 +203,55 @@ func (o *reportOptions) run(ctx context.Context, s genericiooptions.IOStreams) e
 	if err := checkOutput(o.output, reportFormats...); err != nil {
 		return err
 	}
-	r, err := o.gather(ctx, s)
+	goal := -1.0
+	if o.goal != "" {
+		g, err := preport.ParsePercent(o.goal)
+		if err != nil {
+			return fmt.Errorf("--goal: %w", err)
+		}
+		goal = g
+	}
+	r, err := o.gather(ctx, s, goal)
 	if err != nil {
 		return err
 	}
-	if o.output != "" {
-		return printObject(s.Out, o.output, "Report", r)
+	w := s.Out
+	var f *os.File
+	if o.file != "" {
+		if err := os.MkdirAll(filepath.Dir(o.file), 0o755); err != nil {
+			return fmt.Errorf("cannot create the directory of --output-file: %w", err)
+		}
+		if f, err = os.Create(o.file); err != nil {
+			return fmt.Errorf("cannot write --output-file: %w", err)
+		}
+		w = f
 	}
-	return r.writeText(s.Out)
+	switch o.output {
+	case "":
+		err = r.writeText(w)
+	case "html":
+		err = r.writeHTML(w)
+	default:
+		err = printObject(w, o.output, "Report", r)
+	}
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			fmt.Fprintf(s.ErrOut, "wrote %s\n", o.file)
+		}
+	}
+	return err
 }
 
-func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams) (*reportData, error) {
+func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams, goal float64) (*reportData, error) {
 	// Read the traffic file first: a typo in it should not cost a PeeringDB
 	// download.
-	var traffic map[uint32]uint64
+	var traffic *preport.Traffic
 	if o.traffic != "" {
-		f, err := os.Open(o.traffic)
-		if err != nil {
-			return nil, err
-		}
-		traffic, err = parseTraffic(f, o.traffic)
-		f.Close()
-		if err != nil {
+		var err error
+		if traffic, err = preport.ReadTraffic(o.traffic); err != nil {
 			return nil, err
 		}
 	}
@@ -180,7 +263,7 @@ func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams
 	if err != nil {
 		return nil, err
 	}
-	r := &reportData{ByState: []stateCount{}}
+	r := &reportData{Now: metav1.NewTime(now()), ByState: []stateCount{}, History: []peeringv1.PeeringReportSpec{}}
 	var l peeringv1.PeeringRequestList
 	var opts []client.ListOption
 	if !o.allNamespaces {
@@ -193,45 +276,14 @@ func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams
 	if err := c.List(ctx, &ports); err != nil {
 		return nil, kubeErr(err)
 	}
-
-	// Requests by state and approval; sessions.
-	states := map[string]int{}
-	establishedASN := map[uint32]bool{}
-	type portKey struct {
-		port string
-		asn  uint32
-	}
-	requested := map[portKey]bool{}
-	established := map[portKey]bool{}
-	for _, pr := range l.Items {
-		states[readyReason(&pr)]++
-		switch approvalState(&pr) {
-		case peeringv1.ApprovalStateApproved:
-			r.Approval.Approved++
-		case peeringv1.ApprovalStateDenied:
-			r.Approval.Denied++
-		default:
-			r.Approval.Pending++
-		}
-		k := portKey{pr.Spec.IXPortRef.Name, uint32(pr.Spec.PeerASN)}
-		requested[k] = true
-		for _, s := range pr.Status.Sessions {
-			r.Sessions.Total++
-			if s.State == "Established" {
-				r.Sessions.Established++
-				establishedASN[k.asn] = true
-				established[k] = true
-			}
-		}
-	}
-	r.Requests = len(l.Items)
-	for _, st := range sortedByCount(states) {
-		r.ByState = append(r.ByState, stateCount{st, states[st]})
+	var reports peeringv1.PeeringReportList
+	if err := c.List(ctx, &reports); err != nil {
+		// An operator without the PeeringReport CRD yet: the rest stands.
+		fmt.Fprintf(s.ErrOut, "warning: cannot read the history (PeeringReports): %v\n", kubeErr(err))
 	}
 
-	// Per IXPort: the share of the IX's networks we peer with.
+	in := preport.Input{Now: now(), Requests: l.Items, Traffic: traffic}
 	var src *pdbSource
-	atPorts := map[uint32][]string{} // ASN → our IXPorts at whose IX PeeringDB shows it
 	if len(ports.Items) > 0 {
 		var perr error
 		if src, perr = o.pdb.open(s.ErrOut); perr != nil {
@@ -247,57 +299,56 @@ func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams
 		}
 		slices.SortFunc(ports.Items, func(a, b peeringv1.IXPort) int { return strings.Compare(a.Name, b.Name) })
 		for _, p := range ports.Items {
-			row := ixPortPeering{Name: p.Name, IXID: int(p.Spec.IX.PeeringDBID)}
-			if src == nil {
-				row.Error = "PeeringDB unavailable"
-				r.IXPorts = append(r.IXPorts, row)
-				continue
-			}
-			if err := src.ensure(ctx, row.IXID); err != nil {
-				fmt.Fprintf(s.ErrOut, "warning: IXPort %s: %v\n", p.Name, err)
-				row.Error = "PeeringDB unavailable"
-				r.IXPorts = append(r.IXPorts, row)
-				continue
-			}
-			ix, _ := src.cache.IX(row.IXID)
-			row.IXName = ix.Name
-			nets, _ := ixNetworks(src.cache, row.IXID)
-			for _, cd := range nets {
-				if cd.net.ASN == routers[p.Spec.RouterRef.Name] || cd.ixService {
-					continue
+			port := preport.Port{Name: p.Name, IXID: int(p.Spec.IX.PeeringDBID)}
+			if src != nil {
+				if err := src.ensure(ctx, port.IXID); err != nil {
+					fmt.Fprintf(s.ErrOut, "warning: IXPort %s: %v\n", p.Name, err)
+				} else {
+					ix, _ := src.cache.IX(port.IXID)
+					port.IXName = ix.Name
+					port.Networks, port.Known = preport.Networks(src.cache, port.IXID, routers[p.Spec.RouterRef.Name])
 				}
-				row.Networks++
-				k := portKey{p.Name, cd.net.ASN}
-				if requested[k] {
-					row.Requested++
-				}
-				if established[k] {
-					row.Established++
-				}
-				atPorts[cd.net.ASN] = append(atPorts[cd.net.ASN], p.Name)
 			}
-			r.IXPorts = append(r.IXPorts, row)
+			in.Ports = append(in.Ports, port)
 		}
+	}
+	res := preport.Compute(in)
+	sp := res.Spec
+	r.Requests = int(sp.Requests)
+	for _, st := range sp.ByState {
+		r.ByState = append(r.ByState, stateCount{st.State, int(st.Requests)})
+	}
+	r.Approval = approvalCounts{int(sp.Approval.Approved), int(sp.Approval.Pending), int(sp.Approval.Denied)}
+	r.Sessions = sessionCounts{int(sp.Sessions.Established), int(sp.Sessions.Total)}
+	r.MedianDecision, r.MedianEstablished = sp.MedianDecision, sp.MedianEstablished
+	r.Pending, r.WaitingForPeerCount = int(sp.PendingRequests), int(sp.WaitingForPeerCount)
+	r.WaitingForAnswer, r.WaitingForPeer = waitingRows(sp.WaitingForAnswer), waitingRows(sp.WaitingForPeer)
+	atPorts := map[uint32][]string{} // ASN → our IXPorts at whose IX PeeringDB shows it
+	for _, p := range res.Ports {
+		row := ixPortPeering{Name: p.Name, IXID: p.IXID, IXName: p.IXName, Networks: len(p.Networks), Requested: p.Requested, Established: p.Established}
+		if !p.Known {
+			row.Error = "PeeringDB unavailable"
+		}
+		for _, asn := range p.Networks {
+			atPorts[asn] = append(atPorts[asn], p.Name)
+		}
+		r.IXPorts = append(r.IXPorts, row)
+	}
+	for _, rep := range reports.Items {
+		r.History = append(r.History, rep.Spec)
+	}
+	slices.SortFunc(r.History, func(a, b peeringv1.PeeringReportSpec) int { return a.Start.Compare(b.Start.Time) })
+	if goal >= 0 {
+		r.Goal = trendToward(goal, r.History)
 	}
 
 	if traffic == nil {
 		return r, nil
 	}
-	t := &trafficShare{File: o.traffic, Networks: len(traffic), Unpeered: []unpeeredNetwork{}}
+	t := &trafficShare{File: o.traffic, Networks: len(traffic.Bytes), Bytes: uint64(sp.Traffic.Bytes), PeeredBytes: uint64(sp.Traffic.PeeredBytes),
+		Unpeered: []unpeeredNetwork{}}
 	r.Traffic = t
-	var unpeered []uint32
-	for asn, b := range traffic {
-		t.Bytes += b
-		if establishedASN[asn] {
-			t.PeeredBytes += b
-		} else {
-			unpeered = append(unpeered, asn)
-		}
-	}
-	slices.SortFunc(unpeered, func(a, b uint32) int { return cmp.Or(cmp.Compare(traffic[b], traffic[a]), cmp.Compare(a, b)) })
-	if len(unpeered) > o.top {
-		unpeered = unpeered[:max(o.top, 0)]
-	}
+	unpeered := res.Unpeered[:min(len(res.Unpeered), max(o.top, 0))]
 	if src != nil && !o.pdb.offline && len(unpeered) > 0 {
 		// Names for the list: one PeeringDB request for those not cached.
 		var missing []uint32
@@ -311,7 +362,7 @@ func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams
 		}
 	}
 	for _, asn := range unpeered {
-		u := unpeeredNetwork{ASN: asn, Bytes: traffic[asn], AtIXPorts: atPorts[asn]}
+		u := unpeeredNetwork{ASN: asn, Bytes: traffic.Bytes[asn], AtIXPorts: atPorts[asn]}
 		if src != nil {
 			if n, ok := src.cache.Network(asn); ok {
 				u.Name = n.Name
@@ -321,6 +372,96 @@ func (o *reportOptions) gather(ctx context.Context, s genericiooptions.IOStreams
 	}
 	return r, nil
 }
+
+func waitingRows(w []peeringv1.ReportWaiting) []waitingRow {
+	var out []waitingRow
+	for _, x := range w {
+		out = append(out, waitingRow{Namespace: x.Namespace, Name: x.Name, PeerASN: int64(x.PeerASN), Since: x.Since,
+			Days: max(preport.Days(now(), x.Since), 0)})
+	}
+	return out
+}
+
+// share is the goal's metric in one report: traffic peered when the report
+// has traffic data, else networks peered; false when it has neither.
+func share(s peeringv1.PeeringReportSpec, metric string) (float64, bool) {
+	if metric == "traffic" {
+		if s.Traffic == nil || s.Traffic.Bytes == 0 {
+			return 0, false
+		}
+		return float64(s.Traffic.PeeredBytes) / float64(s.Traffic.Bytes), true
+	}
+	if s.Networks == 0 {
+		return 0, false
+	}
+	return float64(s.Peered) / float64(s.Networks), true
+}
+
+// goalMetric: traffic when the latest report has traffic data.
+func goalMetric(history []peeringv1.PeeringReportSpec) string {
+	if n := len(history); n > 0 && history[n-1].Traffic != nil {
+		return "traffic"
+	}
+	return "networks"
+}
+
+// trendToward projects the mean change per period over the history (first
+// to latest report with the metric) to the goal.
+func trendToward(goal float64, history []peeringv1.PeeringReportSpec) *goalTrend {
+	g := &goalTrend{Metric: goalMetric(history), Goal: goal}
+	var pts []float64
+	var last peeringv1.PeeringReportSpec
+	for _, h := range history {
+		if v, ok := share(h, g.Metric); ok {
+			pts, last = append(pts, v), h
+		}
+	}
+	if len(pts) == 0 {
+		return g
+	}
+	g.Current, g.Period = pts[len(pts)-1], last.Period
+	g.Reached = g.Current >= goal
+	if len(pts) > 1 {
+		g.PerPeriod = (pts[len(pts)-1] - pts[0]) / float64(len(pts)-1)
+	}
+	if !g.Reached && g.PerPeriod > 0 {
+		g.PeriodsLeft = int(math.Ceil((goal - g.Current) / g.PerPeriod))
+		g.ETA = periodAfter(last, g.PeriodsLeft)
+	}
+	return g
+}
+
+// periodAfter names the period n periods after the report's.
+func periodAfter(s peeringv1.PeeringReportSpec, n int) string {
+	if s.Start.Day() == 1 && s.End.Equal(&metav1.Time{Time: s.Start.AddDate(0, 1, 0)}) {
+		return s.Start.AddDate(0, n, 0).Format("2006-01")
+	}
+	t := s.Start.Add(time.Duration(n) * s.End.Sub(s.Start.Time))
+	if s.End.Sub(s.Start.Time) == 7*24*time.Hour {
+		name, _, _ := preport.Weekly.Of(t)
+		return name
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// human prints a duration in days and hours, hours and minutes, or seconds.
+func human(d *metav1.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	switch v := d.Duration; {
+	case v >= 24*time.Hour:
+		return fmt.Sprintf("%dd %dh", v/(24*time.Hour), v%(24*time.Hour)/time.Hour)
+	case v >= time.Hour:
+		return fmt.Sprintf("%dh %dm", v/time.Hour, v%time.Hour/time.Minute)
+	case v >= time.Minute:
+		return fmt.Sprintf("%dm", v/time.Minute)
+	default:
+		return fmt.Sprintf("%ds", v/time.Second)
+	}
+}
+
+func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
 
 // writeText prints the report for a person.
 func (r *reportData) writeText(w io.Writer) error {
@@ -336,9 +477,13 @@ func (r *reportData) writeText(w io.Writer) error {
 		}
 		_ = t.flush()
 		fmt.Fprintf(w, "Approval: %d approved, %d pending, %d denied\n", r.Approval.Approved, r.Approval.Pending, r.Approval.Denied)
+		fmt.Fprintf(w, "Median time from request to decision: %s; from approval to Established: %s\n", human(r.MedianDecision), human(r.MedianEstablished))
 	}
 	fmt.Fprintf(w, "Sessions: %d of %d Established (%s)\n", r.Sessions.Established, r.Sessions.Total,
 		percent(float64(r.Sessions.Established), float64(r.Sessions.Total)))
+	r.writeWaiting(w, fmt.Sprintf("\nWaiting longest for a decision (%d pending):\n", r.Pending), r.WaitingForAnswer)
+	r.writeWaiting(w, fmt.Sprintf("\nWaiting for the peer to configure its side (%d, Established reason WaitingForPeer; days since we pushed ours):\n",
+		r.WaitingForPeerCount), r.WaitingForPeer)
 
 	if len(r.IXPorts) > 0 {
 		fmt.Fprintf(w, "\nPeering per IXPort (networks PeeringDB shows at the IX; our AS and the IX's route servers left out):\n")
@@ -356,121 +501,111 @@ func (r *reportData) writeText(w io.Writer) error {
 		_ = t.flush()
 	}
 
-	tr := r.Traffic
-	if tr == nil {
-		return nil
-	}
-	sum, peered := tr.Bytes, tr.PeeredBytes
-	fmt.Fprintf(w, "\nTraffic (%s: %d networks, %s):\n", tr.File, tr.Networks, bytesHuman(sum))
-	fmt.Fprintf(w, "  with networks we peer with (a session Established): %s (%s)\n", bytesHuman(peered), percent(float64(peered), float64(sum)))
-	fmt.Fprintf(w, "  with networks we do not peer with yet:               %s (%s)\n", bytesHuman(sum-peered), percent(float64(sum-peered), float64(sum)))
-	if len(tr.Unpeered) == 0 {
-		return nil
-	}
-	fmt.Fprintf(w, "\nBiggest networks by traffic that we do not peer with yet:\n")
-	t := newTable(w, "ASN", "NAME", "BYTES", "SHARE", "AT OUR IXPORTS")
-	for _, u := range tr.Unpeered {
-		name := "-"
-		if u.Name != "" {
-			name = truncate(printable(u.Name), 30)
-		}
-		where := "-"
-		if len(u.AtIXPorts) > 0 {
-			where = strings.Join(u.AtIXPorts, ", ")
-		}
-		t.row(strconv.FormatUint(uint64(u.ASN), 10), name, bytesHuman(u.Bytes), percent(float64(u.Bytes), float64(sum)), where)
-	}
-	return t.flush()
-}
-
-// approvalState is status.approval.state, or what the conditions say when
-// the operator has not summarised them yet.
-func approvalState(pr *peeringv1.PeeringRequest) string {
-	if a := pr.Status.Approval; a != nil && a.State != "" {
-		return a.State
-	}
-	switch {
-	case hasTrue(pr, peeringv1.PeeringRequestDenied):
-		return peeringv1.ApprovalStateDenied
-	case hasTrue(pr, peeringv1.PeeringRequestApproved):
-		return peeringv1.ApprovalStateApproved
-	}
-	return ""
-}
-
-func hasTrue(pr *peeringv1.PeeringRequest, t string) bool {
-	for _, c := range pr.Status.Conditions {
-		if c.Type == t {
-			return c.Status == "True"
-		}
-	}
-	return false
-}
-
-// sortedByCount: most frequent first, then by name.
-func sortedByCount(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), strings.Compare(a, b)) })
-	return keys
-}
-
-// parseTraffic reads asn,bytes rows. The first row is a header when its
-// first cell is not an AS number; a header may name the columns in any
-// order.
-func parseTraffic(r io.Reader, name string) (map[uint32]uint64, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.Comment = '#'
-	cr.TrimLeadingSpace = true
-	out := map[uint32]uint64{}
-	asnCol, bytesCol := 0, 1
-	for row := 1; ; row++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if row == 1 {
-			if _, err := parseASN(rec[0]); err != nil {
-				asnCol, bytesCol = -1, -1
-				for i, h := range rec {
-					switch strings.ToLower(strings.TrimSpace(h)) {
-					case "asn", "as":
-						asnCol = i
-					case "bytes":
-						bytesCol = i
-					}
+	if tr := r.Traffic; tr != nil {
+		sum, peered := tr.Bytes, tr.PeeredBytes
+		fmt.Fprintf(w, "\nTraffic (%s: %d networks, %s):\n", tr.File, tr.Networks, bytesHuman(sum))
+		fmt.Fprintf(w, "  with networks we peer with (a session Established): %s (%s)\n", bytesHuman(peered), percent(float64(peered), float64(sum)))
+		fmt.Fprintf(w, "  with networks we do not peer with yet:               %s (%s)\n", bytesHuman(sum-peered), percent(float64(sum-peered), float64(sum)))
+		if len(tr.Unpeered) > 0 {
+			fmt.Fprintf(w, "\nBiggest networks by traffic that we do not peer with yet:\n")
+			t := newTable(w, "ASN", "NAME", "BYTES", "SHARE", "AT OUR IXPORTS")
+			for _, u := range tr.Unpeered {
+				name := "-"
+				if u.Name != "" {
+					name = truncate(printable(u.Name), 30)
 				}
-				if asnCol < 0 || bytesCol < 0 {
-					return nil, fmt.Errorf("%s:%d: the header needs the columns asn and bytes (got %s)", name, line, strings.Join(rec, ","))
+				where := "-"
+				if len(u.AtIXPorts) > 0 {
+					where = strings.Join(u.AtIXPorts, ", ")
 				}
-				continue
+				t.row(strconv.FormatUint(uint64(u.ASN), 10), name, bytesHuman(u.Bytes), percent(float64(u.Bytes), float64(sum)), where)
 			}
+			_ = t.flush()
 		}
-		if len(rec) <= max(asnCol, bytesCol) {
-			return nil, fmt.Errorf("%s:%d: want asn,bytes, got %d column(s)", name, line, len(rec))
-		}
-		asn, err := parseASN(rec[asnCol])
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		b, err := strconv.ParseUint(strings.TrimSpace(rec[bytesCol]), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: bytes %q is not a whole number", name, line, rec[bytesCol])
-		}
-		if out[asn]+b < out[asn] {
-			return nil, fmt.Errorf("%s:%d: the bytes of AS%d overflow", name, line, asn)
-		}
-		out[asn] += b
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no asn,bytes rows", name)
+	return r.writeHistory(w)
+}
+
+func (r *reportData) writeWaiting(w io.Writer, title string, rows []waitingRow) {
+	if len(rows) == 0 {
+		return
 	}
-	return out, nil
+	fmt.Fprint(w, title)
+	t := newTable(w, "  REQUEST", "ASN", "DAYS")
+	for _, x := range rows {
+		t.row("  "+x.Namespace+"/"+x.Name, strconv.FormatInt(x.PeerASN, 10), strconv.Itoa(x.Days))
+	}
+	_ = t.flush()
+}
+
+// writeHistory prints the operator's reports and the goal.
+func (r *reportData) writeHistory(w io.Writer) error {
+	fmt.Fprintf(w, "\nHistory (PeeringReports the operator recorded, every namespace):\n")
+	if len(r.History) == 0 {
+		fmt.Fprintln(w, "  none yet: the operator records one per period (its --report-period, default monthly)")
+		return nil
+	}
+	current, _, _ := periodOfHistory(r.History, r.Now.Time)
+	t := newTable(w, "PERIOD", "NETWORKS", "CANDIDATES", "PEERED", "TRAFFIC PEERED", "SESSIONS UP", "PENDING", "WAITING FOR PEER", "RECORDED")
+	for _, h := range r.History {
+		name := h.Period
+		if name == current {
+			name += " (current)"
+		}
+		traffic := "-"
+		if h.Traffic != nil {
+			traffic = h.Traffic.PeeredPercent
+		}
+		t.row(name, strconv.Itoa(int(h.Networks)), strconv.Itoa(int(h.Candidates)), fmt.Sprintf("%d (%s)", h.Peered, h.PeeredPercent), traffic,
+			fmt.Sprintf("%d/%d", h.Sessions.Established, h.Sessions.Total), strconv.Itoa(int(h.PendingRequests)),
+			strconv.Itoa(int(h.WaitingForPeerCount)), h.Recorded.UTC().Format("2006-01-02 15:04"))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if g := r.Goal; g != nil {
+		fmt.Fprintln(w, "\n"+g.Sentence())
+	}
+	return nil
+}
+
+// periodOfHistory names the report whose period contains t, if any.
+func periodOfHistory(h []peeringv1.PeeringReportSpec, t time.Time) (string, time.Time, time.Time) {
+	for _, s := range h {
+		if !t.Before(s.Start.Time) && t.Before(s.End.Time) {
+			return s.Period, s.Start.Time, s.End.Time
+		}
+	}
+	return "", time.Time{}, time.Time{}
+}
+
+func (g *goalTrend) what() string {
+	if g.Metric == "traffic" {
+		return "of our traffic peered"
+	}
+	return "of the networks at our IXs peered"
+}
+
+// Sentence says where the goal stands.
+func (g *goalTrend) Sentence() string {
+	head := fmt.Sprintf("Goal: %s %s.", pct(g.Goal), g.what())
+	switch {
+	case g.Period == "":
+		return head + " No report has the numbers yet."
+	case g.Reached:
+		return fmt.Sprintf("%s Reached: %s in %s.", head, pct(g.Current), g.Period)
+	case g.PeriodsLeft > 0:
+		return fmt.Sprintf("%s Now %s (%s), %+.1f points per period: at this pace reached in %d period(s), in %s.",
+			head, pct(g.Current), g.Period, 100*g.PerPeriod, g.PeriodsLeft, g.ETA)
+	case g.PerPeriod == 0:
+		return fmt.Sprintf("%s Now %s (%s); no trend yet (one report, or no change).", head, pct(g.Current), g.Period)
+	default:
+		return fmt.Sprintf("%s Now %s (%s), %+.1f points per period: moving away from it.", head, pct(g.Current), g.Period, 100*g.PerPeriod)
+	}
+}
+
+// parseTraffic is preport.ParseTraffic (the commands that read a traffic
+// file share it).
+func parseTraffic(r io.Reader, name string) (map[uint32]uint64, error) {
+	return preport.ParseTraffic(r, name)
 }
