@@ -26,7 +26,11 @@ func TestConfigApplies(t *testing.T) {
 	g.Expect(out).To(ContainSubstring("ixport.peering.dev/lab-ix"))
 	out = kubectl(t, "kustomize", filepath.Join(root, "config", "default"))
 	g.Expect(out).To(ContainSubstring("kind: Deployment"))
-	g.Expect(strings.Count(out, "kind: CustomResourceDefinition")).To(Equal(3))
+	// Every generated CRD is deployed (PrefixList was not, until this test
+	// counted the files).
+	bases, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(strings.Count(out, "kind: CustomResourceDefinition")).To(Equal(len(bases)), "config/crd/kustomization.yaml must list every file of config/crd/bases")
 	g.Expect(out).To(ContainSubstring("kind: ValidatingWebhookConfiguration"))
 	g.Expect(out).To(ContainSubstring("cert-manager.io/inject-ca-from: peering-operator-system/peering-operator-serving-cert"))
 	g.Expect(out).To(ContainSubstring("name: peering-operator-peering-approver"))
