@@ -25,6 +25,7 @@ var subcommands = []func(genericiooptions.IOStreams, *kubeFlags) *cobra.Command{
 	newValidateCmd,
 	newApproveCmd,
 	newDenyCmd,
+	newRequestCmd,
 	newAcceptCmd,
 	newClearCmd,
 	newDrainCmd,
@@ -32,7 +33,6 @@ var subcommands = []func(genericiooptions.IOStreams, *kubeFlags) *cobra.Command{
 	newStatusCmd,
 	newCandidatesCmd,
 	newReportCmd,
-	newEmailCmd,
 	newFilterCmd,
 }
 

@@ -96,16 +96,25 @@ type heldChange struct {
 	Changes   []string `json:"changes"`
 }
 
+// remoteRequest is what a peer's Peering API answered to our request
+// (kubectl peering request).
+type remoteRequest struct {
+	Namespace string                 `json:"namespace"`
+	Request   string                 `json:"request"`
+	Remote    peeringv1.RemoteStatus `json:"remote"`
+}
+
 // sessionList is what status -o json|yaml prints.
 type sessionList struct {
 	metav1.TypeMeta `json:",inline"`
-	Items           []sessionRow `json:"items"`
-	Held            []heldChange `json:"held,omitempty"`
+	Items           []sessionRow    `json:"items"`
+	Held            []heldChange    `json:"held,omitempty"`
+	Remote          []remoteRequest `json:"remote,omitempty"`
 }
 
 func (l *sessionList) DeepCopyObject() runtime.Object {
 	c := *l
-	c.Items, c.Held = slices.Clone(l.Items), slices.Clone(l.Held)
+	c.Items, c.Held, c.Remote = slices.Clone(l.Items), slices.Clone(l.Held), slices.Clone(l.Remote)
 	return &c
 }
 
@@ -157,6 +166,9 @@ func (o *statusOptions) run(ctx context.Context, s genericiooptions.IOStreams, a
 		if d := pr.Status.Drift; d != nil {
 			list.Held = append(list.Held, heldChange{Namespace: pr.Namespace, Request: pr.Name, Token: d.Token, Changes: d.Changes})
 		}
+		if r := pr.Status.Remote; r != nil {
+			list.Remote = append(list.Remote, remoteRequest{Namespace: pr.Namespace, Request: pr.Name, Remote: *r})
+		}
 	}
 	if o.output != "" {
 		// An empty list is an answer a script can read: no message.
@@ -192,7 +204,26 @@ func (o *statusOptions) run(ctx context.Context, s genericiooptions.IOStreams, a
 		}
 		fmt.Fprintf(s.Out, "  %s: %s\n", h.Request, printable(strings.Join(h.Changes, "; ")))
 	}
+	printRemote(s, list.Remote)
 	return nil
+}
+
+// printRemote shows what peers answered to our Peering API requests.
+func printRemote(s genericiooptions.IOStreams, rs []remoteRequest) {
+	for i, r := range rs {
+		if i == 0 {
+			fmt.Fprintln(s.Out, "\nRequested from the peer (kubectl peering request; the peer's view, as of its last answer):")
+		}
+		var parts []string
+		for _, ss := range r.Remote.Sessions {
+			parts = append(parts, printable(ss.Address)+" "+printable(ss.State))
+		}
+		if len(parts) == 0 {
+			parts = []string{"no sessions"}
+		}
+		fmt.Fprintf(s.Out, "  %s: %s (%s, request %s, %s ago)\n", r.Request, strings.Join(parts, ", "), printable(r.Remote.URL),
+			printable(r.Remote.RequestID), duration.HumanDuration(now().Sub(r.Remote.Time.Time)))
+	}
 }
 
 // sessionRows is one row per session; a request without sessions gets one
