@@ -33,6 +33,7 @@ var subcommands = []func(genericiooptions.IOStreams, *kubeFlags) *cobra.Command{
 	newStatusCmd,
 	newCandidatesCmd,
 	newReportCmd,
+	newEmailCmd,
 	newFilterCmd,
 }
 
