@@ -38,6 +38,9 @@ type PeeringRequestReconciler struct {
 	// ResyncInterval re-validates settled requests against the refreshed
 	// PeeringDB cache (jittered).
 	ResyncInterval time.Duration
+	// WaitingForPeerAfter is how long after its approval a request whose
+	// sessions never came up is WaitingForPeer (0: never).
+	WaitingForPeerAfter time.Duration
 
 	mu sync.Mutex
 	// pruned: per request, the pin whose superseded PrefixLists are gone.
@@ -119,7 +122,7 @@ func (r *PeeringRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 // observe reads what the request depends on.
 func (r *PeeringRequestReconciler) observe(ctx context.Context, pr *peeringv1.PeeringRequest) (prObserved, error) {
-	obs := prObserved{Now: time.Now()}
+	obs := prObserved{Now: time.Now(), WaitingForPeerAfter: r.WaitingForPeerAfter}
 	port := &peeringv1.IXPort{}
 	switch err := r.Get(ctx, client.ObjectKey{Name: pr.Spec.IXPortRef.Name}, port); {
 	case apierrors.IsNotFound(err):

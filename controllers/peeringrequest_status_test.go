@@ -6,12 +6,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/conditions"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	"github.com/peering-operator/peering-operator/internal/policy"
 	"github.com/peering-operator/peering-operator/internal/validation"
 )
 
@@ -122,4 +126,104 @@ func TestFilterSetsFromHostileFields(t *testing.T) {
 	if !strings.Contains(c.Message, "is ignored") {
 		t.Errorf("FiltersReady does not say the field was ignored: %+v", c)
 	}
+}
+
+// The Router controller writes a pinned request's router-facing conditions
+// with its report (followRouter); the request controller must compute the
+// same on its next pass, or every report would cost a second write.
+func TestFollowRouterAgreesWithTheRequestController(t *testing.T) {
+	port := &peeringv1.IXPort{Spec: peeringv1.IXPortSpec{RouterRef: peeringv1.LocalObjectReference{Name: "rs1"}}}
+	rt := &peeringv1.Router{}
+	ok := &validation.Result{IXName: "DE-CIX Frankfurt", PeerFound: true, Peer: validation.Peer{Name: "DENIC eG"},
+		Sessions: []validation.Session{{Address: netip.MustParseAddr("80.81.192.37"), Family: "ipv4"}, {Address: netip.MustParseAddr("2001:7f8::223b:0:1"), Family: "ipv6"}}}
+	f4 := &policy.CachedFilter{Summary: policy.FilterSummary{Prefixes: 1, Entries: 1, Digest: "sha256:4"}}
+	f6 := &policy.CachedFilter{Summary: policy.FilterSummary{Prefixes: 1, Entries: 1, Digest: "sha256:6"}}
+	obs := prObserved{IXPort: port, Router: rt, Validation: ok, Now: time.Unix(1_800_000_000, 0), WaitingForPeerAfter: 7 * 24 * time.Hour,
+		Filters: []familyFilter{{Family: 4, OK: true, Candidate: f4}, {Family: 6, OK: true, Candidate: f6}}}
+	approved := metav1.Condition{Type: "Approved", Status: metav1.ConditionTrue, Reason: "NOCApproved", LastTransitionTime: metav1.NewTime(obs.Now.Add(-3 * 24 * time.Hour))}
+	settle := func(pr *peeringv1.PeeringRequest) prStatus {
+		st := computePeeringRequestStatus(pr, obs)
+		conditions.Apply(&pr.Status.Conditions, pr.Generation, st.Conditions...)
+		pr.Status.Approval, pr.Status.Config, pr.Status.Drift = &st.Approval, st.Pin.Config, st.Pin.Drift
+		pr.Status.SessionSummary = st.SessionSummary
+		return st
+	}
+	up := metav1.NewTime(obs.Now.Add(-time.Hour))
+	configured := func(pr *peeringv1.PeeringRequest) {
+		pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest, Time: metav1.NewTime(obs.Now)}
+	}
+	tests := []struct {
+		name   string
+		report func(pr *peeringv1.PeeringRequest)
+		want   string // Ready's reason
+	}{
+		{"approved 8 days ago, never up: waiting for the peer", func(pr *peeringv1.PeeringRequest) {
+			configured(pr)
+			pr.Status.Conditions[0].LastTransitionTime = metav1.NewTime(obs.Now.Add(-8*24*time.Hour - time.Minute))
+			pr.Status.Approval.Time = &pr.Status.Conditions[0].LastTransitionTime
+			pr.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.37", Family: "ipv4", State: "Active"}}
+		}, peeringv1.ReasonWaitingForPeer},
+		{"approved 8 days ago, up once: a drop, not a wait", func(pr *peeringv1.PeeringRequest) {
+			configured(pr)
+			pr.Status.Conditions[0].LastTransitionTime = metav1.NewTime(obs.Now.Add(-8 * 24 * time.Hour))
+			pr.Status.Approval.Time = &pr.Status.Conditions[0].LastTransitionTime
+			pr.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.37", Family: "ipv4", State: "Active", EstablishedTime: &up}}
+		}, peeringv1.ReasonSessionsDown},
+		{"not yet applied", func(pr *peeringv1.PeeringRequest) {}, peeringv1.ReasonConfigurationPending},
+		{"applied, sessions down", func(pr *peeringv1.PeeringRequest) {
+			pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest, Time: metav1.NewTime(obs.Now)}
+			pr.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.37", Family: "ipv4", State: "Active"}, {Address: "2001:7f8::223b:0:1", Family: "ipv6", State: "Idle", LastError: "hold timer expired"}}
+		}, peeringv1.ReasonSessionsDown},
+		{"applied, established", func(pr *peeringv1.PeeringRequest) {
+			pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest, Time: metav1.NewTime(obs.Now)}
+			pr.Status.Sessions = []peeringv1.SessionStatus{{Address: "80.81.192.37", Family: "ipv4", State: "Established", EstablishedTime: &up}, {Address: "2001:7f8::223b:0:1", Family: "ipv6", State: "Established", EstablishedTime: &up}}
+		}, peeringv1.ReasonSessionsEstablished},
+		{"an older pin applied", func(pr *peeringv1.PeeringRequest) {
+			pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: "sha256:old", Time: metav1.NewTime(obs.Now)}
+		}, peeringv1.ReasonConfigurationPending},
+		{"held by the router", func(pr *peeringv1.PeeringRequest) {
+			pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultHeld, Reason: peeringv1.ReasonPasswordSecretError, Message: "secret x: not found", Time: metav1.NewTime(obs.Now)}
+		}, peeringv1.ReasonPasswordSecretError},
+		{"shut down by the NOC", func(pr *peeringv1.PeeringRequest) {
+			pr.Spec.Shutdown = true
+			pr.Status.Applied = &peeringv1.AppliedStatus{Router: "rs1", Result: peeringv1.AppliedResultApplied, ConfigDigest: pr.Status.Config.Digest, Time: metav1.NewTime(obs.Now)}
+		}, peeringv1.ReasonAdminShutdown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &peeringv1.PeeringRequest{
+				Spec:   peeringv1.PeeringRequestSpec{PeerASN: 8763, Addresses: []string{"80.81.192.37", "2001:7f8::223b:0:1"}},
+				Status: peeringv1.PeeringRequestStatus{Conditions: []metav1.Condition{approved}},
+			}
+			settle(pr)
+			if pr.Status.Config == nil {
+				t.Fatal("the request was not pinned")
+			}
+			tc.report(pr)
+			sets, summary, ok := followRouter(pr, port, rt, obs.Now, obs.WaitingForPeerAfter)
+			if !ok {
+				t.Fatal("followRouter declined an approved, pinned request")
+			}
+			router := pr.DeepCopy()
+			conditions.Apply(&router.Status.Conditions, router.Generation, sets...)
+			router.Status.SessionSummary = summary
+			// The request controller's next pass over what the router wrote.
+			next := router.DeepCopy()
+			settle(next)
+			if !equality.Semantic.DeepEqual(router.Status, next.Status) {
+				t.Errorf("the request controller would write again:\nrouter:  %+v\nrequest: %+v", router.Status.Conditions, next.Status.Conditions)
+			}
+			if r := meta.FindStatusCondition(next.Status.Conditions, "Ready"); r == nil || r.Reason != tc.want {
+				t.Errorf("Ready = %+v, want reason %s", r, tc.want)
+			} else if tc.want == peeringv1.ReasonWaitingForPeer && !strings.Contains(r.Message, "in 8 day(s) since the approval") {
+				t.Errorf("WaitingForPeer does not say the days waited: %s", r.Message)
+			}
+		})
+	}
+	t.Run("not pinned: left to the request controller", func(t *testing.T) {
+		pr := &peeringv1.PeeringRequest{Spec: peeringv1.PeeringRequestSpec{PeerASN: 8763}}
+		if _, _, ok := followRouter(pr, port, rt, obs.Now, obs.WaitingForPeerAfter); ok {
+			t.Error("followRouter took a request that is not pinned")
+		}
+	})
 }

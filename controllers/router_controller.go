@@ -44,7 +44,13 @@ import (
 type RouterReconciler struct {
 	client.Client
 	Reporter conditions.Reporter
-	Fleet    *Fleet
+	// RequestReporter reports the request conditions this controller
+	// writes with its report (followRouter), as the request controller
+	// would.
+	RequestReporter conditions.Reporter
+	// WaitingForPeerAfter: see PeeringRequestReconciler.
+	WaitingForPeerAfter time.Duration
+	Fleet               *Fleet
 	// Store reads the pinned filters.
 	Store   FilterStore
 	Drivers drivers.Opener
@@ -261,10 +267,35 @@ func (r *RouterReconciler) reportRequests(ctx context.Context, rt *peeringv1.Rou
 		if rep.Sessions != nil {
 			pr.Status.Sessions = rep.Sessions
 		}
-		if err := r.Status().Patch(ctx, pr, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.writeReport(ctx, base, pr, c.Port, rt, now); err != nil && !apierrors.IsNotFound(err) {
 			ctrl.LoggerFrom(ctx).Error(err, "failed to report the router's state into the request; retried on the next poll", "request", pr.Namespace+"/"+pr.Name)
 		}
 	}
+}
+
+// writeReport writes the router's report into a request, with the
+// conditions that follow from it (followRouter) in the same write. That
+// write is locked to the version read: the conditions hold a human's
+// decision (Approved, Denied) that must never be overwritten. When the
+// request changed since, only the router's own fields are written and the
+// request controller derives the rest, as it would anyway.
+func (r *RouterReconciler) writeReport(ctx context.Context, base, pr *peeringv1.PeeringRequest, port *peeringv1.IXPort, rt *peeringv1.Router, now time.Time) error {
+	own := pr.DeepCopy()
+	sets, summary, ok := followRouter(pr, port, rt, now, r.WaitingForPeerAfter)
+	if ok {
+		conditions.Apply(&pr.Status.Conditions, pr.Generation, sets...)
+		pr.Status.SessionSummary = summary
+		err := r.Status().Patch(ctx, pr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			r.RequestReporter.Report(pr, base.Status.Conditions, pr.Status.Conditions)
+		}
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	// status.applied and status.sessions are this controller's alone: no
+	// lock needed.
+	return r.Status().Patch(ctx, own, client.MergeFrom(base))
 }
 
 // unreachable tells a connection failure (the SSH drivers connect on first

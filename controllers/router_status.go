@@ -130,8 +130,19 @@ func requestReport(routerName string, pr *peeringv1.PeeringRequest, o outcome, s
 	// other's session: its sessions are left alone.
 	if pin := pr.Status.Config; pin != nil && o.Result != peeringv1.AppliedResultRemoved && o.Reason != peeringv1.ReasonAddressInUse {
 		res.Sessions = make([]peeringv1.SessionStatus, 0, len(pin.Sessions))
+		last := map[string]*metav1.Time{}
+		for _, s := range pr.Status.Sessions {
+			last[s.Address] = s.EstablishedTime
+		}
 		for _, p := range pin.Sessions {
-			res.Sessions = append(res.Sessions, sessionFromRouter(p, states))
+			s := sessionFromRouter(p, states)
+			if s.EstablishedTime == nil {
+				// When it last came up, kept while it is down: that it
+				// ever did tells a peer that never configured its side
+				// (WaitingForPeer) from a session that dropped.
+				s.EstablishedTime = last[p.Address]
+			}
+			res.Sessions = append(res.Sessions, s)
 		}
 	}
 	res.Changed = !equality.Semantic.DeepEqual(res.Applied, pr.Status.Applied) ||

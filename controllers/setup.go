@@ -38,6 +38,9 @@ type Options struct {
 	// ResyncInterval re-validates settled objects against the refreshed
 	// PeeringDB cache.
 	ResyncInterval time.Duration
+	// WaitingForPeerAfter is how long after its approval a configured
+	// request whose sessions never came up is WaitingForPeer (0: never).
+	WaitingForPeerAfter time.Duration
 	// Report, when set, records a PeeringReport per period (its Client,
 	// Reader and PeeringDB are filled in from the manager).
 	Report *ReportRecorder
@@ -112,19 +115,27 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 	rec := mgr.GetEventRecorder("peering-operator")
 	waits := map[string]bool{peeringv1.ReasonApplied: true, peeringv1.ReasonSessionsEstablished: true, peeringv1.ReasonConfigured: true, peeringv1.ReasonWaitingForApproval: true, peeringv1.ReasonFiltersPending: true, peeringv1.ReasonConfigurationPending: true, peeringv1.ReasonValidated: true, peeringv1.ReasonPortValid: true,
-		peeringv1.ReasonInSync: true, peeringv1.ReasonAnnouncing: true, peeringv1.ReasonRouteServerRelays: true}
+		peeringv1.ReasonInSync: true, peeringv1.ReasonAnnouncing: true, peeringv1.ReasonRouteServerRelays: true,
+		peeringv1.ReasonWaitingForPeer: true}
 	// Routine steps and good states get no event of their own (measured:
 	// 4.6 of 5.8 events per new request); waits for a human, problems,
 	// recoveries and Established do.
 	quiet := map[string]bool{peeringv1.ReasonFiltersBuilt: true, peeringv1.ReasonFiltersPending: true, peeringv1.ReasonConfigurationPending: true,
 		peeringv1.ReasonInSync: true, peeringv1.ReasonAnnouncing: true, peeringv1.ReasonRouteServerRelays: true, peeringv1.ReasonValidated: true,
-		peeringv1.ReasonGuardAccepted: true, peeringv1.ReasonFilterUnchanged: true}
+		peeringv1.ReasonGuardAccepted: true, peeringv1.ReasonFilterUnchanged: true,
+		// A new session before the peer has configured its side: expected
+		// after ConfigurationPending (1 event per new request, measured);
+		// a drop from Established is still a Warning.
+		peeringv1.ReasonSessionsDown: true}
 	rep := conditions.Reporter{Recorder: rec, Normal: waits, Quiet: quiet}
 	fleet := NewFleet(func(ctx context.Context, rt *peeringv1.Router, creds *router.Credentials) (router.Driver, error) {
 		return opts.Drivers.Open(ctx, drivers.Target{Driver: string(rt.Spec.Driver), Address: rt.Spec.Address,
 			Port: rt.Spec.DefaultPort(), RouteServer: rt.Spec.RouteServer}, creds)
 	})
-	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, Fleet: fleet, Store: opts.Store, Drivers: opts.Drivers,
+	// A held filter is worth an event even when Ready's reason stays.
+	prRep := rep
+	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady, peeringv1.PeeringRequestDriftHeld, peeringv1.PeeringRequestAnnouncing}
+	if err := (&RouterReconciler{Client: mgr.GetClient(), Reporter: rep, RequestReporter: prRep, WaitingForPeerAfter: opts.WaitingForPeerAfter, Fleet: fleet, Store: opts.Store, Drivers: opts.Drivers,
 		ProbeInterval: opts.RouterProbeInterval, MinApplyInterval: opts.MinApplyInterval, Workers: opts.RouterWorkers}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Router controller: %w", err)
 	}
@@ -132,11 +143,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the IXPort controller: %w", err)
 	}
-	// A held filter is worth an event even when Ready's reason stays.
-	prRep := rep
-	prRep.Types = []string{peeringv1.ConditionReady, peeringv1.PeeringRequestFiltersReady, peeringv1.PeeringRequestDriftHeld, peeringv1.PeeringRequestAnnouncing}
 	if err := (&PeeringRequestReconciler{Client: mgr.GetClient(), Reporter: prRep, PeeringDB: opts.PeeringDB, Filters: opts.Filters, Store: opts.Store,
-		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval}).SetupWithManager(mgr); err != nil {
+		RetryInterval: opts.RetryInterval, ResyncInterval: opts.ResyncInterval, WaitingForPeerAfter: opts.WaitingForPeerAfter}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the PeeringRequest controller: %w", err)
 	}
 	return nil

@@ -68,6 +68,7 @@ func run() error {
 		maxLen6       int
 		minApply      time.Duration
 		routerWorkers int
+		waitForPeer   time.Duration
 		drv           drivers.Options
 		whHost        string
 		whPort        int
@@ -86,6 +87,7 @@ func run() error {
 	flag.StringVar(&leaseNS, "leader-elect-namespace", "", "Namespace of the leader-election Lease (default: the Pod's namespace; required outside a cluster).")
 	flag.DurationVar(&probeInterval, "router-poll-interval", 30*time.Second, "Mean time between reads of each Router's session state (jittered ±20%).")
 	flag.DurationVar(&minApply, "min-apply-interval", 2*time.Second, "Changes arriving within this interval are pushed to a router in one apply.")
+	flag.DurationVar(&waitForPeer, "waiting-for-peer-after", 7*24*time.Hour, "How long after its approval a configured request whose sessions never came up shows Established=False reason WaitingForPeer (the peer has not configured its side); 0 never.")
 	flag.IntVar(&routerWorkers, "router-workers", controllers.DefaultRouterWorkers, "Routers reconciled at once: a slow or unreachable router holds up one worker, not the others (one router is never reconciled twice at once).")
 	enableDrivers := flag.String("enable-drivers", strings.Join(drivers.Proven, ","), "Router drivers to use (comma-separated, of "+strings.Join(drivers.All, ",")+"). junos, iosxr and eos are tested against recorded sessions only: enable them deliberately. Routers of other drivers are only probed.")
 	flag.BoolVar(&drv.GoBGPPassive, "gobgp-passive-neighbors", false, "Configure GoBGP neighbors passive (the peers dial in). For labs with peers on loopback.")
@@ -185,10 +187,11 @@ func run() error {
 				Logger: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("peeringdb-cache")))}),
 			RefreshInterval: pdbRefresh,
 		},
-		RetryInterval:    retry,
-		ResyncInterval:   resync,
-		Drivers:          drivers.Opener{Options: drv},
-		MinApplyInterval: minApply,
+		RetryInterval:       retry,
+		ResyncInterval:      resync,
+		WaitingForPeerAfter: waitForPeer,
+		Drivers:             drivers.Opener{Options: drv},
+		MinApplyInterval:    minApply,
 	}
 	period, err := report.ParsePeriod(*reportPeriod)
 	if err != nil {

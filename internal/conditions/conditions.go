@@ -64,7 +64,9 @@ type Reporter struct {
 	// Quiet lists reasons of routine steps and good states (FiltersBuilt,
 	// ConfigurationPending, InSync): the condition shows them, an event
 	// each would cost the API server writes per object for nothing a NOC
-	// acts on. A recovery from a Warning is still an event.
+	// acts on. A recovery from a Warning is still an event. A quiet
+	// problem reason (SessionsNotEstablished) is quiet only right after a
+	// Normal wait; after a True state it is a Warning.
 	Quiet map[string]bool
 }
 
@@ -92,7 +94,11 @@ func (r Reporter) Report(obj client.Object, before, after []metav1.Condition) {
 		// A quiet step says nothing, unless it is the recovery from a
 		// problem (a Warning before).
 		recovers := old != nil && old.Status != metav1.ConditionTrue && !r.Normal[old.Reason]
-		if r.Quiet[c.Reason] && (c.Status == metav1.ConditionTrue || r.Normal[c.Reason]) && !recovers {
+		// A quiet problem (a new session not up yet) is expected right after
+		// a wait; after a good state it is news.
+		expected := c.Status == metav1.ConditionTrue || r.Normal[c.Reason] ||
+			old == nil || (old.Status != metav1.ConditionTrue && r.Normal[old.Reason])
+		if r.Quiet[c.Reason] && expected && !recovers {
 			continue
 		}
 		emitted[c.Reason] = true

@@ -22,7 +22,7 @@ func ready(status metav1.ConditionStatus, reason string) []metav1.Condition {
 }
 
 func TestReport(t *testing.T) {
-	quiet := map[string]bool{"FiltersPending": true, "FiltersBuilt": true}
+	quiet := map[string]bool{"FiltersPending": true, "FiltersBuilt": true, "SessionsNotEstablished": true}
 	normal := map[string]bool{"WaitingForApproval": true, "FiltersPending": true, "Established": true}
 	for _, tc := range []struct {
 		name          string
@@ -34,6 +34,9 @@ func TestReport(t *testing.T) {
 		{"a quiet step", ready(metav1.ConditionFalse, "WaitingForApproval"), ready(metav1.ConditionFalse, "FiltersPending"), nil},
 		{"up", ready(metav1.ConditionFalse, "FiltersPending"), ready(metav1.ConditionTrue, "Established"), []string{"Normal Established Established message"}},
 		{"a problem is a warning", ready(metav1.ConditionTrue, "Established"), ready(metav1.ConditionFalse, "ApplyFailed"), []string{"Warning ApplyFailed ApplyFailed message"}},
+		{"a new session not up yet, after a wait", ready(metav1.ConditionFalse, "FiltersPending"), ready(metav1.ConditionFalse, "SessionsNotEstablished"), nil},
+		{"a session that drops is a warning", ready(metav1.ConditionTrue, "Established"), ready(metav1.ConditionFalse, "SessionsNotEstablished"),
+			[]string{"Warning SessionsNotEstablished SessionsNotEstablished message"}},
 		{"a quiet good state first", nil, ready(metav1.ConditionTrue, "FiltersBuilt"), nil},
 		{"a quiet good state after a problem is a recovery", ready(metav1.ConditionFalse, "IRRUnavailable"), ready(metav1.ConditionTrue, "FiltersBuilt"),
 			[]string{"Normal FiltersBuilt FiltersBuilt message"}},

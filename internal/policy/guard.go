@@ -49,13 +49,19 @@ func Guard(old, new FilterSummary, maxShrink float64) (ok bool, reason, message 
 		}
 		return false, peeringv1.ReasonFilterEmpty, "the IRR answer is empty; not configuring an empty filter without a human's approval"
 	case old.Digest != "" && new.Digest == old.Digest:
-		return true, peeringv1.ReasonFilterUnchanged, fmt.Sprintf("filter unchanged: %d prefixes in %d entries", new.Prefixes, new.Entries)
+		// The same words as a first build: the request's status must not
+		// change (an API write) only because its filter was built before.
+		return true, peeringv1.ReasonFilterUnchanged, takenMessage(new)
 	case old.Prefixes > 0 && maxShrink < 1 && float64(new.Prefixes) < float64(old.Prefixes)*(1-maxShrink):
 		drop := 100 * float64(old.Prefixes-new.Prefixes) / float64(old.Prefixes)
 		return false, peeringv1.ReasonFilterShrink, fmt.Sprintf("the new filter has %d prefixes, %.0f%% fewer than the live filter's %d (at most %.0f%% allowed); keeping the live filter until a human accepts the new one (digest %s)",
 			new.Prefixes, drop, old.Prefixes, 100*maxShrink, new.Digest)
 	}
-	return true, peeringv1.ReasonGuardAccepted, fmt.Sprintf("filter built: %d prefixes in %d entries", new.Prefixes, new.Entries)
+	return true, peeringv1.ReasonGuardAccepted, takenMessage(new)
+}
+
+func takenMessage(f FilterSummary) string {
+	return fmt.Sprintf("filter of %d prefixes in %d entries", f.Prefixes, f.Entries)
 }
 
 // Digest is a SHA-256 over the entries in canonical form (sorted, one
