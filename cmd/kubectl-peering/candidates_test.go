@@ -87,7 +87,7 @@ func TestHitList(t *testing.T) {
 }
 
 // With our traffic, the bytes rank first; a second "our" AS brings its
-// facilities in (AS20640 Titan Networks is in two Frankfurt facilities).
+// facilities in (AS20640 Titan Networks: Digital Realty FRA1-27, Equinix AM7).
 func TestHitListTrafficAndFacilities(t *testing.T) {
 	withLINX(t)
 	out, errOut, err := run(t, args([]string{"candidates", "--traffic", "testdata/hitlist-traffic.csv", "--our-asn", "8804,AS20640",

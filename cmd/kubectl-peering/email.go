@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -235,8 +236,7 @@ func (o *emailOptions) forRequest(ctx context.Context, s genericiooptions.IOStre
 		t := pr.Status.Applied.Time.Time
 		d.configured = &t
 	}
-	if cond := meta.FindStatusCondition(pr.Status.Conditions, peeringv1.PeeringRequestEstablished); cond != nil &&
-		cond.Status == "False" && cond.Reason == peeringv1.ReasonWaitingForPeer {
+	if cond := waitingForPeer(pr); cond != nil {
 		since := cond.LastTransitionTime.Time
 		if d.configured != nil {
 			since = *d.configured
@@ -254,6 +254,17 @@ func (o *emailOptions) forRequest(ctx context.Context, s genericiooptions.IOStre
 		fmt.Fprintf(s.ErrOut, "warning: every session of %s is Established already\n", d.request)
 	}
 	return d, nil
+}
+
+// waitingForPeer is the condition saying the peer has not configured its
+// side: Established, or Ready, which repeats its reason.
+func waitingForPeer(pr *peeringv1.PeeringRequest) *metav1.Condition {
+	for _, t := range []string{peeringv1.PeeringRequestEstablished, peeringv1.ConditionReady} {
+		if c := meta.FindStatusCondition(pr.Status.Conditions, t); c != nil && c.Status == metav1.ConditionFalse && c.Reason == peeringv1.ReasonWaitingForPeer {
+			return c
+		}
+	}
+	return nil
 }
 
 // forCandidate finds every IXPort whose IX the network is at, and the

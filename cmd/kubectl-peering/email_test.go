@@ -128,3 +128,21 @@ func TestEmailHelp(t *testing.T) {
 	}
 	golden(t, "help-email", out)
 }
+
+// The controller puts WaitingForPeer on Established and repeats it on Ready.
+func TestWaitingForPeerCondition(t *testing.T) {
+	for _, tc := range []struct {
+		conds []metav1.Condition
+		want  bool
+	}{
+		{[]metav1.Condition{{Type: "Established", Status: "False", Reason: "WaitingForPeer"}}, true},
+		{[]metav1.Condition{{Type: "Ready", Status: "False", Reason: "WaitingForPeer"}}, true},
+		{[]metav1.Condition{{Type: "Established", Status: "False", Reason: "SessionsNotEstablished"}}, false},
+		{nil, false},
+	} {
+		pr := &peeringv1.PeeringRequest{Status: peeringv1.PeeringRequestStatus{Conditions: tc.conds}}
+		if got := waitingForPeer(pr) != nil; got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.conds, got, tc.want)
+		}
+	}
+}
