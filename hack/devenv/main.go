@@ -106,10 +106,17 @@ func run(root, dir string) error {
 		return err
 	}
 
+	step("starting a dev OIDC issuer for the Peering API on 127.0.0.1")
+	papi, err := startPeeringAPI(dir)
+	if err != nil {
+		return err
+	}
+	defer papi.issuer.Close()
+
 	step("starting the operator (log: .dev/manager.log)")
 	wh := env.WebhookInstallOptions
-	mgr, err := startManager(root, dir, kubeconfig, "--peeringdb-url="+pdb.BaseURL, "--irr-servers="+irrSrv.Addr(),
-		"--webhook-host="+wh.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir="+wh.LocalServingCertDir)
+	mgr, err := startManager(root, dir, kubeconfig, append([]string{"--peeringdb-url=" + pdb.BaseURL, "--irr-servers=" + irrSrv.Addr(),
+		"--webhook-host=" + wh.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir=" + wh.LocalServingCertDir}, papi.args...)...)
 	if err != nil {
 		return err
 	}
@@ -186,6 +193,7 @@ IRR whois: %s   (bgpq4 -h %s -S RIPE -A -j -l x AS-DENIC; kubectl peering filter
 Operator log: %s
 Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
 `, kubeconfig, filepath.Join(root, "bin"), pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
+	fmt.Print(papi.usage())
 
 	exited := make(chan error, 1)
 	go func() { exited <- mgr.Wait() }()
