@@ -20,6 +20,7 @@ import (
 const (
 	DefaultMaxBodyBytes          = 64 << 10
 	DefaultMaxSessions           = 16
+	DefaultMaxPendingPerASN      = 32
 	DefaultCallerPerMinute       = 60
 	DefaultAddressPerMinute      = 120
 	defaultBurst                 = 10
@@ -41,7 +42,10 @@ type Options struct {
 	// MaxBodyBytes and MaxSessions bound a POST.
 	MaxBodyBytes int64
 	MaxSessions  int
-	Log          logr.Logger
+	// MaxPendingPerASN bounds the requests one ASN has waiting for a
+	// decision, so a valid token cannot fill the NOC's queue.
+	MaxPendingPerASN int
+	Log              logr.Logger
 }
 
 // Server serves the Peering API.
@@ -60,6 +64,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.MaxPendingPerASN <= 0 {
+		opts.MaxPendingPerASN = DefaultMaxPendingPerASN
 	}
 	if opts.CallerPerMinute == 0 {
 		opts.CallerPerMinute = DefaultCallerPerMinute

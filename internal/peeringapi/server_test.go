@@ -285,3 +285,78 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("other caller: %d", code)
 	}
 }
+
+// One ASN cannot fill the NOC's queue: past MaxPendingPerASN undecided
+// requests, a POST is refused whole; a repeat of a pending one still
+// answers.
+func TestPendingCap(t *testing.T) {
+	e := newEnv(t, func(o *peeringapi.Options) { o.MaxPendingPerASN, o.CallerPerMinute, o.AddressPerMinute = 3, -1, -1 })
+	ctx := context.Background()
+	c := e.client(e.token(t, "u", time.Hour, denic))
+	at := func(ips ...string) []peeringapi.Session {
+		var out []peeringapi.Session
+		for _, ip := range ips {
+			s := session()
+			s.LocalIP = ip
+			out = append(out, s)
+		}
+		return out
+	}
+	if _, err := c.CreateSessions(ctx, at("127.0.0.11", "127.0.0.12", "127.0.0.13")); err != nil {
+		t.Fatal(err)
+	}
+	var re *peeringapi.RemoteError
+	if _, err := c.CreateSessions(ctx, at("127.0.0.14")); !errors.As(err, &re) || re.Status != http.StatusTooManyRequests || !strings.Contains(err.Error(), "waiting for our decision") {
+		t.Fatalf("fourth: %v", err)
+	}
+	if _, err := c.CreateSessions(ctx, at("127.0.0.12")); err != nil {
+		t.Fatalf("repeat: %v", err)
+	}
+	if n := len(e.requests(t)); n != 3 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+// The draft's states from a request's live status.
+func TestSessionStates(t *testing.T) {
+	e := newEnv(t, func(o *peeringapi.Options) { o.CallerPerMinute, o.AddressPerMinute = -1, -1 })
+	ctx := context.Background()
+	c := e.client(e.token(t, "u", time.Hour, denic))
+	arr, err := c.CreateSessions(ctx, []peeringapi.Session{session()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := func(typ string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: "Test"}
+	}
+	up := metav1.Now()
+	for _, tc := range []struct {
+		name     string
+		conds    []metav1.Condition
+		sessions []peeringv1.SessionStatus
+		shutdown bool
+		want     string
+	}{
+		{"new", nil, nil, false, peeringapi.StatusPending},
+		{"denied", []metav1.Condition{cond("Denied")}, nil, false, peeringapi.StatusRejected},
+		{"approved, not pushed", []metav1.Condition{cond("Approved")}, nil, false, peeringapi.StatusApproved},
+		{"approved, connecting", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Active"}}, false, peeringapi.StatusApproved},
+		{"up", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Established", EstablishedTime: &up}}, false, peeringapi.StatusEstablished},
+		{"was up", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Idle", EstablishedTime: &up}}, false, peeringapi.StatusDown},
+		{"shut down", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Idle"}}, true, peeringapi.StatusDown},
+	} {
+		pr := &e.requests(t)[0]
+		pr.Spec.Shutdown = tc.shutdown
+		if err := e.k8s.Update(ctx, pr); err != nil {
+			t.Fatal(err)
+		}
+		pr.Status.Conditions, pr.Status.Sessions = tc.conds, tc.sessions
+		if err := e.k8s.Status().Update(ctx, pr); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.GetSession(ctx, arr.Sessions[0].SessionID)
+		if err != nil || s.Status != tc.want {
+			t.Errorf("%s: %+v %v, want %s", tc.name, s, err, tc.want)
+		}
+	}
+}

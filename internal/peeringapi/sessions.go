@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,9 @@ func (s *Server) createSessions(ctx context.Context, c *Caller, w http.ResponseW
 	}
 	if len(c.Subject) > 256 || len(c.Issuer) > 256 {
 		return refuse(http.StatusBadRequest, "authorization", "the token's sub or iss is longer than 256 characters")
+	}
+	if e := s.checkPending(ctx, sessions); e != nil {
+		return e
 	}
 	reqID := uuid.NewString()
 	var created []*peeringv1.PeeringRequest
@@ -74,6 +78,39 @@ func (s *Server) createSessions(ctx context.Context, c *Caller, w http.ResponseW
 	s.opts.Log.Info("Peering API request", "requestID", reqID, "asn", sessions[0].s.LocalASN, "subject", c.Subject, "sessions", len(out.Sessions), "created", len(created))
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// checkPending refuses a request that would leave an ASN with more than
+// MaxPendingPerASN undecided requests made through the API.
+func (s *Server) checkPending(ctx context.Context, sessions []checked) *apiError {
+	var list peeringv1.PeeringRequestList
+	if err := s.opts.Client.List(ctx, &list, client.InNamespace(s.opts.Namespace)); err != nil {
+		return refuse(http.StatusInternalServerError, "request", "sessions could not be read; retry later")
+	}
+	pending := map[int64]int{}
+	exists := map[string]bool{}
+	for _, pr := range list.Items {
+		exists[pr.Name] = true
+		if r := pr.Spec.Requester; r != nil && r.PeeringAPI != nil && !decided(&pr) {
+			pending[int64(r.PeeringAPI.ASN)]++
+		}
+	}
+	for _, cs := range sessions {
+		if !exists[requestName(cs.s.LocalASN, cs.port.name, cs.addr)] {
+			pending[cs.s.LocalASN]++
+		}
+		if n := pending[cs.s.LocalASN]; n > s.opts.MaxPendingPerASN {
+			return refuse(http.StatusTooManyRequests, "sessions", "AS%d would have %d requests waiting for our decision, more than %d: wait for them to be decided, or withdraw some",
+				cs.s.LocalASN, n, s.opts.MaxPendingPerASN)
+		}
+	}
+	return nil
+}
+
+// decided: approved or denied.
+func decided(pr *peeringv1.PeeringRequest) bool {
+	return meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestApproved) ||
+		meta.IsStatusConditionTrue(pr.Status.Conditions, peeringv1.PeeringRequestDenied)
 }
 
 // rollback deletes what one POST created before a later session failed.
