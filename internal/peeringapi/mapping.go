@@ -38,7 +38,12 @@ func sessionState(pr *peeringv1.PeeringRequest, addr string) string {
 		return StatusRejected
 	case !pr.DeletionTimestamp.IsZero():
 		return StatusDown
-	case !meta.IsStatusConditionTrue(conds, peeringv1.PeeringRequestApproved):
+	case meta.IsStatusConditionTrue(conds, peeringv1.PeeringRequestApproved):
+	case meta.IsStatusConditionTrue(conds, peeringv1.ConditionStalled):
+		// Our checks refused it for good (not at the IX, an address
+		// PeeringDB does not list): it will not be configured.
+		return StatusRejected
+	default:
 		return StatusPending
 	}
 	i := slices.IndexFunc(pr.Status.Sessions, func(s peeringv1.SessionStatus) bool { return s.Address == addr })

@@ -339,6 +339,7 @@ func TestSessionStates(t *testing.T) {
 	}{
 		{"new", nil, nil, false, peeringapi.StatusPending},
 		{"denied", []metav1.Condition{cond("Denied")}, nil, false, peeringapi.StatusRejected},
+		{"refused by our checks", []metav1.Condition{cond("Stalled")}, nil, false, peeringapi.StatusRejected},
 		{"approved, not pushed", []metav1.Condition{cond("Approved")}, nil, false, peeringapi.StatusApproved},
 		{"approved, connecting", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Active"}}, false, peeringapi.StatusApproved},
 		{"up", []metav1.Condition{cond("Approved")}, []peeringv1.SessionStatus{{Address: "127.0.0.11", Family: "ipv4", State: "Established", EstablishedTime: &up}}, false, peeringapi.StatusEstablished},
