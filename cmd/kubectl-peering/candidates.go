@@ -50,11 +50,11 @@ common IXs), FACS (how many common facilities; -o json|csv names them),
 REQUESTED (IXPorts with a PeeringRequest for the network already).
 
 Score, 0 to 100: the weighted mean of four parts, each 0 to 1:
-  traffic    with --traffic: the network's bytes / the largest bytes of
-             any candidate (0 when not in the file); without: PeeringDB's
+  traffic    with --traffic(-prometheus): the network's bytes / the largest
+             bytes of any candidate (0 when not listed); without: PeeringDB's
              traffic band on a log scale, log10(1 + lower bound in Mbit/s)/8
              (0-20Mbps: 0, 1-5Gbps: 0.38, 1-5Tbps: 0.75, 100+Tbps: 1)
-  type       only without --traffic, "content loves eyeballs": how well its
+  type       only without traffic data, "content loves eyeballs": how well its
              info_type complements ours. Ours Content: Cable/DSL/ISP 1,
              NSP 0.5, Content and others 0.25. Ours Cable/DSL/ISP: Content
              1, NSP and Cable/DSL/ISP 0.5, others 0.25. Ours NSP or other:
@@ -67,7 +67,11 @@ score = 100 * sum(weight * part) / sum(weights), the weights from
 --weight-policy (1). Ties: more traffic, then lower ASN.
 
 The traffic file is report's: CSV asn,bytes (e.g. your flow collector's top
-ASNs over 30 days).
+ASNs over 30 days). --traffic-prometheus takes the bytes from Prometheus
+instead: the URL of an instant query (run at the current time) whose series
+carry the ASN in a label (--traffic-asn-label, default asn), e.g.
+  http://prometheus:9090/api/v1/query?query=sum by (asn) (increase(flow_bytes_total[30d]))
+(URL-encode the query).
 
 With --ix-port NAME: the networks at that one IXPort's IX with no
 PeeringRequest on it, ordered by PeeringDB's traffic band (biggest first,

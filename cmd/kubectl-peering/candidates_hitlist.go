@@ -25,16 +25,22 @@ import (
 type hitListFlags struct {
 	top     int
 	traffic string
-	ourASNs []string
-	weights scoreWeights
+	// prometheus is an instant-query URL returning bytes per ASN.
+	prometheus string
+	asnLabel   string
+	ourASNs    []string
+	weights    scoreWeights
 }
 
 // hitListOnlyFlags make no sense with --ix-port.
-var hitListOnlyFlags = []string{"top", "traffic", "our-asn", "weight-traffic", "weight-type", "weight-locations", "weight-policy"}
+var hitListOnlyFlags = []string{"top", "traffic", "traffic-prometheus", "traffic-asn-label", "our-asn", "weight-traffic", "weight-type", "weight-locations", "weight-policy"}
 
 func (h *hitListFlags) add(f *pflag.FlagSet) {
 	f.IntVar(&h.top, "top", 50, "how many networks the hit list shows (0: all)")
 	f.StringVar(&h.traffic, "traffic", "", "CSV file with asn,bytes per network (report's format): rank by our traffic")
+	f.StringVar(&h.prometheus, "traffic-prometheus", "",
+		"rank by our traffic from Prometheus: an instant-query URL returning bytes per ASN, http://HOST:9090/api/v1/query?query=PROMQL")
+	f.StringVar(&h.asnLabel, "traffic-asn-label", "asn", "the label holding the ASN in --traffic-prometheus's series")
 	f.StringSliceVar(&h.ourASNs, "our-asn", nil, "our network(s) in PeeringDB: left out of the list, their facilities searched (default: the localASN of our IXPorts' Routers)")
 	f.Float64Var(&h.weights.Traffic, "weight-traffic", 3, "weight of the traffic part of the score")
 	f.Float64Var(&h.weights.Type, "weight-type", 2, "weight of the network-type part (used without --traffic)")
@@ -102,7 +108,10 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 	if err := checkOutput(o.output, candidateFormats...); err != nil {
 		return err
 	}
-	if err := o.hit.weights.check(o.hit.traffic != ""); err != nil {
+	if o.hit.traffic != "" && o.hit.prometheus != "" {
+		return fmt.Errorf("--traffic and --traffic-prometheus: give one source of traffic")
+	}
+	if err := o.hit.weights.check(o.hit.traffic != "" || o.hit.prometheus != ""); err != nil {
 		return err
 	}
 	if o.hit.top < 0 {
@@ -126,6 +135,12 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 		traffic, err = parseTraffic(f, o.hit.traffic)
 		f.Close()
 		if err != nil {
+			return err
+		}
+	}
+	if o.hit.prometheus != "" {
+		var err error
+		if traffic, err = prometheusTraffic(ctx, o.hit.prometheus, o.hit.asnLabel); err != nil {
 			return err
 		}
 	}
@@ -282,7 +297,7 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 	}
 	fmt.Fprintln(s.ErrOut)
 	fmt.Fprintf(s.ErrOut, "our network: %s, type %s; score from %s\n", asList(slices.Collect(maps.Keys(ours))), orDash(ourType),
-		o.hit.weights.describe(traffic != nil))
+		o.hit.weights.describe(o.hit.trafficSource()))
 	if len(unknown) > 0 {
 		fmt.Fprintf(s.ErrOut, "%d ASNs at our IXs or facilities have no network record in PeeringDB and are not listed\n", len(unknown))
 	}
@@ -475,3 +490,14 @@ func requestsByASN(ctx context.Context, c client.Client) (map[uint32][]existingR
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// trafficSource names where measured traffic comes from, "" for none.
+func (h *hitListFlags) trafficSource() string {
+	switch {
+	case h.traffic != "":
+		return "--traffic"
+	case h.prometheus != "":
+		return "Prometheus"
+	}
+	return ""
+}

@@ -77,11 +77,12 @@ func (w scoreWeights) score(p scoreParts, measured bool) float64 {
 	return 100 * s / w.sum(measured)
 }
 
-// describe is the formula in use, for the summary line.
-func (w scoreWeights) describe(measured bool) string {
+// describe is the formula in use, for the summary line; source names the
+// measured traffic, "" for none.
+func (w scoreWeights) describe(source string) string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	if measured {
-		return fmt.Sprintf("--traffic bytes ×%s, locations ×%s, policy ×%s", f(w.Traffic), f(w.Locations), f(w.Policy))
+	if source != "" {
+		return fmt.Sprintf("%s bytes ×%s, locations ×%s, policy ×%s", source, f(w.Traffic), f(w.Locations), f(w.Policy))
 	}
 	return fmt.Sprintf("PeeringDB traffic band ×%s, type ×%s, locations ×%s, policy ×%s", f(w.Traffic), f(w.Type), f(w.Locations), f(w.Policy))
 }
