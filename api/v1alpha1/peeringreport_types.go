@@ -114,15 +114,14 @@ type ReportWaiting struct {
 	Since metav1.Time `json:"since"`
 }
 
-// PeeringReport records the peering coordinator's numbers for one period
-// (kubectl peering report reads them). Written by the operator, once per
-// period and again only when the numbers change within it; a past period's
-// report is never rewritten. The numbers are the object's spec, as with
+// PeeringReport records the peering coordinator's numbers for one period,
+// and is named after it (2026-11); kubectl peering report reads them.
+// Written by the operator, once per period and again only when the numbers
+// change within it; a past period's report is never rewritten. The numbers are the object's spec, as with
 // PrefixList: a record, written in one create or update, with no desired
 // state to reconcile.
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=prep,categories=peering
-// +kubebuilder:printcolumn:name="Period",type=string,JSONPath=`.spec.period`
 // +kubebuilder:printcolumn:name="Networks",type=integer,JSONPath=`.spec.networks`
 // +kubebuilder:printcolumn:name="Candidates",type=integer,JSONPath=`.spec.candidates`
 // +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.spec.requests`

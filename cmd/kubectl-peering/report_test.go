@@ -207,6 +207,19 @@ func TestReportHistory(t *testing.T) {
 		}
 	}
 
+	// kubectl get peeringreports shows the trend (the CRD's columns).
+	listed := kubectlGet(t, "peeringreports")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^NAME +NETWORKS +CANDIDATES +REQUESTS +SESSIONS UP +PEERED +TRAFFIC PEERED +PENDING +WAITING FOR PEER +RECORDED$`),
+		regexp.MustCompile(`(?m)^2026-01 +36 +34 +2 +2 +2\.8% +1\.8% +1 +0 `),
+		regexp.MustCompile(`(?m)^2026-02 +36 +32 +4 +3 +5\.6% +31\.2% +0 +1 `),
+	} {
+		if !want.MatchString(listed) {
+			t.Errorf("kubectl get peeringreports does not match %s:\n%s", want, listed)
+		}
+	}
+	writeArtifact(t, "peeringreports.txt", []byte(listed))
+
 	// kubectl peering report late in February: the history and the goal.
 	defer func(n func() time.Time) { now = n }(now)
 	now = func() time.Time { return time.Date(2026, 2, 27, 12, 0, 0, 0, time.UTC) }
@@ -305,15 +318,48 @@ func checkRendering(t *testing.T, page string, want []chartWant, goal string) {
 			t.Errorf("no chart point of colour %s at (%d, %d) for %s; got %v", chartLineColour, x, y, p[3], img.At(x, y))
 		}
 	}
-	// Kept for people (README): the page and its screenshot.
-	if out := os.Getenv("REPORT_ARTIFACTS"); out != "" {
-		for _, f := range []string{page, shot} {
-			b, _ := os.ReadFile(f)
-			if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), b, 0o644); err != nil {
-				t.Error(err)
-			}
-		}
+	for _, f := range []string{page, shot} {
+		b, _ := os.ReadFile(f)
+		writeArtifact(t, filepath.Base(f), b)
 	}
+}
+
+// writeArtifact keeps what the test made for people to look at (README) in
+// $REPORT_ARTIFACTS, by default bin/report/ (build output, not tracked).
+func writeArtifact(t *testing.T, name string, b []byte) {
+	t.Helper()
+	dir := os.Getenv("REPORT_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "bin", "report")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("cannot keep %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatalf("cannot keep %s: %v", name, err)
+	}
+}
+
+// kubectlGet runs bin/kubectl get against the test API server.
+func kubectlGet(t *testing.T, args ...string) string {
+	t.Helper()
+	bin, err := filepath.Abs("../../bin/kubectl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("bin/kubectl is missing, and CI=true")
+		}
+		t.Skip("bin/kubectl is missing (make controlplane builds it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig, "get"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 func num(t *testing.T, s string) float64 {

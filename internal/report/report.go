@@ -126,8 +126,7 @@ func Compute(in Input) Result {
 			w.Since = pr.CreationTimestamp
 			pending = append(pending, w)
 		}
-		if c := meta.FindStatusCondition(pr.Status.Conditions, peeringv1.PeeringRequestEstablished); c != nil &&
-			c.Status == metav1.ConditionFalse && c.Reason == peeringv1.ReasonWaitingForPeer {
+		if c := waitingForPeer(pr); c != nil {
 			w.Since = c.LastTransitionTime
 			if pr.Status.Applied != nil {
 				w.Since = pr.Status.Applied.Time
@@ -188,6 +187,17 @@ func Compute(in Input) Result {
 			PeeredBytes: clampInt64(peered), PeeredPercent: Percent(float64(peered), float64(sum))}
 	}
 	return res
+}
+
+// waitingForPeer is the condition that says the request waits for the
+// peer: Established=False, or Ready, with reason WaitingForPeer.
+func waitingForPeer(pr *peeringv1.PeeringRequest) *metav1.Condition {
+	for _, t := range []string{peeringv1.PeeringRequestEstablished, peeringv1.ConditionReady} {
+		if c := meta.FindStatusCondition(pr.Status.Conditions, t); c != nil && c.Status == metav1.ConditionFalse && c.Reason == peeringv1.ReasonWaitingForPeer {
+			return c
+		}
+	}
+	return nil
 }
 
 // establishedSince is when an approved request came up: the Established

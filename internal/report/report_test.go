@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,9 @@ func TestCompute(t *testing.T) {
 				Conditions: []metav1.Condition{cond(peeringv1.ConditionReady, "False", "WaitingForApproval", -3*day)}}),
 			req("as40", 40, "decix-fra", -9*day, peeringv1.PeeringRequestStatus{
 				Conditions: []metav1.Condition{cond(peeringv1.ConditionReady, "False", "WaitingForApproval", -9*day)}}),
+			// Only Ready says so (no Established condition yet), never pushed.
+			req("as50", 50, "amsix", -20*day, peeringv1.PeeringRequestStatus{Approval: approved(-19 * day),
+				Conditions: []metav1.Condition{cond(peeringv1.ConditionReady, "False", peeringv1.ReasonWaitingForPeer, -9*day)}}),
 			// Not at any of our IXs per PeeringDB: counted as a request, not as a network.
 			req("as77", 77, "decix-fra", -1*day, peeringv1.PeeringRequestStatus{Approval: &peeringv1.ApprovalStatus{State: "Denied", Time: ptr(at(0))}}),
 		}}
@@ -64,27 +68,28 @@ func TestCompute(t *testing.T) {
 		got, want any
 	}{
 		{"networks", s.Networks, int32(5)},
-		{"requested", s.Requested, int32(4)},
+		{"requested", s.Requested, int32(5)},
 		{"peered", s.Peered, int32(1)},
-		{"candidates", s.Candidates, int32(1)},
+		{"candidates", s.Candidates, int32(0)},
 		{"peered %", s.PeeredPercent, "20.0%"},
 		{"without data", strings.Join(s.IXPortsWithoutData, ","), "linx"},
-		{"requests", s.Requests, int32(5)},
+		{"requests", s.Requests, int32(6)},
 		{"by state", s.ByState[0], peeringv1.ReportStateCount{State: "WaitingForApproval", Requests: 2}},
-		{"approval", s.Approval, peeringv1.ReportApproval{Approved: 2, Pending: 2, Denied: 1}},
+		{"approval", s.Approval, peeringv1.ReportApproval{Approved: 3, Pending: 2, Denied: 1}},
 		{"sessions", s.Sessions, peeringv1.ReportSessions{Established: 1, Total: 2}},
-		// Decisions took 2, 4 and 1 days: the median is 2.
-		{"median decision", s.MedianDecision.Duration, 2 * day},
+		// Decisions took 2, 4, 1 and 1 days: the median is 1.5.
+		{"median decision", s.MedianDecision.Duration, 36 * time.Hour},
 		{"median established", s.MedianEstablished.Duration, day},
 		{"pending", s.PendingRequests, int32(2)},
 		{"oldest pending", s.WaitingForAnswer[0].Name, "as40"},
-		{"waiting for peer", s.WaitingForPeerCount, int32(1)},
-		{"waiting for peer since the push", Days(t0, s.WaitingForPeer[0].Since), 6},
+		{"waiting for peer", s.WaitingForPeerCount, int32(2)},
+		{"waiting longest for the peer: since Ready said so", s.WaitingForPeer[0].Name + " " + strconv.Itoa(Days(t0, s.WaitingForPeer[0].Since)), "as50 9"},
+		{"waiting for peer since the push", Days(t0, s.WaitingForPeer[1].Since), 6},
 		{"traffic %", s.Traffic.PeeredPercent, "60.0%"},
 		{"traffic bytes", s.Traffic.Bytes, int64(1000)},
 		{"unpeered", r.Unpeered, []uint32{20, 99}},
 		{"decix-fra", [2]int{r.Ports[0].Requested, r.Ports[0].Established}, [2]int{3, 1}},
-		{"amsix", [2]int{r.Ports[1].Requested, r.Ports[1].Established}, [2]int{1, 0}},
+		{"amsix", [2]int{r.Ports[1].Requested, r.Ports[1].Established}, [2]int{2, 0}},
 	} {
 		if !equal(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
