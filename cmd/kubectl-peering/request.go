@@ -49,7 +49,8 @@ Run it again with the same --remote to read the sessions' state from the peer
 ASN) is read from --token-file, else from $` + tokenEnv + `; it is never printed.
 
 This asks the peer to configure its side; our side still needs our own
-approval (kubectl peering approve).`,
+approval (kubectl peering approve). Recording the answer writes the request's
+status: it needs patch on peeringrequests/status (the peering-approver role).`,
 		Example: `  kubectl peering request as8763-decix-fra --remote https://peering.example.net/v0.1 --token-file ~/.peeringdb-token
   PEERING_API_TOKEN=... kubectl peering request as8763-decix-fra --remote https://peering.example.net/v0.1`,
 		Args:              cobra.ExactArgs(1),
@@ -168,7 +169,7 @@ func (o *requestOptions) run(ctx context.Context, s genericiooptions.IOStreams, 
 			ID: truncate(ss.SessionID, 128), Address: truncate(ss.PeerIP, 39), State: truncate(ss.Status, 64)})
 	}
 	if err := c.Status().Patch(ctx, pr, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("the peer answered (request %s) but status.remote of %s could not be written: %w", reqID, name, kubeErr(err))
+		return fmt.Errorf("the peer answered (request %s) but status.remote of %s could not be written (it needs patch on peeringrequests/status, the peering-approver role): %w", reqID, name, kubeErr(err))
 	}
 	fmt.Fprintf(s.Out, "%s: request %s at %s\n", name, printable(reqID), o.remote)
 	t := newTable(s.Out, "ADDRESS", "STATE", "SESSION ID")
