@@ -41,6 +41,9 @@ type ReportRecorder struct {
 	TrafficFile string
 	// Now is the clock (tests set it).
 	Now func() time.Time
+
+	// incomplete: the last snapshot missed an IX's PeeringDB data.
+	incomplete bool
 }
 
 // Start records a snapshot at once and then every Interval until ctx ends.
@@ -50,14 +53,20 @@ func (r *ReportRecorder) Start(ctx context.Context) error {
 	if interval <= 0 {
 		interval = time.Hour
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
+		next := interval
 		if _, err := r.Record(ctx); err != nil {
 			log.Error(err, "failed to record the peering report; retrying at the next interval", "interval", interval)
 		}
+		if r.incomplete {
+			// Just started: PeeringDB's data for an IX is loading. Look
+			// again soon rather than show a short count for an interval.
+			next = min(interval, time.Minute)
+		}
+		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		case <-t.C:
 		}
@@ -80,6 +89,7 @@ func (r *ReportRecorder) Record(ctx context.Context) (reportWrite, error) {
 		return reportNone, err
 	}
 	obs.Numbers = report.Compute(in).Spec
+	r.incomplete = len(obs.Numbers.IXPortsWithoutData) > 0
 	name, _, _ := obs.Period.Of(obs.Now.Time)
 	var cur peeringv1.PeeringReport
 	switch err := r.Reader.Get(ctx, client.ObjectKey{Name: name}, &cur); {
