@@ -46,12 +46,22 @@ type ReportRecorder struct {
 	incomplete bool
 }
 
-// Start records a snapshot at once and then every Interval until ctx ends.
+// Start records a snapshot a minute after it starts, then every Interval
+// until ctx ends.
 func (r *ReportRecorder) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("report")
 	interval := r.Interval
 	if interval <= 0 {
 		interval = time.Hour
+	}
+	// The first snapshot waits a minute: a new leader's caches and the
+	// PeeringDB loads its IXPorts start need that long to fill.
+	first := time.NewTimer(min(interval, time.Minute))
+	select {
+	case <-ctx.Done():
+		first.Stop()
+		return nil
+	case <-first.C:
 	}
 	for {
 		next := interval
