@@ -234,6 +234,7 @@ func TestReportHistory(t *testing.T) {
 		t.Fatalf("no history:\n%s", out)
 	}
 	golden(t, "report-history", out[i+1:])
+	writeArtifact(t, "report.txt", []byte(out))
 	for _, want := range []string{"history/as8560-decix-fra   8560   14", "Median time from request to decision: 1d 12h"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
