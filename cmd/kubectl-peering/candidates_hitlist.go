@@ -50,14 +50,14 @@ func (h *hitListFlags) add(f *pflag.FlagSet) {
 
 // hitRow is one network of the hit list in -o json|yaml.
 type hitRow struct {
-	Rank      int    `json:"rank"`
-	ASN       uint32 `json:"asn"`
-	Name      string `json:"name"`
-	Score     string `json:"score"` // one decimal, as the table shows it
-	Type      string `json:"type,omitempty"`
-	Policy    string `json:"policy,omitempty"`
-	Prefixes4 *int64 `json:"prefixes4,omitempty"`
-	Prefixes6 *int64 `json:"prefixes6,omitempty"`
+	Rank      int     `json:"rank"`
+	ASN       uint32  `json:"asn"`
+	Name      string  `json:"name"`
+	Score     float64 `json:"score"` // one decimal, as the table shows it
+	Type      string  `json:"type,omitempty"`
+	Policy    string  `json:"policy,omitempty"`
+	Prefixes4 *int64  `json:"prefixes4,omitempty"`
+	Prefixes6 *int64  `json:"prefixes6,omitempty"`
 	// Traffic is PeeringDB's band; TrafficBytes ours from --traffic.
 	Traffic      string      `json:"traffic,omitempty"`
 	TrafficBytes *uint64     `json:"trafficBytes,omitempty"`
@@ -318,7 +318,7 @@ func (h *hit) open() bool {
 }
 
 func (h *hit) row(rank int, facs map[int]peeringdb.Facility, withTraffic bool) hitRow {
-	r := hitRow{Rank: rank, ASN: h.net.ASN, Name: h.net.Name, Score: strconv.FormatFloat(round1(h.score), 'f', 1, 64),
+	r := hitRow{Rank: rank, ASN: h.net.ASN, Name: h.net.Name, Score: round1(h.score),
 		Type: h.net.InfoType, Policy: h.net.PolicyGeneral, Prefixes4: h.net.InfoPrefixes4, Prefixes6: h.net.InfoPrefixes6,
 		Traffic: h.net.InfoTraffic, IXs: []commonIX{}, Facilities: []commonFac{}, RequestedOn: h.requestedOn, Peering: h.peering, Parts: h.parts}
 	if withTraffic {
@@ -364,7 +364,7 @@ func writeHitList(s genericiooptions.IOStreams, format string, rows []hitRow, wi
 			if r.TrafficBytes != nil {
 				b = strconv.FormatUint(*r.TrafficBytes, 10)
 			}
-			_ = w.Write([]string{strconv.Itoa(r.Rank), r.Score, strconv.FormatUint(uint64(r.ASN), 10), printable(r.Name), r.Type, r.Policy,
+			_ = w.Write([]string{strconv.Itoa(r.Rank), scoreText(r.Score), strconv.FormatUint(uint64(r.ASN), 10), printable(r.Name), r.Type, r.Policy,
 				csvOpt(r.Prefixes4), csvOpt(r.Prefixes6), r.Traffic, b, strings.Join(strings.Split(ixNames(r), ", "), "; "),
 				strings.Join(facs, "; "), strings.Join(r.RequestedOn, "; "), yesNo(r.Peering)})
 		}
@@ -376,7 +376,7 @@ func writeHitList(s genericiooptions.IOStreams, format string, rows []hitRow, wi
 	}
 	t := newTable(s.Out, "SCORE", "ASN", "NAME", "TYPE", "POLICY", "PREFIXES4", "PREFIXES6", "TRAFFIC", "IXS", "FACS", "REQUESTED")
 	for _, r := range rows {
-		t.row(r.Score, strconv.FormatUint(uint64(r.ASN), 10), truncate(printable(r.Name), 30), orDash(r.Type), orDash(r.Policy),
+		t.row(scoreText(r.Score), strconv.FormatUint(uint64(r.ASN), 10), truncate(printable(r.Name), 30), orDash(r.Type), orDash(r.Policy),
 			opt(r.Prefixes4), opt(r.Prefixes6), orDash(traffic(r)), orDash(truncate(ixNames(r), 30)), strconv.Itoa(len(r.Facilities)),
 			orDash(strings.Join(r.RequestedOn, ",")))
 	}
@@ -501,3 +501,5 @@ func (h *hitListFlags) trafficSource() string {
 	}
 	return ""
 }
+
+func scoreText(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

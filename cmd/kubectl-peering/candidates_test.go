@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -59,8 +58,8 @@ func TestHitList(t *testing.T) {
 	seen := map[uint32]hitRow{}
 	for i, r := range l.Items {
 		seen[r.ASN] = r
-		if r.Rank != i+1 || (i > 0 && score(t, r) > score(t, l.Items[i-1])) {
-			t.Errorf("rank %d (%s) out of order", r.Rank, r.Score)
+		if r.Rank != i+1 || (i > 0 && r.Score > l.Items[i-1].Score) {
+			t.Errorf("rank %d (%v) out of order", r.Rank, r.Score)
 		}
 		if len(r.IXs) == 0 && len(r.Facilities) == 0 {
 			t.Errorf("AS%d listed without a common IX or facility", r.ASN)
@@ -140,12 +139,24 @@ func TestScoreParts(t *testing.T) {
 	}
 }
 
-func score(t *testing.T, r hitRow) float64 {
-	f, err := strconv.ParseFloat(r.Score, 64)
-	if err != nil {
-		t.Fatalf("AS%d: score %q: %v", r.ASN, r.Score, err)
-	}
-	return f
-}
-
 func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }
+
+// -o yaml pins the CandidateList's shape; offline, from the cache file the
+// first run wrote, the list is the same but facilities are left out (they
+// are not in the cache), with a warning that says so.
+func TestHitListYAMLAndOffline(t *testing.T) {
+	cache := pdbFlagsFor(t)
+	out, _, err := run(t, args([]string{"candidates", "--top", "2", "-o", "yaml"}, kube(), cache)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "candidates-hitlist.yaml", out)
+	off, errOut, err := run(t, args([]string{"candidates", "--top", "2", "-o", "yaml", "--offline"}, kube(), cache)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off != out || !strings.Contains(errOut, "warning: facilities left out: --offline: PeeringDB facilities and contacts are not in the cache file") ||
+		!strings.Contains(errOut, "and 0 facilities (none)") {
+		t.Errorf("offline:\n%s\n--- stderr\n%s", off, errOut)
+	}
+}

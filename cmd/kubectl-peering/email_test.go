@@ -146,3 +146,19 @@ func TestWaitingForPeerCondition(t *testing.T) {
 		}
 	}
 }
+
+// AS8741 shares our facility in Nuremberg but has no network record in
+// PeeringDB: the e-mail names the facility and says there is no contact.
+func TestEmailForAFacilityCandidate(t *testing.T) {
+	out, _, err := run(t, args([]string{"email", "--asn", "8741"}, kube(), pdbFlagsFor(t))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"To: (AS8741 has no network in PeeringDB: no contact to write to)\n",
+		"at a private interconnect\n", "We are both in these facilities (a private interconnect is possible too):\n" +
+			"  Deutschherrnkarree, Nuremberg DE (https://www.peeringdb.com/fac/203)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
