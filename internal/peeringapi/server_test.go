@@ -191,6 +191,8 @@ func TestHostileBodies(t *testing.T) {
 		{"oversized", `{"sessions":[` + strings.Repeat(`{"local_asn":8763},`, 10000) + `{}]}`, "request", 413},
 		{"not json", `{"sessions":`, "request", 400},
 		{"trailing", good(func(map[string]any) {}) + `{}`, "request", 400},
+		{"trailing brace", good(func(map[string]any) {}) + `}`, "request", 400},
+		{"trailing text", good(func(map[string]any) {}) + ` x`, "request", 400},
 		{"unknown field", good(func(m map[string]any) { m["approved"] = true }), "request", 400},
 		{"unknown top-level field", `{"sessions":[],"status":"Approved"}`, "request", 400},
 		{"asn as text", good(func(m map[string]any) { m["local_asn"] = "8763" }), "request", 400},

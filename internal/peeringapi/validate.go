@@ -37,8 +37,10 @@ func (s *Server) decodeSessions(w http.ResponseWriter, r *http.Request) (*Sessio
 	} else {
 		err = dec.Decode(&arr)
 	}
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON value")
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("unexpected data after the JSON value")
+		}
 	}
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "request", "the body is not a Session Array: %s", jsonError(err))
