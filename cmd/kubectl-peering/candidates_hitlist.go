@@ -280,8 +280,9 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 	}
 
 	// The summary goes to stderr so that -o csv|json|yaml stays a clean file.
-	fmt.Fprintf(s.ErrOut, "%d networks at our %d IX(s) (%s) and %d facilities (%s); %d candidates, %d shown",
-		len(hits), len(ixNames), strings.Join(ixNames, ", "), len(facs.byID), facs.names(), total, len(rows))
+	fmt.Fprintf(s.ErrOut, "%d networks at our %s (%s) and %s (%s); %d candidates, %d shown",
+		len(hits), plural(len(ixNames), "IX", "IXs"), strings.Join(ixNames, ", "), plural(len(facs.byID), "facility", "facilities"),
+		facs.names(), total, len(rows))
 	var left []string
 	if done > 0 {
 		left = append(left, fmt.Sprintf("%d requested wherever we meet", done))
@@ -413,6 +414,9 @@ func (o *candidatesOptions) sharedFacilities(ctx context.Context, src *pdbSource
 	for _, nf := range mine {
 		facIDs[nf.FacID] = true
 	}
+	// Not cached: at PeeringDB's anonymous rate this is some seconds per
+	// run; say why the command is quiet.
+	fmt.Fprintf(src.warn, "reading the networks in our %s from PeeringDB\n", plural(len(facIDs), "facility", "facilities"))
 	there, facs, err := src.netFacsAt(ctx, slices.Sorted(maps.Keys(facIDs)))
 	if err != nil {
 		return out, err
@@ -439,11 +443,12 @@ func (o *candidatesOptions) sharedFacilities(ctx context.Context, src *pdbSource
 			continue
 		}
 		n, ok := src.cache.Network(nf.LocalASN)
-		if !ok {
+		switch {
+		case !ok:
 			unknown[nf.LocalASN] = true
-			continue
+		case !isIXService(n): // a route collector in the building is no peer
+			get(n).facs[nf.FacID] = true
 		}
-		get(n).facs[nf.FacID] = true
 	}
 	return out, nil
 }
@@ -503,3 +508,10 @@ func (h *hitListFlags) trafficSource() string {
 }
 
 func scoreText(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
