@@ -90,8 +90,7 @@ type hit struct {
 	requestedOn  []string
 	requestedIXs map[int]bool
 	peering      bool
-	bytes        uint64
-	inTraffic    bool
+	bytes        uint64 // from --traffic(-prometheus); 0 when not listed
 	parts        scoreParts
 	score        float64
 }
@@ -256,7 +255,7 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 			belowPolicy++
 			continue
 		}
-		h.bytes, h.inTraffic = traffic[asn]
+		h.bytes = traffic[asn]
 		maxBytes = max(maxBytes, h.bytes)
 		list = append(list, h)
 	}
