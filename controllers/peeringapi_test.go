@@ -58,7 +58,7 @@ func TestPeeringAPIRoundTrip(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	srv, err := peeringapi.New(peeringapi.Options{Client: apiClient, Namespace: "default", Log: logr.Discard(),
 		Verifier:        &peeringapi.OIDCVerifier{Issuer: iss.URL, Audience: "as64500-peering-api"},
-		CallerPerMinute: -1, AddressPerMinute: -1})
+		CallerPerMinute: -1, AddressPerMinute: -1, Self: peeringAPIUser})
 	g.Expect(err).NotTo(HaveOccurred())
 	web := httptest.NewTLSServer(srv.Handler())
 	t.Cleanup(web.Close)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -45,7 +46,13 @@ type Options struct {
 	// MaxPendingPerASN bounds the requests one ASN has waiting for a
 	// decision, so a valid token cannot fill the NOC's queue.
 	MaxPendingPerASN int
-	Log              logr.Logger
+	// Self is the Kubernetes user the server acts as: only requests it
+	// created (spec.requester.username, stamped by the webhook) count as
+	// made through the API, so a requester.peeringAPI someone else wrote
+	// makes nothing deletable by a remote. Empty: learnt at Start with a
+	// SelfSubjectReview.
+	Self string
+	Log  logr.Logger
 }
 
 // Server serves the Peering API.
@@ -85,6 +92,13 @@ func (s *Server) NeedLeaderElection() bool { return false }
 
 // Start serves HTTPS on opts.Addr until ctx ends (a manager Runnable).
 func (s *Server) Start(ctx context.Context) error {
+	if s.opts.Self == "" {
+		ssr := &authenticationv1.SelfSubjectReview{}
+		if err := s.opts.Client.Create(ctx, ssr); err != nil || ssr.Status.UserInfo.Username == "" {
+			return fmt.Errorf("the Peering API could not learn its own Kubernetes user (SelfSubjectReview: %v): it needs it to tell its requests from others'", err)
+		}
+		s.opts.Self = ssr.Status.UserInfo.Username
+	}
 	if s.opts.CertDir == "" {
 		return errors.New("the Peering API needs --peering-api-cert-dir with tls.crt and tls.key: it is served over HTTPS only")
 	}

@@ -363,3 +363,25 @@ func TestSessionStates(t *testing.T) {
 		}
 	}
 }
+
+// A requester.peeringAPI written by someone other than the server's own
+// user does not make a request the remote's to withdraw.
+func TestForgedRequesterNotDeletable(t *testing.T) {
+	e := newEnv(t, func(o *peeringapi.Options) {
+		o.Self = "system:serviceaccount:peering-operator-system:controller-manager"
+	})
+	ctx := context.Background()
+	pr := &peeringv1.PeeringRequest{ObjectMeta: metav1.ObjectMeta{Name: "as8763-forged", Namespace: ns},
+		Spec: peeringv1.PeeringRequestSpec{PeerASN: denic, IXPortRef: peeringv1.LocalObjectReference{Name: "lab"}, Addresses: []string{"127.0.0.11"},
+			Requester: &peeringv1.UserInfo{Username: "noc-mallory", PeeringAPI: &peeringv1.PeeringAPIRequester{ASN: denic, Subject: "x"}}}}
+	if err := e.k8s.Create(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	var re *peeringapi.RemoteError
+	if err := e.client(e.token(t, "u", time.Hour, denic)).DeleteSession(ctx, string(pr.UID)); !errors.As(err, &re) || re.Status != http.StatusForbidden {
+		t.Fatalf("delete: %v", err)
+	}
+	if err := e.k8s.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
+		t.Fatal(err)
+	}
+}

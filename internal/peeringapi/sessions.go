@@ -91,8 +91,8 @@ func (s *Server) checkPending(ctx context.Context, sessions []checked) *apiError
 	exists := map[string]bool{}
 	for _, pr := range list.Items {
 		exists[pr.Name] = true
-		if r := pr.Spec.Requester; r != nil && r.PeeringAPI != nil && !decided(&pr) {
-			pending[int64(r.PeeringAPI.ASN)]++
+		if s.madeHere(&pr) && !decided(&pr) {
+			pending[int64(pr.Spec.Requester.PeeringAPI.ASN)]++
 		}
 	}
 	for _, cs := range sessions {
@@ -243,7 +243,7 @@ func (s *Server) deleteSession(ctx context.Context, c *Caller, w http.ResponseWr
 	if !c.MayWrite(int64(pr.Spec.PeerASN)) {
 		return refuse(http.StatusForbidden, "session_id", "your token may read but not withdraw sessions of AS%d", pr.Spec.PeerASN)
 	}
-	if pr.Spec.Requester == nil || pr.Spec.Requester.PeeringAPI == nil || len(addresses(pr)) != 1 {
+	if !s.madeHere(pr) || len(addresses(pr)) != 1 {
 		return refuse(http.StatusForbidden, "session_id", "session %s was set up by our NOC, not through this API: ask them to remove it", id)
 	}
 	if err := s.opts.Client.Delete(ctx, pr, client.Preconditions{UID: &pr.UID}); err != nil && !apierrors.IsNotFound(err) {
@@ -253,6 +253,13 @@ func (s *Server) deleteSession(ctx context.Context, c *Caller, w http.ResponseWr
 	s.opts.Log.Info("Peering API withdrawal", "name", pr.Name, "asn", pr.Spec.PeerASN, "subject", c.Subject)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// madeHere: the request was created through this API, by this server's
+// own user (when it is known).
+func (s *Server) madeHere(pr *peeringv1.PeeringRequest) bool {
+	r := pr.Spec.Requester
+	return r != nil && r.PeeringAPI != nil && (s.opts.Self == "" || r.Username == s.opts.Self)
 }
 
 // asnParam reads the required asn parameter: an ASN the token covers.
