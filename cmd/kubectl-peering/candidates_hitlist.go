@@ -335,12 +335,12 @@ func (h *hit) row(rank int, facs map[int]peeringdb.Facility, withTraffic bool) h
 }
 
 func writeHitList(s genericiooptions.IOStreams, format string, rows []hitRow, withTraffic bool) error {
-	ixNames := func(r hitRow) string {
+	ixNames := func(r hitRow, sep string) string {
 		var n []string
 		for _, x := range r.IXs {
 			n = append(n, printable(x.Name))
 		}
-		return strings.Join(n, ", ")
+		return strings.Join(n, sep)
 	}
 	traffic := func(r hitRow) string {
 		if withTraffic {
@@ -365,7 +365,7 @@ func writeHitList(s genericiooptions.IOStreams, format string, rows []hitRow, wi
 				b = strconv.FormatUint(*r.TrafficBytes, 10)
 			}
 			_ = w.Write([]string{strconv.Itoa(r.Rank), scoreText(r.Score), strconv.FormatUint(uint64(r.ASN), 10), printable(r.Name), r.Type, r.Policy,
-				csvOpt(r.Prefixes4), csvOpt(r.Prefixes6), r.Traffic, b, strings.Join(strings.Split(ixNames(r), ", "), "; "),
+				csvOpt(r.Prefixes4), csvOpt(r.Prefixes6), r.Traffic, b, ixNames(r, "; "),
 				strings.Join(facs, "; "), strings.Join(r.RequestedOn, "; "), yesNo(r.Peering)})
 		}
 		w.Flush()
@@ -377,7 +377,7 @@ func writeHitList(s genericiooptions.IOStreams, format string, rows []hitRow, wi
 	t := newTable(s.Out, "SCORE", "ASN", "NAME", "TYPE", "POLICY", "PREFIXES4", "PREFIXES6", "TRAFFIC", "IXS", "FACS", "REQUESTED")
 	for _, r := range rows {
 		t.row(scoreText(r.Score), strconv.FormatUint(uint64(r.ASN), 10), truncate(printable(r.Name), 30), orDash(r.Type), orDash(r.Policy),
-			opt(r.Prefixes4), opt(r.Prefixes6), orDash(traffic(r)), orDash(truncate(ixNames(r), 30)), strconv.Itoa(len(r.Facilities)),
+			opt(r.Prefixes4), opt(r.Prefixes6), orDash(traffic(r)), orDash(truncate(ixNames(r, ", "), 30)), strconv.Itoa(len(r.Facilities)),
 			orDash(strings.Join(r.RequestedOn, ",")))
 	}
 	return t.flush()
