@@ -72,9 +72,9 @@ func (r *RouterReconciler) runClears(ctx context.Context, drv router.Driver, can
 			res.Message = fmt.Sprintf("%s of %v", kind, j.Addrs)
 		}
 		ctrl.LoggerFrom(ctx).Info("cleared", "request", j.PR.Namespace+"/"+j.PR.Name, "by", res.By, "result", res.Result, "message", res.Message)
-		base := j.PR.DeepCopy()
-		j.PR.Status.LastClear = res
-		if err := r.Status().Patch(ctx, j.PR, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		pr := j.PR.DeepCopy() // j.PR is the cache's: never written
+		pr.Status.LastClear = res
+		if err := r.Status().Patch(ctx, pr, client.MergeFrom(j.PR)); err != nil && !apierrors.IsNotFound(err) {
 			ctrl.LoggerFrom(ctx).Error(err, "failed to record a clear in the request", "request", j.PR.Namespace+"/"+j.PR.Name)
 		}
 		if rec := r.Reporter.Recorder; rec != nil {

@@ -89,7 +89,8 @@ func (r *IXPortReconciler) observe(ctx context.Context, port *peeringv1.IXPort) 
 		obs.Router = router
 	}
 	var prs peeringv1.PeeringRequestList
-	if err := r.List(ctx, &prs, client.MatchingFields{indexIXPortRef: port.Name}); err != nil {
+	// Names only: no copy of each request from the cache.
+	if err := r.List(ctx, &prs, client.MatchingFields{indexIXPortRef: port.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return obs, fmt.Errorf("failed to list PeeringRequests on IXPort %q: %w", port.Name, err)
 	}
 	for _, pr := range prs.Items {

