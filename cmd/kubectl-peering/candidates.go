@@ -16,6 +16,7 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	preport "github.com/peering-operator/peering-operator/internal/report"
 )
 
 type candidatesOptions struct {
@@ -153,16 +154,23 @@ func policyRank(p string) int {
 	return 4 // not stated
 }
 
+// checkFlags checks what both lists share; limit is the worst policy rank
+// --min-policy lets through.
+func (o *candidatesOptions) checkFlags() (limit int, err error) {
+	maxRank := map[string]int{"open": 0, "selective": 1, "any": 4}
+	limit, ok := maxRank[strings.ToLower(o.minPolicy)]
+	if !ok {
+		return 0, fmt.Errorf("--min-policy %q: want open, selective or any", o.minPolicy)
+	}
+	return limit, checkOutput(o.output, candidateFormats...)
+}
+
 func (o *candidatesOptions) run(ctx context.Context, s genericiooptions.IOStreams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	maxRank := map[string]int{"open": 0, "selective": 1, "any": 4}
-	limit, ok := maxRank[strings.ToLower(o.minPolicy)]
-	if !ok {
-		return fmt.Errorf("--min-policy %q: want open, selective or any", o.minPolicy)
-	}
-	if err := checkOutput(o.output, candidateFormats...); err != nil {
+	limit, err := o.checkFlags()
+	if err != nil {
 		return err
 	}
 	c, err := o.kube.client()
@@ -273,12 +281,7 @@ func ixNetworks(c *peeringdb.Cache, ixID int) ([]candidate, int) {
 	byASN := map[uint32]*candidate{}
 	var order []uint32
 	unknown := map[uint32]bool{}
-	rsASNs := map[uint32]bool{}
-	for _, l := range c.IXLANs(ixID) {
-		if l.RSASN != 0 {
-			rsASNs[l.RSASN] = true
-		}
-	}
+	rsASNs := preport.RouteServerASNs(c, ixID)
 	for _, p := range c.NetIXLANsOfIX(ixID) {
 		if cd, ok := byASN[p.ASN]; ok {
 			cd.rsPeer = cd.rsPeer || p.IsRSPeer
@@ -290,7 +293,7 @@ func ixNetworks(c *peeringdb.Cache, ixID int) ([]candidate, int) {
 			continue
 		}
 		byASN[p.ASN] = &candidate{net: n, rsPeer: p.IsRSPeer, traffic: trafficLevel(n.InfoTraffic),
-			prefixes: kptr.Deref(n.InfoPrefixes4, 0) + kptr.Deref(n.InfoPrefixes6, 0), ixService: rsASNs[p.ASN] || isIXService(n)}
+			prefixes: kptr.Deref(n.InfoPrefixes4, 0) + kptr.Deref(n.InfoPrefixes6, 0), ixService: rsASNs[p.ASN] || preport.IXService(n)}
 		order = append(order, p.ASN)
 	}
 	out := make([]candidate, 0, len(order))
@@ -298,17 +301,6 @@ func ixNetworks(c *peeringdb.Cache, ixID int) ([]candidate, int) {
 		out = append(out, *byASN[a])
 	}
 	return out, len(unknown)
-}
-
-// isIXService: PeeringDB types the network as a route server or route
-// collector (the IX's rs_asn is often not filled in).
-func isIXService(n peeringdb.Network) bool {
-	for _, t := range append([]string{n.InfoType}, n.InfoTypes...) {
-		if t == "Route Server" || t == "Route Collector" {
-			return true
-		}
-	}
-	return false
 }
 
 func sortCandidates(l []candidate) {

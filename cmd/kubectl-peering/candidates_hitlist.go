@@ -19,6 +19,7 @@ import (
 
 	peeringv1 "github.com/peering-operator/peering-operator/api/v1alpha1"
 	"github.com/peering-operator/peering-operator/internal/peeringdb"
+	preport "github.com/peering-operator/peering-operator/internal/report"
 )
 
 // hitListFlags are the hit list's own flags.
@@ -99,12 +100,8 @@ func (o *candidatesOptions) runHitList(ctx context.Context, s genericiooptions.I
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	maxRank := map[string]int{"open": 0, "selective": 1, "any": 4}
-	limit, ok := maxRank[strings.ToLower(o.minPolicy)]
-	if !ok {
-		return fmt.Errorf("--min-policy %q: want open, selective or any", o.minPolicy)
-	}
-	if err := checkOutput(o.output, candidateFormats...); err != nil {
+	limit, err := o.checkFlags()
+	if err != nil {
 		return err
 	}
 	if o.hit.traffic != "" && o.hit.prometheus != "" {
@@ -445,7 +442,7 @@ func (o *candidatesOptions) sharedFacilities(ctx context.Context, src *pdbSource
 		switch {
 		case !ok:
 			unknown[nf.LocalASN] = true
-		case !isIXService(n): // a route collector in the building is no peer
+		case !preport.IXService(n): // a route collector in the building is no peer
 			get(n).facs[nf.FacID] = true
 		}
 	}
