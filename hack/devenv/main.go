@@ -189,10 +189,13 @@ peering-operator is running. In another shell:
   kubectl peering approve as8763-decix-fra --reason "demo"   # the webhook checks verb approve on the IXPort
 
 PeeringDB (sample data): %s/net?asn=8763
+  kubectl peering candidates --top 20 --peeringdb-url %s   # the coordinator's hit list
+  kubectl peering email as8763-decix-fra --peeringdb-url %s
+  kubectl get peeringreports               # a report a minute after each change (--report-interval=1m here)
 IRR whois: %s   (bgpq4 -h %s -S RIPE -A -j -l x AS-DENIC; kubectl peering filter --irr %s AS-DENIC)
 Operator log: %s
 Ctrl-C here, or `+"`make dev-down`"+` elsewhere, stops everything.
-`, kubeconfig, filepath.Join(root, "bin"), pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
+`, kubeconfig, filepath.Join(root, "bin"), pdb.BaseURL, pdb.BaseURL, pdb.BaseURL, irrSrv.Addr(), irrSrv.Addr(), irrSrv.Addr(), filepath.Join(dir, "manager.log"))
 	fmt.Print(papi.usage())
 
 	exited := make(chan error, 1)
@@ -224,7 +227,8 @@ func startManager(root, dir, kubeconfig string, args ...string) (*exec.Cmd, erro
 	cmd := exec.Command(filepath.Join(root, "bin", "manager"), append([]string{
 		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--router-poll-interval=5s",
 		"--gobgp-passive-neighbors", "--gobgp-connect-retry=2s",
-		"--retry-interval=5s", "--peeringdb-requests-per-minute=600"}, args...)...)
+		// A report snapshot a minute after each change, not an hour.
+		"--retry-interval=5s", "--peeringdb-requests-per-minute=600", "--report-interval=1m"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
